@@ -1,0 +1,78 @@
+"""Every session is a thin line over `python -m toolkit ...`, forwarding session.posargs."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests"]
+
+
+def _toolkit(session: nox.Session, *args: str) -> None:
+    session.install("-e", ".")
+    session.run("python", "-m", "toolkit", *args, *session.posargs)
+
+
+@nox.session
+def provision_qemu(session: nox.Session) -> None:
+    """Unpack Debian's qemu-img builds side by side (no system changes)."""
+    _toolkit(session, "provision")
+
+
+@nox.session
+def versions(session: nox.Session) -> None:
+    """List every discovered qemu-img version."""
+    _toolkit(session, "versions")
+
+
+@nox.session
+def generate_resize(session: nox.Session) -> None:
+    """Record create -> resize -> info baselines for every qemu-img version."""
+    _toolkit(session, "generate", "resize")
+
+
+@nox.session
+def verify(session: nox.Session) -> None:
+    """Check the golden tree (offline) and re-run it against the binaries."""
+    _toolkit(session, "verify")
+
+
+@nox.session
+def drift(session: nox.Session) -> None:
+    """`nox -s drift -- A B`: how behaviour changes between two versions."""
+    _toolkit(session, "drift")
+
+
+@nox.session
+def profiles(session: nox.Session) -> None:
+    """Group versions with identical behaviour per case; write version-map.json."""
+    _toolkit(session, "profiles")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Hypothesis-generated resize cases checked against invariants on real qemu-img."""
+    _toolkit(session, "fuzz")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed as ratios against a bare shell loop of the same qemu-img calls."""
+    session.install("-e", ".")
+    session.run("python", "-m", "toolkit.bench", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, against the real qemu-img builds (provision them first)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint + format check) and mypy --strict."""
+    session.install("-e", ".[lint]", "nox")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")

@@ -1,0 +1,130 @@
+"""The curated-case loader: the real matrix, and every rejection (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from toolkit.cases import load_cases
+from toolkit.commands import COMMANDS, plan_for
+from toolkit.errors import BadInput
+
+REPO = Path(__file__).resolve().parent.parent
+RESIZE = COMMANDS["resize"]
+
+
+def test_curated_matrix_is_the_plans() -> None:
+    cases = load_cases(REPO / "curated_cases", RESIZE)
+    main = [c for c in cases if c.source.endswith("resize.toml")]
+    assert Counter(c.format for c in main) == {"qcow2": 19, "vhd": 6, "vhdx": 5, "vmdk": 3, "raw": 8}
+    assert len(main) == 41
+    by = {(c.format, c.name): c for c in main}
+    assert by["qcow2", "1M-to-64M-extended-l2"].create_options == (
+        "extended_l2=on,cluster_size=64k",
+    )
+    assert by["qcow2", "1M-to-4M-prealloc-off"].prealloc == "off"
+    assert by["qcow2", "1M-to-4M-default"].prealloc is None  # no flag is not "off"
+    assert by["raw", "64M-to-1M-no-shrink"].shrink is False
+    assert by["qcow2", "64M-to-1M-no-shrink"].shrink is False
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "flag", "final"),
+    [
+        ("qcow2", "64M-minus-32M-shrink", True, 32 << 20),
+        ("qcow2", "1M-to-64M-default", False, 64 << 20),
+        ("qcow2", "64M-to-1M-no-shrink", False, 1 << 20),
+        ("raw", "64M-to-1M-no-shrink", False, 1 << 20),
+        ("raw", "64M-to-1M-shrink", True, 1 << 20),
+        ("qcow2", "1M-plus-63M-default", False, 64 << 20),
+    ],
+)
+def test_shrink_inference_on_the_matrix(fmt: str, name: str, flag: bool, final: int) -> None:
+    cases = {(c.format, c.name): c for c in load_cases(REPO / "curated_cases", RESIZE)}
+    plan = plan_for(cases[fmt, name])
+    assert plan.applied_shrink_flag is flag
+    assert plan.expected_final_size == final
+
+
+GOOD = 'format = "qcow2"\nname = "ok"\nstart = "1M"\nend = "4M"\n'
+
+
+def _case(**fields: str) -> str:
+    base = {"format": '"qcow2"', "name": '"a-case"', "start": '"1M"', "end": '"4M"'}
+    base.update(fields)
+    return "[[case]]\n" + "".join(f"{k} = {v}\n" for k, v in base.items())
+
+
+REJECTIONS = {
+    "corrupt-toml": ("[[case]\nname = ", "not valid TOML"),
+    "unknown-format": (_case(format='"qcow3"'), "unknown format 'qcow3'"),
+    "duplicate": (_case() + _case(), "duplicate name"),
+    "slash-in-name": (_case(name='"a/b"'), "name must be"),
+    "dotdot-in-name": (_case(name='"a..b"'), "name must be"),
+    "leading-dot-name": (_case(name='".hidden"'), "name must be"),
+    "empty-start": (_case(start='""'), "`start` must be a non-empty size"),
+    "negative-start": (_case(start='"-1M"'), "start '-1M' is not a size"),
+    "bad-suffix": (_case(end='"1Q"'), "end '1Q' does not parse"),
+    "missing-end": ('[[case]]\nformat = "raw"\nname = "x"\nstart = "1M"\n', "`end` is required"),
+    "prealloc": (_case(prealloc='"sparse"'), "prealloc 'sparse' is not one of"),
+    "shrink-type": (_case(shrink='"yes"'), "shrink must be true or false"),
+    "unknown-key": (_case(colour='"red"'), "unknown key 'colour'"),
+    "over-256M": (_case(end='"257M"'), "exceeds the 256M cap"),
+    "full-over-4M": (_case(end='"5M"', prealloc='"full"'), "exceeds the 4M cap"),
+    "falloc-over-4M": (_case(end='"8M"', prealloc='"falloc"'), "exceeds the 4M cap"),
+    "fixed-vhd-over-4M": (
+        _case(format='"vhd"', end='"8M"', options='["subformat=fixed"]'),
+        "exceeds the 4M cap",
+    ),
+    "backing-file": (_case(options='["backing_file=/etc/passwd"]'), "reaches a host file"),
+    "data-file": (_case(options='["data_file=/tmp/x"]'), "reaches a host file"),
+    "secret": (_case(options='["encrypt.key-secret=sec0"]'), "reaches a host file or secret"),
+    "option-not-for-format": (_case(format='"raw"', options='["cluster_size=4k"]'), "not allowed"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(REJECTIONS))
+def test_loader_rejects(label: str, tmp_path: Path) -> None:
+    text, expected = REJECTIONS[label]
+    (tmp_path / "resize.toml").write_text(text)
+    with pytest.raises(BadInput) as err:
+        load_cases(tmp_path, RESIZE)
+    assert expected in str(err.value)
+    assert str(tmp_path / "resize.toml") in str(err.value)  # names the file
+
+
+def test_loader_names_the_case(tmp_path: Path) -> None:
+    (tmp_path / "resize.toml").write_text(_case(name='"big-one"', end='"1G"'))
+    with pytest.raises(BadInput, match=r"case 'big-one' \(qcow2\): final size .* 256M cap"):
+        load_cases(tmp_path, RESIZE)
+
+
+def test_duplicates_across_files_are_caught(tmp_path: Path) -> None:
+    (tmp_path / "resize.toml").write_text(_case())
+    (tmp_path / "resize-discovered.toml").write_text(_case())
+    with pytest.raises(BadInput, match="duplicate name, already defined in .*resize.toml"):
+        load_cases(tmp_path, RESIZE)
+
+
+def test_same_name_in_two_formats_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "resize.toml").write_text(_case() + _case(format='"raw"'))
+    assert len(load_cases(tmp_path, RESIZE)) == 2
+
+
+def test_bad_case_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "resize.toml").write_text(_case(name='"../escape"'))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolkit", "generate", "resize", "--curated-cases", str(cases),
+         "--expected-outputs", str(out)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "resize.toml" in proc.stderr and "'../escape'" in proc.stderr
+    assert not out.exists()

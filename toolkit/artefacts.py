@@ -1,0 +1,175 @@
+"""CaseResult <-> the on-disk triple: `<case>.stdout.txt`, `.stderr.txt`, `.meta.json`.
+
+Layout: expected-outputs/<output-type>/<format>/<version>/<case>.*
+Writes are atomic per file and the meta goes last, so a triple whose meta
+exists is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from toolkit import atomic
+from toolkit.commands import CommandSpec
+from toolkit.errors import ToolkitFailure
+from toolkit.model import Baseline, CaseResult
+
+SUFFIXES = (".stdout.txt", ".stderr.txt", ".meta.json")
+VERSIONS_FILE = "versions.json"
+
+
+def dump_json(data: Any) -> str:
+    """The one JSON spelling of the tree: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def case_dir(root: Path, spec: CommandSpec, fmt: str, version: str) -> Path:
+    return root / spec.output_type / fmt / version
+
+
+def triple_paths(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    return (
+        directory / f"{name}.stdout.txt",
+        directory / f"{name}.stderr.txt",
+        directory / f"{name}.meta.json",
+    )
+
+
+def combined_stderr(result: CaseResult, spec: CommandSpec) -> str:
+    """First step's stderr, then `marker` + stderr for each later step that ran."""
+    parts: list[str] = []
+    for step_spec, step in zip(spec.steps, result.steps, strict=True):
+        if not step.ran:
+            continue
+        if step_spec.marker is not None:
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+            parts.append(step_spec.marker + "\n")
+        parts.append(step.stderr)
+    return "".join(parts)
+
+
+def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
+    case = result.case
+    meta: dict[str, Any] = {
+        "command": spec.name,
+        "case_name": case.name,
+        "format": case.format,
+        "qemu_version": result.binary.version,
+        "qemu_version_line": result.binary.version_line,
+        "start_size_str": case.start_size,
+        "end_spec": case.end_spec,
+        "create_options": list(case.create_options),
+        "prealloc": case.prealloc,
+        "shrink": case.shrink,
+        "applied_shrink_flag": result.applied_shrink_flag,
+        "expected_final_size": result.expected_final_size,
+    }
+    for step_spec, step in zip(spec.steps, result.steps, strict=True):
+        n = step.name
+        meta[f"{n}_argv"] = list(step.argv)
+        meta[f"{n}_return_code"] = step.return_code
+        meta[f"{n}_stdout_bytes"] = step.stdout_bytes
+        meta[f"{n}_stderr_bytes"] = step.stderr_bytes
+        meta[f"{n}_timed_out"] = step.timed_out
+        if not step_spec.stdout_is_artefact:
+            # e.g. create's "Formatting '$FILENAME', fmt=..." line: every version's defaults.
+            meta[f"{n}_stdout"] = step.stdout if step.ran else None
+    return meta
+
+
+def to_baseline(result: CaseResult, spec: CommandSpec) -> Baseline:
+    info = next((s for s in result.steps if s.name == "info"), None)
+    stdout = info.stdout if info is not None and info.ran else ""
+    meta = build_meta(result, spec)
+    validate_meta(meta, spec)
+    return Baseline(stdout=stdout, stderr=combined_stderr(result, spec), meta=meta)
+
+
+@cache
+def meta_schema(spec_name: str, steps: tuple[str, ...], artefact_steps: tuple[str, ...]) -> Any:
+    base = json.loads(resources.files("toolkit").joinpath("data/meta.schema.json").read_text())
+    step_props: dict[str, Any] = base.pop("x-step-properties")
+    for n in steps:
+        for key, sub in step_props.items():
+            if key == "stdout" and n in artefact_steps:
+                continue
+            base["properties"][f"{n}_{key}"] = sub
+            base["required"].append(f"{n}_{key}")
+    return base
+
+
+def validate_meta(meta: dict[str, Any], spec: CommandSpec) -> None:
+    schema = meta_schema(
+        spec.name, spec.step_names(), tuple(s.name for s in spec.steps if s.stdout_is_artefact)
+    )
+    try:
+        jsonschema.validate(meta, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise ToolkitFailure(f"meta fails its schema at {where}: {exc.message}") from exc
+
+
+def meta_errors(meta: Any, spec: CommandSpec) -> list[str]:
+    """Schema problems of a meta read from disk, as messages (for verify)."""
+    schema = meta_schema(
+        spec.name, spec.step_names(), tuple(s.name for s in spec.steps if s.stdout_is_artefact)
+    )
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
+        for e in validator.iter_errors(meta)
+    ]
+
+
+def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
+    """Write the triple atomically, meta last. Returns how many files changed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out, err, meta = triple_paths(directory, name)
+    changed = atomic.write_text(out, baseline.stdout)
+    changed += atomic.write_text(err, baseline.stderr)
+    changed += atomic.write_text(meta, dump_json(baseline.meta))
+    return int(changed)
+
+
+def read_baseline(directory: Path, name: str) -> Baseline:
+    out, err, meta = triple_paths(directory, name)
+    return Baseline(
+        stdout=out.read_text(encoding="utf-8"),
+        stderr=err.read_text(encoding="utf-8"),
+        meta=json.loads(meta.read_text(encoding="utf-8")),
+    )
+
+
+def load_json_or_empty(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
+def version_dirs(type_dir: Path) -> list[str]:
+    """Versions that have a directory under any format, oldest first."""
+    found = (
+        {
+            v.name
+            for f in type_dir.iterdir()
+            if f.is_dir() and not f.name.startswith(".")
+            for v in f.iterdir()
+            if v.is_dir() and not v.name.startswith(".")
+        }
+        if type_dir.is_dir()
+        else set()
+    )
+    return sorted(found, key=version_key)

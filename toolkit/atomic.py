@@ -1,0 +1,63 @@
+"""Atomic file writes: a killed run never leaves a half-written file behind.
+
+Temp files are named `.<name>.tmp-<pid>-<random>` in the target directory: they
+start with a dot and never end in a baseline suffix, so nothing ever mistakes
+them for a baseline, and `sweep_temp_files` can remove leftovers of a killed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+TEMP_MARKER = ".tmp-"
+
+
+def temp_name_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def write_bytes(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically. Returns False (and touches nothing) if unchanged."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = temp_name_for(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return True
+
+
+def write_text(path: Path, text: str) -> bool:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def iter_temp_files(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for p in root.rglob(f".*{TEMP_MARKER}*"):
+        if p.is_file():
+            yield p
+
+
+def sweep_temp_files(root: Path) -> int:
+    """Remove temp files a killed run left under `root`. Returns how many."""
+    removed = 0
+    for p in iter_temp_files(root):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,302 @@
+"""Find every runnable qemu-img, keyed by the upstream version it reports.
+
+Precedence per version (the first source wins, later duplicates get a warning):
+  a. --qemu-img PATH (repeatable): when given, nothing else is looked at;
+  b. --binaries DIR or $QEMU_IMG_BINARIES: DIR/<version>/qemu-img or DIR/<version>/bin/qemu-img;
+  c. the provision store (see `default_store`);
+  d. `qemu-img` on PATH.
+`--version` results are cached by (resolved path, size, mtime_ns), so discovery is cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit import atomic
+from toolkit.errors import BadInput
+from toolkit.model import QemuBinary
+from toolkit.options import add_discovery_options
+
+APP_DIR = "qemu-img-baselines"
+PROVENANCE = "provenance.json"
+PROVENANCE_KEYS = ("suite", "package_version", "sha256")
+_VERSION_RE = re.compile(r"^qemu-img version (\d+(?:\.\d+)+)(?![\d.])")
+_PROBE_TIMEOUT = 30.0
+
+Warn = Callable[[str], None]
+
+
+def warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def user_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / APP_DIR
+
+
+def default_store() -> Path:
+    """$QEMU_IMG_STORE, else $XDG_CACHE_HOME/qemu-img-baselines/qemu-img (~/.cache if unset)."""
+    env = os.environ.get("QEMU_IMG_STORE")
+    return Path(env) if env else user_cache_dir() / "qemu-img"
+
+
+def parse_version(first_line: str) -> str | None:
+    """`qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)` -> `7.2.22`."""
+    m = _VERSION_RE.match(first_line.strip())
+    return m.group(1) if m else None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_provenance(version_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((version_dir / PROVENANCE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(data, dict) and all(isinstance(data.get(k), str) for k in PROVENANCE_KEYS)
+    return data if ok else None
+
+
+class _ProbeCache:
+    """`--version` first line and sha256 per resolved path, valid while size and mtime hold."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dirty = False
+        self.entries: dict[str, dict[str, Any]] = {}
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                self.entries = {k: v for k, v in data.items() if isinstance(v, dict)}
+
+    def probe(self, exe: Path) -> tuple[str, str]:
+        """(version_line, sha256) of `exe`; raises ValueError with the reason it can't be used."""
+        try:
+            real = exe.resolve(strict=True)
+            st = real.stat()
+        except OSError as exc:
+            raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+        if not real.is_file() or not os.access(real, os.X_OK):
+            raise ValueError("is not an executable file")
+        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        hit = self.entries.get(str(real))
+        if hit and all(hit.get(k) == v for k, v in stamp.items()):
+            return str(hit["version_line"]), str(hit["sha256"])
+        try:
+            proc = subprocess.run(
+                [str(exe), "--version"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=_PROBE_TIMEOUT,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ValueError(f"failed to run `--version`: {exc}") from None
+        lines = proc.stdout.splitlines()
+        first = lines[0].strip() if lines else ""
+        if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or [first])[-1]
+            raise ValueError(f"`--version` exited {proc.returncode}: {why}")
+        if parse_version(first) is None:
+            raise ValueError(f"`--version` printed no parsable version: {first!r}")
+        digest = sha256_file(real)
+        self.entries[str(real)] = {**stamp, "version_line": first, "sha256": digest}
+        self.dirty = True
+        return first, digest
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        live = {k: v for k, v in self.entries.items() if os.path.exists(k)}
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self.path, json.dumps(live, indent=1, sort_keys=True) + "\n")
+
+
+def _as_given(path: Path) -> Path:
+    """Absolute, symlinks and wrappers kept; a bare name that isn't a local file is looked up."""
+    if "/" not in str(path) and not path.exists():
+        found = shutil.which(str(path))
+        if found:
+            return Path(found)
+    return Path(os.path.abspath(path))
+
+
+def _farm(binaries: Path | None, warn: Warn) -> list[Path]:
+    root = binaries
+    if root is None:
+        env = os.environ.get("QEMU_IMG_BINARIES")
+        if not env:
+            return []
+        root = Path(env)
+        if not root.is_dir():
+            warn(f"$QEMU_IMG_BINARIES={env} is not a directory; ignored")
+            return []
+    elif not root.is_dir():
+        raise BadInput(f"--binaries {root}: not a directory (expected DIR/<version>/qemu-img)")
+    found = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        exe = next((c for c in (d / "qemu-img", d / "bin" / "qemu-img") if c.is_file()), None)
+        if exe is None:
+            warn(f"{d}: neither {d.name}/qemu-img nor {d.name}/bin/qemu-img exists; skipped")
+        else:
+            found.append(_as_given(exe))
+    return found
+
+
+def _store_entries(store: Path, warn: Warn) -> list[tuple[Path, dict[str, Any]]]:
+    if not store.is_dir():
+        return []
+    found = []
+    for d in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        prov = read_provenance(d)
+        if prov is None or not (d / "qemu-img").is_file():
+            warn(f"{d}: not a provisioned version (no launcher or valid {PROVENANCE}); skipped")
+        else:
+            found.append((d / "qemu-img", prov))
+    return found
+
+
+def discover(
+    qemu_img: Sequence[Path],
+    binaries: Path | None,
+    store: Path | None,
+    warn: Warn = warn_stderr,
+    cache_file: Path | None = None,
+) -> list[QemuBinary]:
+    """Every usable qemu-img, one per version, sorted by version (oldest first)."""
+    candidates: list[tuple[str, Path, dict[str, Any] | None]] = []
+    if qemu_img:
+        candidates += [("qemu-img", _as_given(p), None) for p in qemu_img]
+    else:
+        candidates += [("binaries", p, None) for p in _farm(binaries, warn)]
+        store_dir = store if store is not None else default_store()
+        candidates += [("store", p, prov) for p, prov in _store_entries(store_dir, warn)]
+        on_path = shutil.which("qemu-img")
+        if on_path:
+            candidates.append(("PATH", Path(on_path), None))
+    cache = _ProbeCache(cache_file or user_cache_dir() / "probe-cache.json")
+    chosen: dict[str, QemuBinary] = {}
+    for source, path, prov in candidates:
+        try:
+            line, digest = cache.probe(path)
+        except ValueError as exc:
+            warn(f"{path} ({source}) skipped: {exc}")
+            continue
+        version = parse_version(line) or ""
+        if version in chosen:
+            first = chosen[version]
+            with contextlib.suppress(OSError):
+                if os.path.samefile(first.path, path):
+                    continue  # the same file reached twice: nothing to warn about
+            warn(
+                f"{path} ({source}) also reports qemu-img {version}; "
+                f"using {first.path} ({first.source})"
+            )
+            continue
+        info = {k: str(prov[k]) for k in PROVENANCE_KEYS} if prov else {"sha256": digest}
+        chosen[version] = QemuBinary(version, path, source, line, tuple(sorted(info.items())))
+    cache.save()
+    return sorted(chosen.values(), key=lambda b: version_key(b.version))
+
+
+def _resolve_one(ordered: list[QemuBinary], request: str) -> QemuBinary:
+    req = request.strip().lower()
+    if req == "oldest":
+        return ordered[0]
+    if req == "latest":
+        return ordered[-1]
+    for b in ordered:
+        if b.version == req:
+            return b
+    if re.fullmatch(r"\d+(\.\d+)*", req):
+        want = version_key(req)
+        matches = [b for b in ordered if version_key(b.version)[: len(want)] == want]
+        if matches:
+            return matches[-1]
+    available = ", ".join(b.version for b in ordered)
+    raise BadInput(
+        f"unknown qemu-img version {request!r}: available are {available} "
+        "(give an exact version, a prefix such as 10.0, 'oldest' or 'latest')"
+    )
+
+
+def select_versions(binaries: Sequence[QemuBinary], requested: Sequence[str]) -> list[QemuBinary]:
+    """Resolve --version requests (exact, dotted prefix -> highest match, oldest, latest).
+
+    No request selects everything. The result is sorted by version, without duplicates.
+    """
+    ordered = sorted(binaries, key=lambda b: version_key(b.version))
+    if not requested:
+        return ordered
+    if not ordered:
+        raise BadInput(
+            "no qemu-img binaries were found; run `python -m toolkit provision` "
+            "or pass --qemu-img PATH / --binaries DIR"
+        )
+    picked = {b.version: b for b in (_resolve_one(ordered, r) for r in requested)}
+    return sorted(picked.values(), key=lambda b: version_key(b.version))
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "versions",
+        help="list the qemu-img binaries that discovery finds",
+        description="List every qemu-img version found, with where it came from.",
+    )
+    add_discovery_options(p)
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    found = discover(args.qemu_img, args.binaries, args.store)
+    if args.json:
+        rows = [
+            {
+                "version": b.version,
+                "path": str(b.path),
+                "source": b.source,
+                "version_line": b.version_line,
+                "provenance": b.provenance_dict(),
+            }
+            for b in found
+        ]
+        print(json.dumps(rows, indent=2))
+    elif found:
+        table = [("VERSION", "SOURCE", "PATH", "VERSION LINE")]
+        table += [(b.version, b.source, str(b.path), b.version_line) for b in found]
+        widths = [max(len(row[i]) for row in table) for i in range(3)]
+        for row in table:
+            print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3])
+    if not found:
+        print(
+            "no qemu-img found: run `python -m toolkit provision` (Debian hosts) "
+            "or pass --qemu-img PATH / --binaries DIR",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,96 @@
+"""Run many (binary, case) pairs concurrently with the one runner.
+
+Results come back in input order whatever `jobs` is, so everything built from
+them is identical at -j 1 and -j N. An interrupt kills every live qemu-img
+process group, and the run directory is always removed.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from toolkit.commands import CommandSpec
+from toolkit.model import Case, CaseResult, QemuBinary
+from toolkit.runner import LIVE, run_case, run_directory
+
+Job = tuple[QemuBinary, Case]
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM takes the same clean-up path as ^C."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_many(
+    jobs: Sequence[Job],
+    spec: CommandSpec,
+    workers: int,
+    timeout: float,
+    on_result: Callable[[CaseResult], None] | None = None,
+    label: str = "running",
+    tmp_parent: Path | None = None,
+) -> list[CaseResult]:
+    """Run every job; call on_result as each finishes; return results in job order."""
+    results: list[CaseResult | None] = [None] * len(jobs)
+    show = sys.stderr.isatty()
+    with (
+        sigterm_as_interrupt(),
+        run_directory(tmp_parent) as run_dir,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+            disable=not show,
+        ) as progress,
+    ):
+        task = progress.add_task(label, total=len(jobs))
+        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        try:
+            pending: dict[Future[CaseResult], int] = {}
+            queue = iter(enumerate(jobs))
+            # Keep at most 2*workers in flight so ^C has little to cancel.
+            for index, (binary, case) in queue:
+                pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = index
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    index = pending.pop(fut)
+                    result = fut.result()
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(result)
+                    progress.advance(task)
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        i, (binary, case) = nxt
+                        pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = i
+        except BaseException:
+            LIVE.kill_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return [r for r in results if r is not None]

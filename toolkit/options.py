@@ -1,0 +1,125 @@
+"""Options shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """Where qemu-img binaries come from (see toolkit.discovery for precedence)."""
+    group = parser.add_argument_group("qemu-img binaries")
+    group.add_argument(
+        "--qemu-img",
+        dest="qemu_img",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="use exactly this qemu-img (repeatable); when given, nothing else is discovered",
+    )
+    group.add_argument(
+        "--binaries",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a version farm laid out DIR/<version>/qemu-img or DIR/<version>/bin/qemu-img "
+        "(default: $QEMU_IMG_BINARIES)",
+    )
+    group.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the provision store (default: $QEMU_IMG_STORE or "
+        "$XDG_CACHE_HOME/qemu-img-baselines/qemu-img)",
+    )
+
+
+def add_tree_options(parser: argparse.ArgumentParser) -> None:
+    """The curated case data and the golden tree."""
+    parser.add_argument(
+        "--curated-cases",
+        type=Path,
+        default=Path("curated_cases"),
+        metavar="DIR",
+        help="directory of case files (default: ./curated_cases)",
+    )
+    parser.add_argument(
+        "--expected-outputs",
+        type=Path,
+        default=Path("expected-outputs"),
+        metavar="DIR",
+        help="root of the golden tree (default: ./expected-outputs)",
+    )
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """Selection of versions, formats and cases."""
+    parser.add_argument(
+        "--version",
+        dest="versions",
+        action="append",
+        default=[],
+        metavar="V",
+        help="only this qemu-img version (repeatable; exact, a prefix like 10.0, "
+        "'oldest' or 'latest')",
+    )
+    parser.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        default=[],
+        metavar="F",
+        help="only this image format (repeatable)",
+    )
+    parser.add_argument(
+        "--case",
+        dest="cases",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only cases whose name matches this glob (repeatable)",
+    )
+
+
+def add_jobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="run N qemu-img pipelines at once (default: the CPU count)",
+    )
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="kill a qemu-img step (and its process group) after S seconds (default: 60)",
+    )

@@ -1,0 +1,72 @@
+"""The divergence whitelist (toolkit/data/whitelist.toml), shared by verify, drift and fuzz.
+
+`mask(info, fmt)` replaces every whitelisted value in a parsed info JSON by
+MASKED, so two documents that differ only in whitelisted places compare equal
+and a whitelisted key that appears or disappears still shows as a change.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+MASKED = "<whitelisted>"
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    path: tuple[str, ...]
+    formats: frozenset[str]  # empty = every format
+    reason: str
+
+    def applies_to(self, fmt: str) -> bool:
+        return not self.formats or fmt in self.formats
+
+
+@cache
+def entries() -> tuple[Entry, ...]:
+    data = tomllib.loads(
+        resources.files("toolkit").joinpath("data/whitelist.toml").read_text(encoding="utf-8")
+    )
+    return tuple(
+        Entry(e["id"], tuple(e["path"].split("/")), frozenset(e.get("formats", [])), e["reason"])
+        for e in data["entry"]
+    )
+
+
+def _mask_path(node: Any, path: tuple[str, ...]) -> Any:
+    if not path:
+        return MASKED
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        return {
+            k: _mask_path(v, rest) if fnmatch.fnmatchcase(k, head) else v for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [
+            _mask_path(v, rest) if head == "*" or head == str(i) else v for i, v in enumerate(node)
+        ]
+    return node
+
+
+def mask(info: Any, fmt: str) -> Any:
+    """A copy of `info` with every whitelisted value replaced by MASKED."""
+    for e in entries():
+        if e.applies_to(fmt):
+            info = _mask_path(info, e.path)
+    return info
+
+
+def matching_entry(path: list[str | int], fmt: str) -> Entry | None:
+    """The entry that covers a concrete path (keys/indices from the root), if any."""
+    for e in entries():
+        if not e.applies_to(fmt) or len(e.path) != len(path):
+            continue
+        if all(fnmatch.fnmatchcase(str(p), pat) for p, pat in zip(path, e.path, strict=True)):
+            return e
+    return None

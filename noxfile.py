@@ -58,8 +58,7 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Speed as ratios against a bare shell loop of the same qemu-img calls."""
-    session.install("-e", ".")
-    session.run("python", "-m", "toolkit.bench", *session.posargs)
+    _toolkit(session, "bench")
 
 
 @nox.session

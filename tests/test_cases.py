@@ -20,7 +20,8 @@ RESIZE = COMMANDS["resize"]
 def test_curated_matrix_is_the_plans() -> None:
     cases = load_cases(REPO / "curated_cases", RESIZE)
     main = [c for c in cases if c.source.endswith("resize.toml")]
-    assert Counter(c.format for c in main) == {"qcow2": 19, "vhd": 6, "vhdx": 5, "vmdk": 3, "raw": 8}
+    counts = {"qcow2": 19, "vhd": 6, "vhdx": 5, "vmdk": 3, "raw": 8}
+    assert Counter(c.format for c in main) == counts
     assert len(main) == 41
     by = {(c.format, c.name): c for c in main}
     assert by["qcow2", "1M-to-64M-extended-l2"].create_options == (
@@ -106,7 +107,7 @@ def test_loader_names_the_case(tmp_path: Path) -> None:
 def test_duplicates_across_files_are_caught(tmp_path: Path) -> None:
     (tmp_path / "resize.toml").write_text(_case())
     (tmp_path / "resize-discovered.toml").write_text(_case())
-    with pytest.raises(BadInput, match="duplicate name, already defined in .*resize.toml"):
+    with pytest.raises(BadInput, match=r"duplicate name, already defined in .*resize\.toml"):
         load_cases(tmp_path, RESIZE)
 
 
@@ -121,9 +122,20 @@ def test_bad_case_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     (cases / "resize.toml").write_text(_case(name='"../escape"'))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "toolkit", "generate", "resize", "--curated-cases", str(cases),
-         "--expected-outputs", str(out)],
-        capture_output=True, text=True, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "generate",
+            "resize",
+            "--curated-cases",
+            str(cases),
+            "--expected-outputs",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert proc.returncode == 2, proc.stderr
     assert "resize.toml" in proc.stderr and "'../escape'" in proc.stderr

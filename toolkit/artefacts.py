@@ -48,8 +48,9 @@ def combined_stderr(result: CaseResult, spec: CommandSpec) -> str:
         if not step.ran:
             continue
         if step_spec.marker is not None:
-            if parts and not parts[-1].endswith("\n"):
-                parts.append("\n")
+            text = "".join(parts)
+            if text and not text.endswith("\n"):
+                parts.append("\n")  # the marker always starts its own line
             parts.append(step_spec.marker + "\n")
         parts.append(step.stderr)
     return "".join(parts)
@@ -132,10 +133,10 @@ def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
     """Write the triple atomically, meta last. Returns how many files changed."""
     directory.mkdir(parents=True, exist_ok=True)
     out, err, meta = triple_paths(directory, name)
-    changed = atomic.write_text(out, baseline.stdout)
-    changed += atomic.write_text(err, baseline.stderr)
-    changed += atomic.write_text(meta, dump_json(baseline.meta))
-    return int(changed)
+    changed = int(atomic.write_text(out, baseline.stdout))
+    changed += int(atomic.write_text(err, baseline.stderr))
+    changed += int(atomic.write_text(meta, dump_json(baseline.meta)))
+    return changed
 
 
 def read_baseline(directory: Path, name: str) -> Baseline:

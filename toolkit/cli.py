@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "toolkit.drift",
     "toolkit.profiles",
     "toolkit.fuzz",
+    "toolkit.bench",
 )
 
 

@@ -117,7 +117,9 @@ def _looks_like_main_archive(suites: list[str], signed_by: str, known: set[str])
     return bool(bases & (known | _ALIASES)) or "debian-archive" in signed_by
 
 
-def find_mirror(explicit: str | None, known_dists: set[str]) -> tuple[str, str]:
+def find_mirror(
+    explicit: str | None, known_dists: set[str], apt_etc: Path = APT_ETC
+) -> tuple[str, str]:
     """(mirror URI, where it came from): --mirror, else $QEMU_IMG_MIRROR, else the host's apt."""
     for uri, origin in (
         (explicit, "--mirror"),
@@ -128,12 +130,12 @@ def find_mirror(explicit: str | None, known_dists: set[str]) -> tuple[str, str]:
                 raise BadInput(f"mirror {uri!r} ({origin}) is not a URL such as http://HOST/debian")
             return uri.rstrip("/"), origin
     known = {d.split("-", 1)[0] for d in known_dists}
-    for uri, suites, signed_by, f in host_sources():
+    for uri, suites, signed_by, f in host_sources(apt_etc):
         if not uri.startswith("cdrom:") and _looks_like_main_archive(suites, signed_by, known):
             return uri.rstrip("/"), str(f)
     raise BadInput(
         "found no Debian archive mirror in the host's apt configuration "
-        f"({APT_ETC}/sources.list, {APT_ETC}/sources.list.d/*.sources): "
+        f"({apt_etc}/sources.list, {apt_etc}/sources.list.d/*.sources): "
         "pass --mirror URL (a Debian archive, the URI a sources.list `deb` line would name) "
         "or set QEMU_IMG_MIRROR"
     )
@@ -173,9 +175,10 @@ def _apt(cmd: list[str], what: str, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         raise SuiteFailed(f"{what} took longer than {timeout:.0f} s") from None
     if proc.returncode != 0:
-        out = (proc.stdout + proc.stderr).splitlines()
-        why = [ln.strip() for ln in out if ln.startswith(("E:", "W:", "Err:", " "))] or out[-3:]
-        raise SuiteFailed(f"{what} failed: " + " | ".join(why[-4:]))
+        out = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+        errors = [ln.removeprefix("E: ") for ln in out if ln.startswith("E:")][:1]
+        errors += [ln for ln in out if "Depends:" in ln][:3]  # why the resolver gave up
+        raise SuiteFailed(f"{what} failed: " + " | ".join(errors or out[-2:]))
 
 
 def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list[Path]:

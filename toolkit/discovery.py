@@ -5,34 +5,30 @@ Precedence per version (the first source wins, later duplicates get a warning):
   b. --binaries DIR or $QEMU_IMG_BINARIES: DIR/<version>/qemu-img or DIR/<version>/bin/qemu-img;
   c. the provision store (see `default_store`);
   d. `qemu-img` on PATH.
-`--version` results are cached by (resolved path, size, mtime_ns), so discovery is cheap.
+`--version` results are cached (see toolkit.probe), so repeated discovery does not re-exec.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit import atomic
 from toolkit.errors import BadInput
 from toolkit.model import QemuBinary
 from toolkit.options import add_discovery_options
+from toolkit.probe import ProbeCache, parse_version
 
 APP_DIR = "qemu-img-baselines"
 PROVENANCE = "provenance.json"
 PROVENANCE_KEYS = ("suite", "package_version", "sha256")
-_VERSION_RE = re.compile(r"^qemu-img version (\d+(?:\.\d+)+)(?![\d.])")
-_PROBE_TIMEOUT = 30.0
 
 Warn = Callable[[str], None]
 
@@ -52,22 +48,8 @@ def default_store() -> Path:
     return Path(env) if env else user_cache_dir() / "qemu-img"
 
 
-def parse_version(first_line: str) -> str | None:
-    """`qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)` -> `7.2.22`."""
-    m = _VERSION_RE.match(first_line.strip())
-    return m.group(1) if m else None
-
-
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_provenance(version_dir: Path) -> dict[str, Any] | None:
@@ -77,63 +59,6 @@ def read_provenance(version_dir: Path) -> dict[str, Any] | None:
         return None
     ok = isinstance(data, dict) and all(isinstance(data.get(k), str) for k in PROVENANCE_KEYS)
     return data if ok else None
-
-
-class _ProbeCache:
-    """`--version` first line and sha256 per resolved path, valid while size and mtime hold."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.dirty = False
-        self.entries: dict[str, dict[str, Any]] = {}
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                self.entries = {k: v for k, v in data.items() if isinstance(v, dict)}
-
-    def probe(self, exe: Path) -> tuple[str, str]:
-        """(version_line, sha256) of `exe`; raises ValueError with the reason it can't be used."""
-        try:
-            real = exe.resolve(strict=True)
-            st = real.stat()
-        except OSError as exc:
-            raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
-        if not real.is_file() or not os.access(real, os.X_OK):
-            raise ValueError("is not an executable file")
-        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-        hit = self.entries.get(str(real))
-        if hit and all(hit.get(k) == v for k, v in stamp.items()):
-            return str(hit["version_line"]), str(hit["sha256"])
-        try:
-            proc = subprocess.run(
-                [str(exe), "--version"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=_PROBE_TIMEOUT,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ValueError(f"failed to run `--version`: {exc}") from None
-        lines = proc.stdout.splitlines()
-        first = lines[0].strip() if lines else ""
-        if proc.returncode != 0:
-            why = (proc.stderr.strip().splitlines() or [first])[-1]
-            raise ValueError(f"`--version` exited {proc.returncode}: {why}")
-        if parse_version(first) is None:
-            raise ValueError(f"`--version` printed no parsable version: {first!r}")
-        digest = sha256_file(real)
-        self.entries[str(real)] = {**stamp, "version_line": first, "sha256": digest}
-        self.dirty = True
-        return first, digest
-
-    def save(self) -> None:
-        if not self.dirty:
-            return
-        live = {k: v for k, v in self.entries.items() if os.path.exists(k)}
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(self.path, json.dumps(live, indent=1, sort_keys=True) + "\n")
 
 
 def _as_given(path: Path) -> Path:
@@ -198,7 +123,7 @@ def discover(
         on_path = shutil.which("qemu-img")
         if on_path:
             candidates.append(("PATH", Path(on_path), None))
-    cache = _ProbeCache(cache_file or user_cache_dir() / "probe-cache.json")
+    cache = ProbeCache(cache_file or user_cache_dir() / "probe-cache.json")
     chosen: dict[str, QemuBinary] = {}
     for source, path, prov in candidates:
         try:
@@ -291,7 +216,8 @@ def run(args: argparse.Namespace) -> int:
         table += [(b.version, b.source, str(b.path), b.version_line) for b in found]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
         for row in table:
-            print("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)), row[3])
+            cells = [c.ljust(w) for c, w in zip(row[:3], widths, strict=True)]
+            print("  ".join([*cells, row[3]]))
     if not found:
         print(
             "no qemu-img found: run `python -m toolkit provision` (Debian hosts) "

@@ -15,7 +15,7 @@ from pathlib import Path
 from toolkit import artefacts, atomic, options
 from toolkit.cases import load_cases
 from toolkit.commands import COMMANDS, CommandSpec
-from toolkit.discovery import discover, select_versions
+from toolkit.discovery import discover, read_provenance, select_versions
 from toolkit.errors import BadInput, ToolkitFailure
 from toolkit.formats import FORMATS
 from toolkit.matrix import run_many
@@ -110,7 +110,8 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
     path = type_dir / artefacts.VERSIONS_FILE
     current = artefacts.load_json_or_empty(path)
     for b in binaries:
-        prov = b.provenance_dict()
+        # A store launcher passed with --qemu-img still has its provenance beside it.
+        prov = read_provenance(b.path.parent) or b.provenance_dict()
         source = (
             {"suite": prov["suite"], "package_version": prov["package_version"]}
             if "suite" in prov
@@ -139,7 +140,16 @@ def run(args: argparse.Namespace) -> int:
         d = confined(
             root, artefacts.case_dir(root, spec, result.case.format, result.binary.version)
         )
-        changed = artefacts.write_baseline(d, result.case.name, artefacts.to_baseline(result, spec))
+        try:
+            changed = artefacts.write_baseline(
+                d, result.case.name, artefacts.to_baseline(result, spec)
+            )
+        except OSError as exc:
+            raise ToolkitFailure(
+                f"cannot write the baseline of {result.case.format}/{result.case.name} "
+                f"in {d}: {exc.strerror or exc}. No file was left half-written; fix the "
+                f"cause and run again"
+            ) from exc
         written += changed
         unchanged += 3 - changed
         for step in result.steps:

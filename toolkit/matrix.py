@@ -23,22 +23,46 @@ from toolkit.runner import LIVE, run_case, run_directory
 Job = tuple[QemuBinary, Case]
 
 
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM takes the same clean-up path as ^C."""
+class _Interrupts:
+    """^C and SIGTERM raise KeyboardInterrupt, but never inside a critical section.
 
-    def handler(signum: int, frame: object) -> None:
+    Writing one case's triple is critical: an interrupt that arrives meanwhile
+    is held until the triple is complete, so ^C never leaves a partial triple.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = True
+            return
         raise KeyboardInterrupt
 
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        try:
+            previous = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
 
 
 def run_many(
@@ -53,8 +77,9 @@ def run_many(
     """Run every job; call on_result as each finishes; return results in job order."""
     results: list[CaseResult | None] = [None] * len(jobs)
     show = sys.stderr.isatty()
+    interrupts = _Interrupts()
     with (
-        sigterm_as_interrupt(),
+        interrupts.installed(),
         run_directory(tmp_parent) as run_dir,
         Progress(
             TextColumn("{task.description}"),
@@ -82,7 +107,8 @@ def run_many(
                     result = fut.result()
                     results[index] = result
                     if on_result is not None:
-                        on_result(result)
+                        with interrupts.critical():
+                            on_result(result)
                     progress.advance(task)
                     nxt = next(queue, None)
                     if nxt is not None:

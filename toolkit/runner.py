@@ -99,14 +99,51 @@ def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
     return RawOutcome(proc.returncode, out, err, timed_out)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_run_dirs(parent: Path) -> int:
+    """Remove run directories a SIGKILLed run left behind (their owner pid is gone)."""
+    removed = 0
+    for d in parent.glob(f"{RUN_DIR_PREFIX}*"):
+        pid = d.name[len(RUN_DIR_PREFIX) :].split("-")[0]
+        if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 @contextlib.contextmanager
 def run_directory(parent: Path | None = None) -> Iterator[Path]:
     """A per-run scratch directory, never inside the repo, removed however the run ends."""
-    path = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=parent))
+    base = Path(parent or tempfile.gettempdir())
+    sweep_stale_run_dirs(base)
+    path = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-", dir=base))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# Output that says the host, not qemu-img, failed: never a baseline.
+HOST_FAILURES = (b"No space left on device", b"Disk quota exceeded")
+
+
+def _refuse_host_failure(raw: RawOutcome, run_dir: Path) -> None:
+    for needle in HOST_FAILURES:
+        if needle in raw.stderr or needle in raw.stdout:
+            raise ToolkitFailure(
+                f"the scratch directory {run_dir.parent} ran out of space "
+                f"({needle.decode()}); nothing was recorded for this case. Free some space "
+                f"or point TMPDIR at a bigger file system, then run again"
+            )
 
 
 def _decode(data: bytes) -> str:
@@ -140,6 +177,7 @@ def run_case(
                 continue
             real = [str(image) if a == IMAGE else a for a in template]
             raw = run_process([str(binary.path), *real], case_dir, timeout)
+            _refuse_host_failure(raw, run_dir)
             stdout = normalise(_decode(raw.stdout), ctx)
             stderr = normalise(_decode(raw.stderr), ctx)
             for what, text in (("stdout", stdout), ("stderr", stderr)):

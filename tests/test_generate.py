@@ -1,0 +1,252 @@
+"""generate resize against the real qemu-img builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.model import QemuBinary
+
+REPO = Path(__file__).resolve().parent.parent
+TREE = REPO / "expected-outputs"
+
+pytestmark = pytest.mark.qemu
+
+
+def generate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", "generate", "resize", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+@pytest.fixture
+def latest(qemu_binaries: list[QemuBinary]) -> QemuBinary:
+    return qemu_binaries[-1]
+
+
+CASES = """
+[[case]]
+format = "qcow2"
+name = "create-fails"
+start = "1M"
+end = "4M"
+options = ["cluster_size=3k"]
+
+[[case]]
+format = "vmdk"
+name = "resize-fails"
+start = "1M"
+end = "4M"
+
+[[case]]
+format = "raw"
+name = "all-ran"
+start = "1M"
+end = "-512k"
+
+[[case]]
+format = "vhd"
+name = "vpc-on-the-command-line"
+start = "1M"
+end = "2M"
+"""
+
+
+@pytest.fixture
+def small_run(tmp_path: Path, latest: QemuBinary) -> Path:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "resize.toml").write_text(CASES)
+    out = tmp_path / "out"
+    proc = generate(
+        "--curated-cases",
+        str(cases),
+        "--expected-outputs",
+        str(out),
+        "--qemu-img",
+        str(latest.path),
+        "-j",
+        "2",
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out / "resize-info-json"
+
+
+def test_stderr_layout_per_outcome(small_run: Path, latest: QemuBinary) -> None:
+    v = latest.version
+    create_failed = (small_run / "qcow2" / v / "create-fails.stderr.txt").read_text()
+    assert "---" not in create_failed and "Cluster size must be a power of two" in create_failed
+    assert (small_run / "qcow2" / v / "create-fails.stdout.txt").read_text() == ""
+
+    resize_failed = (small_run / "vmdk" / v / "resize-fails.stderr.txt").read_text()
+    assert resize_failed == (
+        "---RESIZE STDERR---\nqemu-img: Image format driver does not support resize\n"
+    )
+
+    all_ran = (small_run / "raw" / v / "all-ran.stderr.txt").read_text()
+    assert all_ran == "---RESIZE STDERR---\n---INFO STDERR---\n"
+    info = json.loads((small_run / "raw" / v / "all-ran.stdout.txt").read_text())
+    assert info["virtual-size"] == 512 * 1024
+
+
+def test_meta_contract(small_run: Path, latest: QemuBinary) -> None:
+    v = latest.version
+    meta = json.loads((small_run / "raw" / v / "all-ran.meta.json").read_text())
+    assert meta["applied_shrink_flag"] is True  # subtractive end spec
+    assert meta["expected_final_size"] == 512 * 1024
+    assert meta["resize_argv"] == [
+        "qemu-img",
+        "resize",
+        "-f",
+        "raw",
+        "--shrink",
+        "$FILENAME",
+        "-512k",
+    ]
+    assert meta["create_stdout"].startswith("Formatting '$FILENAME', fmt=raw size=1048576")
+    assert meta["qemu_version_line"] == latest.version_line
+    failed = json.loads((small_run / "qcow2" / v / "create-fails.meta.json").read_text())
+    assert failed["create_return_code"] == 1
+    for key in ("return_code", "stdout_bytes", "stderr_bytes", "timed_out"):
+        assert failed[f"resize_{key}"] is None and failed[f"info_{key}"] is None
+    text = (small_run / "raw" / v / "all-ran.meta.json").read_text()
+    assert text == json.dumps(meta, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_vhd_is_vpc_on_the_command_line_only(small_run: Path, latest: QemuBinary) -> None:
+    d = small_run / "vhd" / latest.version
+    meta = json.loads((d / "vpc-on-the-command-line.meta.json").read_text())
+    assert meta["create_argv"][:4] == ["qemu-img", "create", "-f", "vpc"]
+    assert meta["format"] == "vhd"
+    assert not (small_run / "vpc").exists()
+
+
+def test_no_path_leaks(small_run: Path) -> None:
+    home = str(Path.home())
+    for name, data in files_under(small_run).items():
+        text = data.decode()
+        assert "/tmp" not in text and "qemu-img-baselines-run-" not in text, name
+        assert home not in text, name
+        if name.endswith(".stdout.txt") and text:
+            assert '"filename": "$FILENAME"' in text
+
+
+def test_versions_json(small_run: Path, latest: QemuBinary) -> None:
+    versions = json.loads((small_run / "versions.json").read_text())
+    assert list(versions) == [latest.version]
+    assert versions[latest.version]["version_line"] == latest.version_line
+    assert len(versions[latest.version]["sha256"]) == 64
+    if latest.source == "store":  # provenance survives being passed as --qemu-img
+        assert set(versions[latest.version]["source"]) == {"suite", "package_version"}
+
+
+def test_regenerating_is_byte_identical_and_touches_nothing(
+    tmp_path: Path, latest: QemuBinary
+) -> None:
+    out = tmp_path / "out"
+    args = ("--expected-outputs", str(out), "--qemu-img", str(latest.path), "--format", "qcow2")
+    first = generate(*args, "-j", "1")
+    assert first.returncode == 0, first.stderr
+    before = files_under(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.txt")}
+    second = generate(*args, "-j", "2")
+    assert second.returncode == 0, second.stderr
+    assert files_under(out) == before
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.txt")} == mtimes
+    assert "files written 0," in second.stdout
+
+
+def test_no_shrink_cases_are_rejected_without_the_flag(tmp_path: Path, latest: QemuBinary) -> None:
+    out = tmp_path / "out"
+    proc = generate(
+        "--expected-outputs", str(out), "--qemu-img", str(latest.path), "--case", "*no-shrink"
+    )
+    assert proc.returncode == 0, proc.stderr
+    for fmt in ("qcow2", "raw"):
+        meta = json.loads(
+            (
+                out / "resize-info-json" / fmt / latest.version / "64M-to-1M-no-shrink.meta.json"
+            ).read_text()
+        )
+        assert meta["applied_shrink_flag"] is False
+        assert "--shrink" not in meta["resize_argv"]
+        assert meta["resize_return_code"] == 1
+        assert meta["info_return_code"] is None
+
+
+def test_only_selected_files_are_rewritten(tmp_path: Path, latest: QemuBinary) -> None:
+    out = tmp_path / "out"
+    sentinel = out / "resize-info-json" / "raw" / latest.version / "unrelated.stdout.txt"
+    sentinel.parent.mkdir(parents=True)
+    sentinel.write_text("keep me")
+    proc = generate(
+        "--expected-outputs", str(out), "--qemu-img", str(latest.path), "--format", "vmdk"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sentinel.read_text() == "keep me"
+    assert not list((out / "resize-info-json" / "raw" / latest.version).glob("1M-*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--format", "qcow3"), "unknown format 'qcow3'"),
+        (("--case", "no-such-*"), "--case 'no-such-*' matches no case; available:"),
+        (("--version", "9.9.9"), "unknown qemu-img version '9.9.9': available are"),
+        (("-j", "0"), "must be at least 1"),
+        (("--timeout", "-1"), "must be greater than 0"),
+    ],
+)
+def test_bad_filters_exit_2_and_write_nothing(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    out = tmp_path / "out"
+    proc = generate("--expected-outputs", str(out), *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert not out.exists()
+
+
+def test_committed_tree_reproduces_byte_for_byte(
+    tmp_path: Path, qemu_binaries: list[QemuBinary]
+) -> None:
+    committed = TREE / "resize-info-json"
+    versions = json.loads((committed / "versions.json").read_text())
+    here = [b for b in qemu_binaries if b.version in versions]
+    assert here, f"none of the committed versions {sorted(versions)} is installed"
+    out = tmp_path / "out"
+    args = [a for b in here for a in ("--qemu-img", str(b.path))]
+    proc = generate("--expected-outputs", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    regenerated = files_under(out / "resize-info-json")
+    for name, data in regenerated.items():
+        if name in ("versions.json", "version-map.json"):
+            continue  # sources differ (store vs --qemu-img); checked by verify
+        assert (committed / name).read_bytes() == data, name
+    for b in here:
+        for fmt_dir in committed.iterdir():
+            if (fmt_dir / b.version).is_dir():
+                names = {p.name for p in (fmt_dir / b.version).iterdir()}
+                produced = {
+                    n.split("/")[-1]
+                    for n in regenerated
+                    if n.startswith(f"{fmt_dir.name}/{b.version}/")
+                }
+                assert names == produced

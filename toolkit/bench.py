@@ -1,0 +1,201 @@
+"""`bench`: speed as ratios against a bare shell loop of the same qemu-img calls.
+
+Every figure is a median over paired runs (toolkit run, then the bare loop, in
+alternation, so both see the same machine state). Results are printed and kept
+as JSON under benchmarks/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from toolkit import artefacts, atomic, options
+from toolkit.cases import load_cases
+from toolkit.commands import COMMANDS, IMAGE, plan_for
+from toolkit.discovery import discover, select_versions
+from toolkit.errors import BadInput
+from toolkit.model import QemuBinary
+
+TARGETS = {
+    "generate_j1_vs_loop": 1.15,
+    "generate_j2_vs_loop": 0.6,
+    "verify_offline_s": 1.0,
+    "drift_s": 1.0,
+    "tmp_peak_mib_j2": 16.0,
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="benchmark the toolkit against a bare shell loop")
+    options.add_discovery_options(p)
+    options.add_tree_options(p)
+    p.add_argument("--version", default="latest", help="qemu-img version to time (default latest)")
+    p.add_argument("--runs", type=options.positive_int, default=5, help="paired runs (default 5)")
+    p.add_argument("--output", type=Path, default=Path("benchmarks/latest.json"))
+    p.add_argument("--skip-fuzz", action="store_true", help="don't time fuzz examples/s")
+    p.set_defaults(func=run)
+
+
+def _toolkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit", *args]
+
+
+def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise BadInput(f"benchmark step failed ({shlex.join(argv)}):\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def bare_loop_script(binary: QemuBinary, curated: Path, workdir: Path) -> str:
+    """The same qemu-img calls as `generate resize` for one version, as plain sh."""
+    spec = COMMANDS["resize"]
+    lines = ["set +e", f"q={shlex.quote(str(binary.path))}", f"cd {shlex.quote(str(workdir))}"]
+    img = "img"
+    for case in load_cases(curated, spec):
+        plan = plan_for(case)
+        calls = []
+        for step in spec.steps:
+            argv = [img if a == IMAGE else a for a in step.argv(case, plan)]
+            calls.append('"$q" ' + shlex.join(argv) + " >out 2>err")
+        # Same control flow as the runner: each step only if the one before succeeded.
+        lines.append(" && ".join(calls) + f"; rm -f {img}*")
+    return "\n".join(lines) + "\n"
+
+
+def _median_pair(a: Callable[[], float], b: Callable[[], float], runs: int) -> tuple[float, float]:
+    xs, ys = [], []
+    for _ in range(runs):
+        xs.append(a())
+        ys.append(b())
+    return statistics.median(xs), statistics.median(ys)
+
+
+def _peak_dir_bytes(argv: list[str], tmp: Path) -> int:
+    """Run argv with TMPDIR=tmp and sample the size of everything under tmp."""
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            total = 0
+            for dirpath, _dirs, files in os.walk(tmp):
+                for f in files:
+                    with contextlib.suppress(OSError):  # removed while we looked
+                        total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            peak = max(peak, total)
+            time.sleep(0.002)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        _timed(argv, env={**os.environ, "TMPDIR": str(tmp)})
+    finally:
+        done.set()
+        t.join()
+    return peak
+
+
+def run(args: argparse.Namespace) -> int:
+    found = discover(args.qemu_img, args.binaries, args.store)
+    binary = select_versions(found, [args.version])[0]
+    results: dict[str, Any] = {
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "qemu_version": binary.version,
+        "runs": args.runs,
+    }
+    with tempfile.TemporaryDirectory(prefix="qemu-img-bench-") as scratch:
+        root = Path(scratch)
+        script = root / "loop.sh"
+        (root / "work").mkdir()
+        script.write_text(bare_loop_script(binary, args.curated_cases, root / "work"))
+        gen = _toolkit(
+            "generate",
+            "resize",
+            "--qemu-img",
+            str(binary.path),
+            "--curated-cases",
+            str(args.curated_cases),
+            "--expected-outputs",
+            str(root / "tree"),
+        )
+        _timed([*gen, "-j", "1"])  # warm-up: page cache, probe cache, first write
+        loop = ["sh", str(script)]
+        for jobs in (1, 2):
+            argv = [*gen, "-j", str(jobs)]
+            tk, bare = _median_pair(partial(_timed, argv), partial(_timed, loop), args.runs)
+            results[f"generate_j{jobs}_s"] = round(tk, 4)
+            results[f"bare_loop_s_{jobs}"] = round(bare, 4)
+            results[f"generate_j{jobs}_vs_loop"] = round(tk / bare, 3)
+        (root / "peak").mkdir()
+        peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak")
+        results["tmp_peak_mib_j2"] = round(peak / 2**20, 2)
+    tree = args.expected_outputs
+    versions = artefacts.version_dirs(tree / "resize-info-json")
+    if versions:
+        verify = _toolkit(
+            "verify",
+            "--offline",
+            "--expected-outputs",
+            str(tree),
+            "--curated-cases",
+            str(args.curated_cases),
+        )
+        results["verify_offline_s"] = round(
+            statistics.median(_timed(verify) for _ in range(args.runs)), 4
+        )
+        if len(versions) >= 2:
+            drift = _toolkit(
+                "drift",
+                versions[-2],
+                versions[-1],
+                "--expected-outputs",
+                str(tree),
+                "--format",
+                "json",
+                "--output",
+                os.devnull,
+            )
+            results["drift_s"] = round(
+                statistics.median(_timed(drift) for _ in range(args.runs)), 4
+            )
+    if not args.skip_fuzz:
+        results.update(_fuzz_rate(binary))
+    results["targets"] = {
+        k: {"target": v, "met": results.get(k, v + 1) <= v}
+        for k, v in TARGETS.items()
+        if k in results
+    }
+    print(json.dumps(results, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.output, artefacts.dump_json(results))
+    return 0
+
+
+def _fuzz_rate(binary: QemuBinary) -> dict[str, Any]:
+    proc = subprocess.run(
+        _toolkit("fuzz", "--qemu-img", str(binary.path), "--max-examples", "100", "--seed", "0"),
+        capture_output=True,
+        text=True,
+    )
+    m = re.search(r"([0-9.]+) examples/s", proc.stdout + proc.stderr)
+    return {"fuzz_examples_per_s": float(m.group(1))} if m else {"fuzz_examples_per_s": None}

@@ -250,3 +250,41 @@ def test_committed_tree_reproduces_byte_for_byte(
                     if n.startswith(f"{fmt_dir.name}/{b.version}/")
                 }
                 assert names == produced
+
+
+def test_commit_names_the_versions(tmp_path: Path, latest: QemuBinary) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "curated_cases").mkdir()
+    (repo / "curated_cases" / "resize.toml").write_text(CASES)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "root"], check=True)
+    env_git = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t.invalid",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "generate",
+            "resize",
+            "--qemu-img",
+            str(latest.path),
+            "--commit",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env_git},
+    )
+    assert proc.returncode == 0, proc.stderr
+    log = subprocess.run([*git, "log", "-1", "--format=%s"], capture_output=True, text=True)
+    assert log.stdout.strip() == f"baselines: resize-info-json for qemu-img {latest.version}"
+    tracked = subprocess.run([*git, "ls-files"], capture_output=True, text=True).stdout
+    assert f"expected-outputs/resize-info-json/raw/{latest.version}/all-ran.meta.json" in tracked
+    assert ".generate.lock" not in tracked

@@ -11,14 +11,15 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from toolkit import atomic
 from toolkit.commands import CommandSpec
 from toolkit.errors import ToolkitFailure
 from toolkit.model import Baseline, CaseResult
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 SUFFIXES = (".stdout.txt", ".stderr.txt", ".meta.json")
 VERSIONS_FILE = "versions.json"
@@ -94,38 +95,46 @@ def to_baseline(result: CaseResult, spec: CommandSpec) -> Baseline:
 
 
 @cache
-def meta_schema(spec_name: str, steps: tuple[str, ...], artefact_steps: tuple[str, ...]) -> Any:
+def meta_schema(spec: CommandSpec) -> Any:
+    """The shipped schema, with the step keys of this command filled in."""
     base = json.loads(resources.files("toolkit").joinpath("data/meta.schema.json").read_text())
     step_props: dict[str, Any] = base.pop("x-step-properties")
-    for n in steps:
+    for step in spec.steps:
         for key, sub in step_props.items():
-            if key == "stdout" and n in artefact_steps:
-                continue
-            base["properties"][f"{n}_{key}"] = sub
-            base["required"].append(f"{n}_{key}")
+            if key == "stdout" and step.stdout_is_artefact:
+                continue  # info's stdout is the .stdout.txt file itself
+            base["properties"][f"{step.name}_{key}"] = sub
+            base["required"].append(f"{step.name}_{key}")
     return base
 
 
+@cache
+def meta_validator(spec: CommandSpec) -> Validator:
+    """Built once: jsonschema.validate() would re-check the schema itself on every call.
+
+    jsonschema is imported here, not at module level: generate warms this up in a
+    thread while the first qemu-img calls run, so its import cost is hidden.
+    """
+    import jsonschema
+
+    schema = meta_schema(spec)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: Validator = cls(schema)
+    return validator
+
+
 def validate_meta(meta: dict[str, Any], spec: CommandSpec) -> None:
-    schema = meta_schema(
-        spec.name, spec.step_names(), tuple(s.name for s in spec.steps if s.stdout_is_artefact)
-    )
-    try:
-        jsonschema.validate(meta, schema)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
-        raise ToolkitFailure(f"meta fails its schema at {where}: {exc.message}") from exc
+    errors = meta_errors(meta, spec)
+    if errors:
+        raise ToolkitFailure(f"meta fails its schema: {'; '.join(errors)}")
 
 
 def meta_errors(meta: Any, spec: CommandSpec) -> list[str]:
-    """Schema problems of a meta read from disk, as messages (for verify)."""
-    schema = meta_schema(
-        spec.name, spec.step_names(), tuple(s.name for s in spec.steps if s.stdout_is_artefact)
-    )
-    validator = jsonschema.Draft202012Validator(schema)
+    """Schema problems of a meta, as messages (empty when it is valid)."""
     return [
         f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
-        for e in validator.iter_errors(meta)
+        for e in meta_validator(spec).iter_errors(meta)
     ]
 
 

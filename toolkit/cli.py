@@ -14,17 +14,19 @@ from collections.abc import Sequence
 
 from toolkit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ToolkitError
 
-# Stage modules in the order their commands are listed in --help.
-COMMAND_MODULES = (
-    "toolkit.provision",
-    "toolkit.discovery",
-    "toolkit.generate",
-    "toolkit.verify",
-    "toolkit.drift",
-    "toolkit.profiles",
-    "toolkit.fuzz",
-    "toolkit.bench",
-)
+# Command -> the stage module that registers it, in --help order. Only the module
+# of the command being run is imported: heavy dependencies (deepdiff, hypothesis)
+# stay out of commands that don't need them.
+COMMAND_MODULES = {
+    "provision": "toolkit.provision",
+    "versions": "toolkit.discovery",
+    "generate": "toolkit.generate",
+    "verify": "toolkit.verify",
+    "drift": "toolkit.drift",
+    "profiles": "toolkit.profiles",
+    "fuzz": "toolkit.fuzz",
+    "bench": "toolkit.bench",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,27 +36,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone when it is known, else for every command."""
     parser = _Parser(
         prog="python -m toolkit",
         description="Record what real qemu-img does, version by version.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # stage not built yet
-                continue
-            raise
-        module.register(sub)
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else COMMAND_MODULES.values()
+    for name in dict.fromkeys(modules):
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         code: int = args.func(args)
         return code

@@ -24,7 +24,8 @@ from typing import Any
 from toolkit.errors import BadInput
 from toolkit.model import QemuBinary
 from toolkit.options import add_discovery_options
-from toolkit.probe import ProbeCache, parse_version
+from toolkit.probe import ProbeCache
+from toolkit.probe import parse_version as parse_version  # re-exported for callers
 
 APP_DIR = "qemu-img-baselines"
 PROVENANCE = "provenance.json"

@@ -4,64 +4,35 @@ The input is the golden tree only (see toolkit.golden for what is compared and
 what is ignored), so drift runs on any checkout without qemu-img. With no
 versions it prints the version x case profile matrix across every version.
 
-Every change is `(artefact, kind, path, from, to)`:
-- stdout: deepdiff of the info JSON after the whitelist mask; kind added, removed
-  or changed; path in deepdiff's spelling (`root['children']`); `root` when info
-  printed nothing on one side.
-- stderr: line diff per step section; path `<step>:<line>` (1-based, the line's
-  number on the side that has it).
-- meta: deepdiff of the meta; a `<step>_return_code` change has kind return_code.
-Changes that share (artefact, kind, path) form a pattern, counted per format.
+Each case present on either side gets a status (changed, unchanged, only_in_from,
+only_in_to) and its changes (toolkit.drift_diff). Changes that share (artefact,
+kind, path) form a pattern, counted per format. Renderings: text and markdown
+(toolkit.drift_render), html (toolkit.report_html), json (the contract in
+toolkit/data/drift.schema.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
+import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from deepdiff import DeepDiff
-
-from toolkit import atomic, profiles, report_html, whitelist
+from toolkit import atomic, profiles, report_html
 from toolkit.artefacts import dump_json
 from toolkit.commands import COMMANDS, CommandSpec
+from toolkit.drift_diff import ARTEFACTS, Change, diff_views
 from toolkit.drift_render import render_markdown, render_text
-from toolkit.errors import EXIT_FAILED, EXIT_OK, BadInput
-from toolkit.golden import Tree, View, add_tree_arguments, view
+from toolkit.errors import EXIT_FAILED, EXIT_OK, BadInput, ToolkitFailure
+from toolkit.golden import Tree, add_tree_arguments, view
 
 STATUSES = ("changed", "unchanged", "only_in_from", "only_in_to")
-ARTEFACTS = ("stdout", "stderr", "meta")
 RENDER_FORMATS = ("text", "markdown", "json", "html")
-_KINDS = {
-    "dictionary_item_added": "added",
-    "iterable_item_added": "added",
-    "dictionary_item_removed": "removed",
-    "iterable_item_removed": "removed",
-}
-
-
-@dataclass(frozen=True)
-class Change:
-    artefact: str  # stdout | stderr | meta
-    kind: str  # added | removed | changed | return_code
-    path: str
-    before: Any  # None when added
-    after: Any  # None when removed
-    whitelisted: str | None = None  # id of the whitelist entry covering it (only seen with --all)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "artefact": self.artefact,
-            "kind": self.kind,
-            "path": self.path,
-            "from": self.before,
-            "to": self.after,
-        }
 
 
 @dataclass(frozen=True)
@@ -135,73 +106,6 @@ class Report:
         }
 
 
-def _deep(a: Any, b: Any) -> Iterator[tuple[str, str, list[str | int], Any, Any]]:
-    """(kind, path, path as keys, from, to) for every difference, nested ones included."""
-    # threshold_to_diff_deeper=0: always descend (deepdiff issue 487).
-    diff = DeepDiff(a, b, threshold_to_diff_deeper=0, view="tree")
-    for report_type, levels in diff.items():
-        kind = _KINDS.get(report_type, "changed")
-        for level in levels:
-            before = None if kind == "added" else level.t1
-            after = None if kind == "removed" else level.t2
-            yield kind, level.path(), level.path(output_format="list"), before, after
-
-
-def stdout_changes(a: Any, b: Any, fmt: str, show_all: bool) -> list[Change]:
-    if a == b:
-        return []
-    if a is None:
-        return [Change("stdout", "added", "root", None, b)]
-    if b is None:
-        return [Change("stdout", "removed", "root", a, None)]
-    if not (isinstance(a, dict | list) and isinstance(b, dict | list)):
-        return [Change("stdout", "changed", "root", a, b)]
-    out = []
-    for kind, path, keys, before, after in _deep(a, b):
-        entry = whitelist.matching_entry(keys, fmt) if show_all else None
-        out.append(Change("stdout", kind, path, before, after, entry.id if entry else None))
-    return out
-
-
-def stderr_changes(
-    a: dict[str, list[str]], b: dict[str, list[str]], steps: list[str]
-) -> list[Change]:
-    out: list[Change] = []
-    for step in [*steps, *sorted((a.keys() | b.keys()) - set(steps))]:
-        la, lb = a.get(step, []), b.get(step, [])
-        matcher = difflib.SequenceMatcher(a=la, b=lb, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            paired = min(i2 - i1, j2 - j1)
-            for k in range(paired):
-                out.append(
-                    Change("stderr", "changed", f"{step}:{i1 + k + 1}", la[i1 + k], lb[j1 + k])
-                )
-            for i in range(i1 + paired, i2):
-                out.append(Change("stderr", "removed", f"{step}:{i + 1}", la[i], None))
-            for j in range(j1 + paired, j2):
-                out.append(Change("stderr", "added", f"{step}:{j + 1}", None, lb[j]))
-    return out
-
-
-def meta_changes(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
-    out = []
-    for kind, path, keys, before, after in _deep(a, b):
-        is_rc = len(keys) == 1 and str(keys[0]).endswith("_return_code")
-        out.append(Change("meta", "return_code" if is_rc else kind, path, before, after))
-    return out
-
-
-def diff_views(a: View, b: View, fmt: str, spec: CommandSpec, show_all: bool) -> list[Change]:
-    """Meta first (return codes lead: they explain the rest), then stdout by path, then stderr."""
-    meta = sorted(meta_changes(a.meta, b.meta), key=lambda c: (c.kind != "return_code", c.path))
-    stdout = sorted(
-        stdout_changes(a.stdout, b.stdout, fmt, show_all), key=lambda c: (c.path, c.kind)
-    )
-    return [*meta, *stdout, *stderr_changes(a.stderr, b.stderr, list(spec.step_names()))]
-
-
 def compare(tree: Tree, a: str, b: str, show_all: bool = False) -> Report:
     """Drift from version `a` to version `b` (both as present in the tree)."""
     results: list[CaseDrift] = []
@@ -242,9 +146,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+@cache
+def report_schema() -> Any:
+    """The JSON contract (toolkit/data/drift.schema.json) that other tools read."""
+    return json.loads(resources.files("toolkit").joinpath("data/drift.schema.json").read_text())
+
+
 def render(report: Report, fmt: str, tree: Tree) -> str:
     if fmt == "json":
-        return dump_json(report.to_json())
+        import jsonschema  # only the json rendering needs it
+
+        data = report.to_json()
+        try:
+            jsonschema.validate(data, report_schema())
+        except jsonschema.ValidationError as exc:
+            raise ToolkitFailure(f"drift JSON breaks its contract: {exc.message}") from exc
+        return dump_json(data)
     if fmt == "markdown":
         return render_markdown(report)
     if fmt == "html":  # the page also shows the profile grid across every version

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from toolkit.drift_diff import Change
+
 if TYPE_CHECKING:
-    from toolkit.drift import Change, Pattern, Report
+    from toolkit.drift import Pattern, Report
 
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters
 MAX_PATTERN_ROWS = 40
 MAX_CHANGES_PER_CASE = 20
+MAX_NAMES = 100  # one-sided cases listed by name
 VALUE_WIDTH = 100
 NONE = "∅"
 TIMES = "\u00d7"  # the multiplication sign, as in "qcow2 \u00d718"
@@ -137,7 +140,9 @@ def render_markdown(report: Report) -> str:
         if len(patterns) > MAX_PATTERN_ROWS:
             head.append(f"\n…and {len(patterns) - MAX_PATTERN_ROWS} more patterns.")
     for label, names in _only_in(report):
-        head += ["", f"**{label}** ({len(names)}): " + ", ".join(_code(n) for n in names)]
+        more = f", …and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
+        listed = ", ".join(_code(n) for n in names[:MAX_NAMES])
+        head += ["", f"**{label}** ({len(names)}): {listed}{more}"]
     tail = ["", "</details>", ""]
     changed = [c for c in report.cases if c.status == "changed"]
     if not changed:

@@ -7,6 +7,7 @@ import fcntl
 import fnmatch
 import os
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -156,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
             if step.ran and step.return_code != 0:
                 rc_counts[step.name] += 1
 
+    # Build the meta validator (and import jsonschema) while the first cases run.
+    threading.Thread(target=artefacts.meta_validator, args=(spec,), daemon=True).start()
     with tree_lock(root):
         atomic.sweep_temp_files(root / spec.output_type)
         run_many(jobs, spec, args.jobs, args.timeout, record, label=f"generate {spec.name}")

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
-
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import Any
 
 from toolkit.commands import CommandSpec
 from toolkit.model import Case, CaseResult, QemuBinary
@@ -65,6 +64,20 @@ class _Interrupts:
                 raise KeyboardInterrupt
 
 
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on a terminal; nothing (and no rich import) otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns: list[Any] = ["{task.description}", BarColumn(), MofNCompleteColumn()]
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
 def run_many(
     jobs: Sequence[Job],
     spec: CommandSpec,
@@ -76,21 +89,12 @@ def run_many(
 ) -> list[CaseResult]:
     """Run every job; call on_result as each finishes; return results in job order."""
     results: list[CaseResult | None] = [None] * len(jobs)
-    show = sys.stderr.isatty()
     interrupts = _Interrupts()
     with (
         interrupts.installed(),
         run_directory(tmp_parent) as run_dir,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-            disable=not show,
-        ) as progress,
+        progress_bar(label, len(jobs)) as advance,
     ):
-        task = progress.add_task(label, total=len(jobs))
         pool = ThreadPoolExecutor(max_workers=max(1, workers))
         try:
             pending: dict[Future[CaseResult], int] = {}
@@ -109,7 +113,7 @@ def run_many(
                     if on_result is not None:
                         with interrupts.critical():
                             on_result(result)
-                    progress.advance(task)
+                    advance()
                     nxt = next(queue, None)
                     if nxt is not None:
                         i, (binary, case) = nxt

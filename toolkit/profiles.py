@@ -203,16 +203,14 @@ def run(args: argparse.Namespace) -> int:
     spec = COMMANDS[args.command]
     tree = Tree(args.expected_outputs, spec)
     tree.require_versions()
-    table = compute(tree)
-    wanted = version_map(table)
     path = version_map_path(args.expected_outputs, spec)
-    print(render_text(table), end="")
     if args.check:
+        wanted = artefacts.dump_json(version_map(compute(tree)))
         try:
-            current = path.read_text(encoding="utf-8")
+            current: str | None = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             current = None
-        if current != artefacts.dump_json(wanted):
+        if current != wanted:
             print(
                 f"{path} is missing or not current: run `python -m toolkit profiles` "
                 "(generate also refreshes it)"
@@ -220,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print(f"{path} is current")
         return EXIT_OK
-    changed = atomic.write_text(path, artefacts.dump_json(wanted))
+    from toolkit.generate import tree_lock  # generate imports this module
+
+    with tree_lock(args.expected_outputs):  # never while a generate is rewriting the tree
+        table = compute(tree)
+        changed = atomic.write_text(path, artefacts.dump_json(version_map(table)))
+    print(render_text(table), end="")
     print(f"{'wrote' if changed else 'unchanged:'} {path}")
     return EXIT_OK

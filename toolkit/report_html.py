@@ -10,11 +10,12 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from toolkit.drift_diff import Change
 from toolkit.drift_render import NONE, by_format, kind_words, mode_line, summary_line, title
 from toolkit.profiles import ABSENT, LEGEND, headline
 
 if TYPE_CHECKING:
-    from toolkit.drift import Change, Report
+    from toolkit.drift import Report
     from toolkit.profiles import ProfileTable
 
 # Profile letters cycle through these backgrounds; A (the oldest behaviour) is neutral.
@@ -75,7 +76,10 @@ def grid(table: ProfileTable, selected: tuple[str, ...] = ()) -> str:
     def cls(v: str) -> str:
         return " sel" if v in selected else ""
 
-    header = "".join(f'<th class="{cls(v).strip()}">{escape(v)}</th>' for v in table.versions)
+    header = "".join(
+        f'<th class="sel">{escape(v)}</th>' if v in selected else f"<th>{escape(v)}</th>"
+        for v in table.versions
+    )
     rows = []
     for r in table.rows:
         cells = []

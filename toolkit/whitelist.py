@@ -3,6 +3,8 @@
 `mask(info, fmt)` replaces every whitelisted value in a parsed info JSON by
 MASKED, so two documents that differ only in whitelisted places compare equal
 and a whitelisted key that appears or disappears still shows as a change.
+An entry with `drop = true` is for a key whose very presence depends on the
+host (e.g. `extent-size-hint`): mask removes the key instead, so it may come and go.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Entry:
     path: tuple[str, ...]
     formats: frozenset[str]  # empty = every format
     reason: str
+    drop: bool = False  # remove the key (its presence is volatile) instead of masking its value
 
     def applies_to(self, fmt: str) -> bool:
         return not self.formats or fmt in self.formats
@@ -34,31 +37,41 @@ def entries() -> tuple[Entry, ...]:
         resources.files("toolkit").joinpath("data/whitelist.toml").read_text(encoding="utf-8")
     )
     return tuple(
-        Entry(e["id"], tuple(e["path"].split("/")), frozenset(e.get("formats", [])), e["reason"])
+        Entry(
+            e["id"],
+            tuple(e["path"].split("/")),
+            frozenset(e.get("formats", [])),
+            e["reason"],
+            bool(e.get("drop", False)),
+        )
         for e in data["entry"]
     )
 
 
-def _mask_path(node: Any, path: tuple[str, ...]) -> Any:
+def _mask_path(node: Any, path: tuple[str, ...], drop: bool = False) -> Any:
     if not path:
         return MASKED
     head, rest = path[0], path[1:]
     if isinstance(node, dict):
+        if drop and not rest:
+            return {k: v for k, v in node.items() if not fnmatch.fnmatchcase(k, head)}
         return {
-            k: _mask_path(v, rest) if fnmatch.fnmatchcase(k, head) else v for k, v in node.items()
+            k: _mask_path(v, rest, drop) if fnmatch.fnmatchcase(k, head) else v
+            for k, v in node.items()
         }
     if isinstance(node, list):
         return [
-            _mask_path(v, rest) if head == "*" or head == str(i) else v for i, v in enumerate(node)
+            _mask_path(v, rest, drop) if head == "*" or head == str(i) else v
+            for i, v in enumerate(node)
         ]
     return node
 
 
 def mask(info: Any, fmt: str) -> Any:
-    """A copy of `info` with every whitelisted value replaced by MASKED."""
+    """A copy of `info` with every whitelisted value replaced by MASKED (or dropped)."""
     for e in entries():
         if e.applies_to(fmt):
-            info = _mask_path(info, e.path)
+            info = _mask_path(info, e.path, e.drop)
     return info
 
 

@@ -1,0 +1,167 @@
+"""Online verify: re-run the baselines with the one runner and compare what comes back.
+
+Comparison (`compare`), shared with candidate mode:
+  - every step's return code and timed-out flag, exactly;
+  - stderr.txt, exactly (unified diff);
+  - the stdout a step keeps in the meta (create's `Formatting ...` line), exactly;
+  - info's JSON after `whitelist.mask` (deepdiff paths, old -> new).
+Byte counts are not compared on their own: they restate texts compared above,
+and info's follows the whitelisted actual-size.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit import artefacts, whitelist
+from toolkit.commands import CommandSpec
+from toolkit.matrix import run_many
+from toolkit.model import Baseline, Case, CaseResult, QemuBinary
+
+MAX_VALUE = 160  # characters of a JSON value shown in a diff line
+
+
+@dataclass
+class CaseOutcome:
+    format: str
+    version: str
+    case: str
+    status: str  # pass | diff | skip | gap
+    reason: str = ""
+    differences: list[str] = field(default_factory=list)
+    obtained: str | None = None  # where the obtained triple went (stem, without suffix)
+    updated: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.format}/{self.version}/{self.case}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "version": self.version,
+            "case": self.case,
+            "status": self.status,
+            "reason": self.reason,
+            "differences": self.differences,
+            "obtained": self.obtained,
+            "updated": self.updated,
+        }
+
+
+def compare(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec) -> list[str]:
+    """Readable differences between two triples of one case; [] when they agree."""
+    out: list[str] = []
+    for n in spec.step_names():
+        for key in (f"{n}_return_code", f"{n}_timed_out"):
+            a, b = expected.meta.get(key), obtained.meta.get(key)
+            if a != b:
+                out.append(f"{key}: {json.dumps(a)} → {json.dumps(b)}")
+    for s in spec.steps:
+        key = f"{s.name}_stdout"
+        if not s.stdout_is_artefact and expected.meta.get(key) != obtained.meta.get(key):
+            out += text_diff(key, expected.meta.get(key) or "", obtained.meta.get(key) or "")
+    if expected.stderr != obtained.stderr:
+        out += text_diff("stderr", expected.stderr, obtained.stderr)
+    out += json_diff(expected.stdout, obtained.stdout, fmt)
+    return out
+
+
+def text_diff(label: str, a: str, b: str) -> list[str]:
+    lines = list(
+        difflib.unified_diff(
+            a.splitlines(),
+            b.splitlines(),
+            fromfile=f"baseline {label}",
+            tofile=f"obtained {label}",
+            lineterm="",
+        )
+    )
+    if not lines:  # equal line by line: only the final line break differs
+        lines = [f"{label}: differs only in the trailing line break ({a[-1:]!r} → {b[-1:]!r})"]
+    return lines
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _show(value: Any) -> str:
+    from deepdiff.helper import notpresent
+
+    if value is notpresent:
+        return "(absent)"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
+    """info JSON after the whitelist: one `path: old → new` line per difference."""
+    a, b = _parse(a_text), _parse(b_text)
+    if a is None or b is None:  # empty or not JSON on either side: compare as text
+        return [] if a_text == b_text else text_diff("stdout", a_text, b_text)
+    ma, mb = whitelist.mask(a, fmt), whitelist.mask(b, fmt)
+    if ma == mb:
+        return []
+    from deepdiff import DeepDiff
+
+    tree = DeepDiff(ma, mb, threshold_to_diff_deeper=0, view="tree")
+    rows = sorted(
+        (item.path(), f"  {item.path()}: {_show(item.t1)} → {_show(item.t2)}")
+        for kind in tree
+        for item in tree[kind]
+    )
+    return ["info JSON (after the whitelist):", *(row for _, row in rows)]
+
+
+def write_obtained(directory: Path, name: str, baseline: Baseline) -> str:
+    artefacts.write_baseline(directory, name, baseline)
+    return str(directory / name)
+
+
+def clear_obtained(directory: Path, name: str) -> None:
+    """A case that passes now leaves no obtained triple of an earlier run behind."""
+    for p in artefacts.triple_paths(directory, name):
+        p.unlink(missing_ok=True)
+
+
+def run_online(
+    root: Path,
+    spec: CommandSpec,
+    jobs: list[tuple[QemuBinary, Case]],
+    workers: int,
+    timeout: float,
+    obtained_root: Path | None,
+) -> tuple[list[CaseOutcome], dict[tuple[str, str, str], Baseline]]:
+    """Re-run every job; pass or diff per case. Also returns each diff's obtained triple.
+
+    Obtained triples go to obtained_root/<format>/<version>/ (None: keep them in memory
+    only, for --update).
+    """
+    results: list[CaseResult] = run_many(jobs, spec, workers, timeout, label="verify")
+    outcomes: list[CaseOutcome] = []
+    obtained_by_case: dict[tuple[str, str, str], Baseline] = {}
+    for result in results:
+        fmt, version, name = result.case.format, result.binary.version, result.case.name
+        expected = artefacts.read_baseline(artefacts.case_dir(root, spec, fmt, version), name)
+        obtained = artefacts.to_baseline(result, spec)
+        diffs = compare(expected, obtained, fmt, spec)
+        out_dir = obtained_root / fmt / version if obtained_root is not None else None
+        if not diffs:
+            if out_dir is not None:
+                clear_obtained(out_dir, name)
+            outcomes.append(CaseOutcome(fmt, version, name, "pass"))
+            continue
+        obtained_by_case[fmt, version, name] = obtained
+        where = write_obtained(out_dir, name, obtained) if out_dir is not None else None
+        outcomes.append(
+            CaseOutcome(fmt, version, name, "diff", "not reproduced", diffs, obtained=where)
+        )
+    return outcomes, obtained_by_case

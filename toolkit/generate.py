@@ -180,10 +180,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _refresh_profiles(root: Path, spec: CommandSpec) -> None:
-    try:
-        from toolkit import profiles
-    except ModuleNotFoundError:
-        return
+    from toolkit import profiles  # imported late: plain generate runs don't need it earlier
+
     profiles.write_version_map(root, spec)
 
 

@@ -137,8 +137,9 @@ class Outcome:
     candidate: dict[str, Any] | None = None
 
     @property
-    def counts(self) -> Counter[str]:
-        return Counter({s: 0 for s in STATUSES}) + Counter(c.status for c in self.cases)
+    def counts(self) -> dict[str, int]:
+        seen = Counter(c.status for c in self.cases)
+        return {s: seen[s] for s in STATUSES}
 
     @property
     def failures(self) -> list[CaseOutcome]:
@@ -355,6 +356,6 @@ def report(out: Outcome) -> dict[str, Any]:
             "notes": out.notes,
         },
         "candidate": out.candidate,
-        "counts": dict(out.counts),
+        "counts": out.counts,
         "cases": [c.as_dict() for c in out.cases],
     }

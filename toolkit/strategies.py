@@ -1,0 +1,233 @@
+"""Hypothesis strategies for the fuzzer: resize cases and raw size strings.
+
+Every resize case is built as a curated-case table and validated by
+`toolkit.cases.parse_case`, so a generated case obeys the same schema, option
+allow-list and disk-economy caps as the curated matrix (and can be saved to a
+case file as is). Sizes in cases are spelled so that every qemu-img era parses
+them the same way apart from the modelled LEGACY/MODERN rounding: a leading
+digit, no hex, no exponent, at most 15 significant digits. The odd spellings
+(hex, `.5k`, exponents, junk) live in `size_strings`, which feeds the I5 probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from decimal import Context, Decimal
+
+from hypothesis import strategies as st
+
+from toolkit.cases import CAP_DEFAULT, CAP_MATERIALISED, parse_case
+from toolkit.commands import COMMANDS
+from toolkit.formats import FORMATS, PREALLOC_MODES
+from toolkit.model import Case
+from toolkit.sizes import SUFFIX_POWER
+
+SUFFIXES = "bBkKmMgGtTpPeE"
+PREALLOCS: tuple[str | None, ...] = (None, *PREALLOC_MODES)
+NAME_PREFIX = "fz"
+_UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
+
+
+@dataclass(frozen=True)
+class FuzzExample:
+    """One hypothesis example: a resize case, and a raw size string for the grammar check."""
+
+    case: Case
+    size_text: str
+
+
+def case_name(
+    fmt: str,
+    start: str,
+    end: str,
+    options: tuple[str, ...],
+    prealloc: str | None,
+    shrink: bool | None,
+) -> str:
+    """A filename-safe name: a readable summary plus a digest of the whole tuple.
+
+    The digest makes distinct tuples get distinct names (None and "off" differ, option
+    order matters, as it does on qemu-img's command line).
+    """
+    canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
+    digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
+    rel = {"+": "plus", "-": "minus"}.get(end[:1], "to")
+    amount = end[1:] if end[:1] in "+-" else end
+    parts = [NAME_PREFIX, fmt, _slug(start), rel, _slug(amount)]
+    parts += [_slug(o) for o in options]
+    if prealloc is not None:
+        parts.append(f"prealloc-{prealloc}")
+    if shrink is not None:
+        parts.append("shrink" if shrink else "no-shrink")
+    readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
+    return f"{readable}-{digest}"
+
+
+def _slug(text: str) -> str:
+    slug = _UNSAFE.sub("_", text).strip("._")
+    while ".." in slug:
+        slug = slug.replace("..", ".")
+    return slug
+
+
+def spell(value: int, suffix: str, digits: int = 15) -> str:
+    """`value` bytes written with `suffix`: exact when it divides, else a decimal fraction."""
+    power = SUFFIX_POWER[suffix.upper()] if suffix else 0
+    mul = 1024**power
+    if value % mul == 0:
+        return f"{value // mul}{suffix}"
+    if power == 0:  # a fraction needs a suffix other than b
+        return str(value)
+    q = Context(prec=digits).divide(Decimal(value), Decimal(mul))
+    text = format(q, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text}{suffix}"
+
+
+def sizes(cap: int) -> st.SearchStrategy[int]:
+    """Byte counts up to `cap`: round numbers mostly, odd ones sometimes."""
+    common = [0, 512, 1024, 65536, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20]
+    return st.one_of(
+        st.sampled_from([c for c in common if c <= cap]),
+        st.integers(0, cap // 65536).map(lambda n: n * 65536),
+        st.integers(0, cap // 512).map(lambda n: n * 512),
+        st.integers(0, cap),
+    )
+
+
+@st.composite
+def spelled(draw: st.DrawFn, value: int) -> str:
+    suffix = draw(st.sampled_from(("", *SUFFIXES)))
+    return spell(value, suffix, draw(st.integers(3, 15)))
+
+
+_QCOW2_REJECTED = (
+    ("extended_l2=on", "cluster_size=4k"),  # extended L2 needs clusters of at least 16k
+    ("compat=0.10", "lazy_refcounts=on"),  # lazy refcounts need compat 1.1
+    ("compat=0.10", "refcount_bits=8"),  # v2 images only have 16-bit refcounts
+    ("cluster_size=3k",),  # not a power of two
+    ("cluster_size=4M",),  # above the 2M maximum
+    ("refcount_bits=128",),
+)
+
+
+@st.composite
+def qcow2_options(draw: st.DrawFn) -> list[str]:
+    if draw(st.integers(0, 9)) == 0:
+        return list(draw(st.sampled_from(_QCOW2_REJECTED)))
+    opts: dict[str, str] = {}
+    v2 = draw(st.booleans()) and draw(st.booleans())
+    if v2 or draw(st.booleans()):
+        opts["compat"] = draw(st.sampled_from(("0.10", "v2") if v2 else ("1.1", "v3")))
+    cluster = 1 << draw(st.integers(9, 21))
+    if draw(st.booleans()):
+        opts["cluster_size"] = draw(spelled(cluster))
+    if draw(st.booleans()):
+        opts["refcount_bits"] = "16" if v2 else str(1 << draw(st.integers(0, 6)))
+    if not v2 and draw(st.booleans()):
+        opts["lazy_refcounts"] = draw(st.sampled_from(("on", "off")))
+    if not v2 and draw(st.booleans()):
+        on = draw(st.booleans())
+        opts["extended_l2"] = "on" if on else "off"
+        if on and cluster < 16384:
+            opts["cluster_size"] = draw(st.sampled_from(("16k", "64k", "1M")))
+    pairs = [f"{k}={v}" for k, v in opts.items()]
+    return [",".join(pairs)] if pairs and draw(st.booleans()) else pairs
+
+
+@st.composite
+def create_options(draw: st.DrawFn, fmt: str) -> list[str]:
+    """`-o` strings valid for the format; now and then a combination qemu rejects."""
+    if fmt == "qcow2":
+        return draw(qcow2_options())
+    if fmt == "vhd":
+        opts = []
+        if draw(st.booleans()):
+            opts.append(f"subformat={draw(st.sampled_from(('dynamic', 'fixed', 'bogus')))}")
+        if draw(st.integers(0, 3)) == 0:
+            opts.append(f"force_size={draw(st.sampled_from(('on', 'off')))}")
+        return opts
+    if fmt == "vhdx" and draw(st.booleans()):
+        valid = [f"{1 << n}M" for n in range(9)]
+        return [f"block_size={draw(st.sampled_from([*valid, '0', '3M', '512k']))}"]
+    return []
+
+
+@st.composite
+def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> Case:
+    """A valid curated resize case (parse_case-checked), named by `case_name`."""
+    fmt = draw(st.sampled_from(formats))
+    options = draw(create_options(fmt))
+    prealloc = draw(st.sampled_from(PREALLOCS))
+    materialised = prealloc in ("falloc", "full") or "subformat=fixed" in ",".join(options)
+    cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
+    start = draw(sizes(cap))
+    kind = draw(st.sampled_from("=+-"))
+    if kind == "=":
+        amount, sign = draw(sizes(cap)), ""
+    elif kind == "+":
+        amount, sign = draw(sizes(cap - start)), "+"
+    else:  # now and then past zero: a legitimate rejection case
+        amount, sign = draw(st.one_of(sizes(start), st.integers(start, start + 65536))), "-"
+    shrink = draw(st.sampled_from((None,) * 7 + (False, False, True)))
+    start_text, end_text = draw(spelled(start)), sign + draw(spelled(amount))
+    case = _validated(fmt, start_text, end_text, options, prealloc, shrink)
+    if case is None:  # a decimal spelling rounded past a cap: fall back to exact bytes
+        case = _validated(fmt, str(start), f"{sign}{amount}", options, prealloc, shrink)
+    if case is None:
+        raise AssertionError(f"strategy built an invalid case: {fmt} {start} {sign}{amount}")
+    return case
+
+
+def _validated(
+    fmt: str,
+    start: str,
+    end: str,
+    options: list[str],
+    prealloc: str | None,
+    shrink: bool | None,
+) -> Case | None:
+    entry: dict[str, object] = {"format": fmt, "start": start, "end": end, "options": options}
+    entry["name"] = case_name(fmt, start, end, tuple(options), prealloc, shrink)
+    if prealloc is not None:
+        entry["prealloc"] = prealloc
+    if shrink is not None:
+        entry["shrink"] = shrink
+    case, _errors = parse_case(entry, COMMANDS["resize"], "<fuzz>")
+    return case
+
+
+_NEAR = st.sampled_from(
+    [".5k", "+.5k", "0x10", "0x10M", "0X1b", "0x1p4", "1e3", "1e", "1.5e", "1.5e1M", "1.k",
+     "1.", ".", "1..5M", "1.5", "1.5b", "0.0005k", "0.9999999999999999999999k",
+     "1.9999999999999999999k", "9223372036854775807", "9223372036854775808",
+     "18446744073709551615", "18446744073709551616", "16E", "15.9999999999E", "8E",
+     " 4M", "4M ", "\t1", "1 M", "1MM", "1kB", "-0", "+-1M", "-+1M", "++1M", "--1M", "- 1M",
+     "-.5M", "", "+", "-", "M", "inf", "nan", "1_000", "1,5M", "012", "0012k"]
+)  # fmt: skip
+_ALPHABET = "0123456789.+- xXeEbBkKmMgGtTpP,_\t"
+
+
+@st.composite
+def size_strings(draw: st.DrawFn) -> str:
+    """Valid and near-valid size strings: signed spellings, known edge cases, mutations."""
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        sign = draw(st.sampled_from(("", "", "+", "-")))
+        return sign + draw(spelled(draw(sizes(1 << 40))))
+    if kind == 1:
+        return draw(_NEAR)
+    base = draw(st.one_of(_NEAR, spelled(draw(sizes(1 << 30)))))
+    if kind == 2 and base:  # one small mutation of something almost right
+        i = draw(st.integers(0, len(base) - 1))
+        ch = draw(st.sampled_from(_ALPHABET))
+        return draw(st.sampled_from((base[:i] + ch + base[i + 1 :], base[:i] + ch + base[i:])))
+    return draw(st.text(alphabet=_ALPHABET, max_size=10))
+
+
+def fuzz_examples(formats: tuple[str, ...] = tuple(FORMATS)) -> st.SearchStrategy[FuzzExample]:
+    return st.builds(FuzzExample, resize_cases(formats), size_strings())

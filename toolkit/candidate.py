@@ -33,8 +33,8 @@ from toolkit.formats import driver_for
 from toolkit.matrix import run_many
 from toolkit.model import Baseline, Case, CaseResult, QemuBinary
 from toolkit.runner import run_directory, run_process
-from toolkit.verify_offline import ceil_sector
 from toolkit.verify_online import CaseOutcome, clear_obtained, compare, write_obtained
+from toolkit.verify_triple import ceil_sector
 
 CHECK_NOT_SUPPORTED = 63  # qemu-img check: "This image format does not support checks"
 SOURCE = "candidate"

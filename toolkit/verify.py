@@ -21,30 +21,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from toolkit import artefacts, atomic, options
 from toolkit.candidate import candidate_binary, run_candidate
 from toolkit.cases import load_cases
-from toolkit.commands import COMMANDS, CommandSpec
+from toolkit.commands import COMMANDS
 from toolkit.discovery import discover, select_versions
-from toolkit.errors import EXIT_FAILED, EXIT_OK, BadInput
+from toolkit.errors import BadInput, ToolkitFailure
 from toolkit.generate import confined, filter_cases, tree_lock, write_versions_file
 from toolkit.model import Baseline, Case, QemuBinary
-from toolkit.verify_offline import (
-    OfflineResult,
-    Scope,
-    check_tree,
-    is_version_name,
-    profiles_module,
-)
-from toolkit.verify_online import CaseOutcome, run_online
-
-STATUSES = ("pass", "diff", "skip", "gap")
-SHOW_PER_CHECK = 20  # offline problems printed per check; --report has them all
+from toolkit.verify_offline import Scope, check_tree, is_version_name, profiles_module
+from toolkit.verify_online import run_online
+from toolkit.verify_report import Outcome, print_summary, report
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,35 +110,6 @@ def _resolve(pool: set[str], requests: list[str]) -> list[str]:
     return [b.version for b in select_versions(fake, requests)]
 
 
-@dataclass
-class Outcome:
-    spec: CommandSpec
-    root: Path
-    mode: str
-    versions: list[str]
-    offline: OfflineResult
-    cases: list[CaseOutcome] = field(default_factory=list)
-    ran: list[str] = field(default_factory=list)
-    not_run: dict[str, str] = field(default_factory=dict)
-    without_baselines: list[QemuBinary] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float | None = None
-    candidate: dict[str, Any] | None = None
-
-    @property
-    def counts(self) -> dict[str, int]:
-        seen = Counter(c.status for c in self.cases)
-        return {s: seen[s] for s in STATUSES}
-
-    @property
-    def failures(self) -> list[CaseOutcome]:
-        return [c for c in self.cases if c.status == "diff" and not c.updated]
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_FAILED if self.offline.errors or self.failures else EXIT_OK
-
-
 def run(args: argparse.Namespace) -> int:
     _validate(args)
     spec = COMMANDS[args.command]
@@ -175,14 +135,14 @@ def run(args: argparse.Namespace) -> int:
         versions = _resolve(set(in_tree) | {b.version for b in binaries}, args.versions)
     mode = "candidate" if candidate else "offline" if args.offline else "online"
     scope = Scope(
-        root,
-        spec,
-        tuple(all_cases),
-        tuple(cases),
-        tuple(v for v in versions if v in in_tree),
-        tuple(args.cases),
-        bool(args.versions or args.formats or args.cases or candidate),
-        args.allow_stale,
+        root=root,
+        spec=spec,
+        all_cases=tuple(all_cases),
+        cases=tuple(cases),
+        versions=tuple(v for v in versions if v in in_tree),
+        case_globs=tuple(args.cases),
+        filtered=bool(args.versions or args.formats or args.cases or candidate),
+        allow_stale=args.allow_stale,
     )
     lock = tree_lock(root) if args.update else contextlib.nullcontext()
     with lock:
@@ -196,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
                 out.offline = check_tree(scope)
     print_summary(out)
     if args.report is not None:
-        atomic.write_text(args.report, artefacts.dump_json(report(out)))
+        try:
+            atomic.write_text(args.report, artefacts.dump_json(report(out)))
+        except OSError as exc:
+            raise ToolkitFailure(f"cannot write --report {args.report}: {exc}") from exc
         print(f"report: {args.report}")
     return out.exit_code
 
@@ -233,7 +196,9 @@ def _run_online(
 ) -> dict[tuple[str, str, str], Baseline]:
     by_version = {b.version: b for b in binaries}
     where = "--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)"
-    recorded = artefacts.load_json_or_empty(out.root / out.spec.output_type / "versions.json")
+    recorded = artefacts.load_json_or_empty(
+        out.root / out.spec.output_type / artefacts.VERSIONS_FILE
+    )
     for v in out.versions:
         b = by_version.get(v)
         if v not in in_tree and b is not None:
@@ -270,92 +235,16 @@ def _update(
         if c.status != "diff":
             continue
         d = confined(out.root, artefacts.case_dir(out.root, out.spec, c.format, c.version))
-        artefacts.write_baseline(d, c.case, obtained[c.format, c.version, c.case])
+        try:
+            artefacts.write_baseline(d, c.case, obtained[c.format, c.version, c.case])
+        except OSError as exc:
+            raise ToolkitFailure(
+                f"--update cannot write {d / c.case}.*: {exc.strerror or exc}; no file was left "
+                "half-written; fix the cause and run again"
+            ) from exc
         c.updated = True
     touched = {c.version for c in out.cases if c.updated}
     write_versions_file(out.root, out.spec, [b for b in binaries if b.version in touched])
     profiles = profiles_module()
     if profiles is not None and hasattr(profiles, "write_version_map"):
         profiles.write_version_map(out.root, out.spec)
-
-
-def print_summary(out: Outcome) -> None:
-    off = out.offline
-    print(
-        f"verify {out.spec.name}: {out.root} ({len(out.versions)} versions: "
-        f"{', '.join(out.versions)})"
-    )
-    print(
-        f"offline: {off.triples} triples checked: {len(off.errors)} errors, "
-        f"{len(off.warnings)} warnings; version-map: {off.version_map}"
-    )
-    shown: Counter[str] = Counter()
-    for p in off.problems:
-        shown[p.check] += 1
-        if shown[p.check] <= SHOW_PER_CHECK:
-            kind = "warning" if p.warning else "error"
-            print(f"  {kind} [{p.check}] {p.where}: {p.message}")
-    for check, n in sorted(shown.items()):
-        if n > SHOW_PER_CHECK:
-            print(f"  ... and {n - SHOW_PER_CHECK} more [{check}] (see --report)")
-    if out.mode != "offline":
-        counts = out.counts
-        tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s] or s == "pass")
-        print(
-            f"{out.mode}: {len(out.ran)} versions, {len(out.cases)} cases in "
-            f"{out.seconds or 0:.1f} s: {tally}"
-        )
-    if out.candidate:
-        print(f"  candidate {out.candidate['path']} as {out.candidate['version']}")
-    for v, why in out.not_run.items():
-        print(f"  not run: {v}: {why}")
-    for b in out.without_baselines:
-        print(f"  binary without baselines: {b.version} ({b.path})")
-    for note in out.notes:
-        print(f"  note: {note}")
-    for c in out.cases:
-        if c.status in ("skip", "gap"):
-            print(f"  {c.status} {c.label}: {c.reason}")
-    for c in out.cases:
-        if c.status == "diff":
-            state = "updated in the tree" if c.updated else f"obtained: {c.obtained}.*"
-            if c.obtained is None and not c.updated:
-                state = "nothing written"
-            print(f"diff {c.label}: {c.reason} ({state})")
-            for line in c.differences:
-                print(f"    {line}")
-    updated = sum(c.updated for c in out.cases)
-    if updated:
-        print(f"updated {updated} baselines from what was obtained")
-    failed = len(out.failures)
-    verdict = "OK" if out.exit_code == EXIT_OK else "FAILED"
-    print(f"{verdict}: {len(off.errors)} offline errors, {failed} cases differ")
-
-
-def report(out: Outcome) -> dict[str, Any]:
-    return {
-        "command": out.spec.name,
-        "expected_outputs": str(out.root),
-        "mode": out.mode,
-        "ok": out.exit_code == EXIT_OK,
-        "exit_code": out.exit_code,
-        "versions": out.versions,
-        "offline": {
-            "triples": out.offline.triples,
-            "errors": [p.as_dict() for p in out.offline.errors],
-            "warnings": [p.as_dict() for p in out.offline.warnings],
-            "version_map": out.offline.version_map,
-        },
-        "run": {
-            "seconds": None if out.seconds is None else round(out.seconds, 3),
-            "versions": out.ran,
-            "not_run": out.not_run,
-            "binaries_without_baselines": [
-                {"version": b.version, "path": str(b.path)} for b in out.without_baselines
-            ],
-            "notes": out.notes,
-        },
-        "candidate": out.candidate,
-        "counts": out.counts,
-        "cases": [c.as_dict() for c in out.cases],
-    }

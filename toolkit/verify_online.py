@@ -19,6 +19,7 @@ from typing import Any
 
 from toolkit import artefacts, whitelist
 from toolkit.commands import CommandSpec
+from toolkit.errors import ToolkitFailure
 from toolkit.matrix import run_many
 from toolkit.model import Baseline, Case, CaseResult, QemuBinary
 
@@ -122,7 +123,13 @@ def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
 
 
 def write_obtained(directory: Path, name: str, baseline: Baseline) -> str:
-    artefacts.write_baseline(directory, name, baseline)
+    try:
+        artefacts.write_baseline(directory, name, baseline)
+    except OSError as exc:
+        raise ToolkitFailure(
+            f"cannot write the obtained triple of {name} to {directory}: "
+            f"{exc.strerror or exc}; choose another place with --obtained DIR"
+        ) from exc
     return str(directory / name)
 
 

@@ -65,7 +65,8 @@ def bench(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite, against the real qemu-img builds (provision them first)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    # Two workers by default (the machines are 2-core); `-- -n 0` runs serially.
+    session.run("pytest", "-n", "2", *session.posargs)
 
 
 @nox.session

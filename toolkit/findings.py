@@ -10,6 +10,8 @@ resize case file beside it. The whole new text is validated, then written atomic
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -22,7 +24,6 @@ from toolkit.cases import case_files, parse_case
 from toolkit.commands import COMMANDS
 from toolkit.errors import BadInput, ToolkitFailure
 from toolkit.model import Case
-from toolkit.strategies import case_name
 
 DEFAULT_FILE = "resize-discovered.toml"
 HEADER = """\
@@ -32,6 +33,8 @@ HEADER = """\
 # Edit freely: fuzz only appends, and skips findings already recorded here.
 """
 _KEY = re.compile(r"\[finding: (.+)\]$")
+NAME_PREFIX = "fz"
+_UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
 RESIZE = COMMANDS["resize"]
 
 
@@ -40,6 +43,40 @@ class Finding:
     key: str  # what makes it distinct, e.g. "I2 raw 7.2.22" or "drift raw resize.rc 5.2.0 | ..."
     case: Case
     summary: str  # one line for the `#` comment: what failed or drifted, on which versions
+
+
+def case_name(
+    fmt: str,
+    start: str,
+    end: str,
+    options: tuple[str, ...],
+    prealloc: str | None,
+    shrink: bool | None,
+) -> str:
+    """A filename-safe name: a readable summary plus a digest of the whole tuple.
+
+    The digest makes distinct tuples get distinct names (None and "off" differ, option
+    order matters, as it does on qemu-img's command line).
+    """
+    canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
+    digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
+    rel = {"+": "plus", "-": "minus"}.get(end[:1], "to")
+    amount = end[1:] if end[:1] in "+-" else end
+    parts = [NAME_PREFIX, fmt, _slug(start), rel, _slug(amount)]
+    parts += [_slug(o) for o in options]
+    if prealloc is not None:
+        parts.append(f"prealloc-{prealloc}")
+    if shrink is not None:
+        parts.append("shrink" if shrink else "no-shrink")
+    readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
+    return f"{readable}-{digest}"
+
+
+def _slug(text: str) -> str:
+    slug = _UNSAFE.sub("_", text).strip("._")
+    while ".." in slug:
+        slug = slug.replace("..", ".")
+    return slug
 
 
 def identity(case: Case) -> tuple[Any, ...]:

@@ -11,9 +11,7 @@ digit, no hex, no exponent, at most 15 significant digits. The odd spellings
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal
 
@@ -21,14 +19,13 @@ from hypothesis import strategies as st
 
 from toolkit.cases import CAP_DEFAULT, CAP_MATERIALISED, parse_case
 from toolkit.commands import COMMANDS
+from toolkit.findings import case_name
 from toolkit.formats import FORMATS, PREALLOC_MODES
 from toolkit.model import Case
 from toolkit.sizes import SUFFIX_POWER, Grammar, parse_size
 
 SUFFIXES = "bBkKmMgGtTpPeE"
 PREALLOCS: tuple[str | None, ...] = (None, *PREALLOC_MODES)
-NAME_PREFIX = "fz"
-_UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
 
 
 @dataclass(frozen=True)
@@ -37,40 +34,6 @@ class FuzzExample:
 
     case: Case
     size_text: str
-
-
-def case_name(
-    fmt: str,
-    start: str,
-    end: str,
-    options: tuple[str, ...],
-    prealloc: str | None,
-    shrink: bool | None,
-) -> str:
-    """A filename-safe name: a readable summary plus a digest of the whole tuple.
-
-    The digest makes distinct tuples get distinct names (None and "off" differ, option
-    order matters, as it does on qemu-img's command line).
-    """
-    canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
-    digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
-    rel = {"+": "plus", "-": "minus"}.get(end[:1], "to")
-    amount = end[1:] if end[:1] in "+-" else end
-    parts = [NAME_PREFIX, fmt, _slug(start), rel, _slug(amount)]
-    parts += [_slug(o) for o in options]
-    if prealloc is not None:
-        parts.append(f"prealloc-{prealloc}")
-    if shrink is not None:
-        parts.append("shrink" if shrink else "no-shrink")
-    readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
-    return f"{readable}-{digest}"
-
-
-def _slug(text: str) -> str:
-    slug = _UNSAFE.sub("_", text).strip("._")
-    while ".." in slug:
-        slug = slug.replace("..", ".")
-    return slug
 
 
 def spell(value: int, suffix: str, digits: int = 15) -> str:
@@ -235,3 +198,64 @@ def size_strings(draw: st.DrawFn) -> str:
 
 def fuzz_examples(formats: tuple[str, ...] = tuple(FORMATS)) -> st.SearchStrategy[FuzzExample]:
     return st.builds(FuzzExample, resize_cases(formats), size_strings())
+
+
+def register_profiles() -> None:
+    """`ci`: derandomized, small, no database. `fuzz`: random, database in the user cache."""
+    from hypothesis import HealthCheck, Verbosity, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    from toolkit.discovery import user_cache_dir
+
+    base = settings(
+        deadline=None,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile("ci", base, derandomize=True, max_examples=10, database=None)
+    database = DirectoryBasedExampleDatabase(user_cache_dir() / "hypothesis")
+    settings.register_profile("fuzz", base, max_examples=100, database=database)
+
+
+def explore(
+    check: Callable[[FuzzExample], None],
+    formats: tuple[str, ...],
+    profile: str,
+    expected: type[Exception],
+    max_examples: int | None = None,
+    seed: int | None = None,
+    shrink: bool = True,
+) -> None:
+    """Run `check` on generated examples. Raising `expected` marks an example as failing
+    (hypothesis then shrinks it); those failures are swallowed here, anything else raises.
+    A seed turns the database off: replayed entries would change what runs."""
+    import hypothesis
+    from hypothesis import Phase, given, settings
+
+    register_profiles()
+    base = settings.get_profile(profile)
+    chosen = settings(
+        base,
+        max_examples=max_examples or base.max_examples,
+        database=None if seed is not None else base.database,
+        phases=[p for p in base.phases if shrink or p is not Phase.shrink],
+    )
+
+    @chosen
+    @given(fuzz_examples(formats))
+    def fuzz_resize(example: FuzzExample) -> None:
+        check(example)
+
+    test = hypothesis.seed(seed)(fuzz_resize) if seed is not None else fuzz_resize
+    try:
+        test()
+    except Exception as exc:
+        if not _only(exc, (expected, hypothesis.errors.Flaky)):
+            raise
+
+
+def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only(e, kinds) for e in exc.exceptions)
+    return isinstance(exc, kinds)

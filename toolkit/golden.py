@@ -32,6 +32,7 @@ from toolkit.commands import COMMANDS, CommandSpec
 from toolkit.discovery import select_versions
 from toolkit.errors import BadInput
 from toolkit.model import Baseline, QemuBinary
+from toolkit.options import add_expected_outputs_option
 
 META_SUFFIX = ".meta.json"
 IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
@@ -172,10 +173,4 @@ def add_tree_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(COMMANDS),
         help="whose baselines to read (default: resize)",
     )
-    parser.add_argument(
-        "--expected-outputs",
-        type=Path,
-        default=Path("expected-outputs"),
-        metavar="DIR",
-        help="root of the golden tree (default: ./expected-outputs)",
-    )
+    add_expected_outputs_option(parser)

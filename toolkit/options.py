@@ -66,6 +66,11 @@ def add_tree_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory of case files (default: ./curated_cases)",
     )
+    add_expected_outputs_option(parser)
+
+
+def add_expected_outputs_option(parser: argparse.ArgumentParser) -> None:
+    """The golden tree alone (for commands that read no case data)."""
     parser.add_argument(
         "--expected-outputs",
         type=Path,

@@ -99,7 +99,8 @@ def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
     return RawOutcome(proc.returncode, out, err, timed_out)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists (someone else's live process counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -114,7 +115,7 @@ def sweep_stale_run_dirs(parent: Path) -> int:
     removed = 0
     for d in parent.glob(f"{RUN_DIR_PREFIX}*"):
         pid = d.name[len(RUN_DIR_PREFIX) :].split("-")[0]
-        if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+        if d.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)
             removed += 1
     return removed

@@ -52,6 +52,15 @@ def _suffix_multiplier(char: str) -> int | None:
     return None if power is None else 1024**power
 
 
+def _final_suffix(text: str, s: str, pos: int) -> int:
+    """The multiplier of an optional suffix at s[pos], which must end the string."""
+    mul = _suffix_multiplier(s[pos : pos + 1])
+    end = pos if mul is None else pos + 1
+    if end != len(s):
+        raise SizeError(f"{text!r}: unexpected {s[end:]!r} (suffixes: b k M G T P E)")
+    return mul or 1
+
+
 def _parse_modern(text: str) -> int:
     s = text.lstrip(_C_SPACE)
     m = re.match(r"\+?([0-9]+)", s)
@@ -76,13 +85,7 @@ def _parse_modern(text: str) -> int:
         else:
             frac = float(f.group(0))
             pos += f.end()
-    mul = _suffix_multiplier(s[pos : pos + 1])
-    if mul is None:
-        mul = 1
-    else:
-        pos += 1
-    if pos != len(s):
-        raise SizeError(f"{text!r}: unexpected {s[pos:]!r} (suffixes: b k M G T P E)")
+    mul = _final_suffix(text, s, pos)
     # qemu keeps the fraction as a 64-bit fixed-point number; do exactly the same.
     valf = int(frac * 2.0**64) if frac else 0
     if mul == 1:
@@ -121,13 +124,7 @@ def _strtod(s: str) -> tuple[float, int]:
 def _parse_legacy(text: str) -> int:
     s = text.lstrip(_C_SPACE)
     value, pos = _strtod(s)
-    mul = _suffix_multiplier(s[pos : pos + 1])
-    if mul is None:
-        mul = 1
-    else:
-        pos += 1
-    if pos != len(s):
-        raise SizeError(f"{text!r}: unexpected {s[pos:]!r} (suffixes: b k M G T P E)")
+    mul = _final_suffix(text, s, pos)
     if mul == 1 and math.modf(value)[0] != 0:
         raise SizeError(f"{text!r}: a fraction needs a suffix (k, M, G, T, P or E)")
     product = value * mul

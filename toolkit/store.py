@@ -23,6 +23,7 @@ from toolkit import atomic
 from toolkit.debian import SuiteFailed
 from toolkit.discovery import PROVENANCE, read_provenance
 from toolkit.probe import sha256_file
+from toolkit.runner import pid_alive
 
 LOADER = "ld-linux-x86-64.so.2"
 _LOADER_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib64")
@@ -47,16 +48,6 @@ def build_dir_name(suite: str) -> str:
     return f"{BUILD_PREFIX}{suite}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
 def sweep_leftovers(store: Path, log: Callable[[str], None]) -> list[Path]:
     """Remove build dirs and apt dirs of provision runs whose process is gone."""
     tmp = Path(tempfile.gettempdir())
@@ -65,7 +56,7 @@ def sweep_leftovers(store: Path, log: Callable[[str], None]) -> list[Path]:
     removed = []
     for p in dirs:
         m = _LEFTOVER.match(p.name)
-        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+        if m and int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1))):
             shutil.rmtree(p, ignore_errors=True)
             log(f"removed leftovers of an interrupted run: {p}")
             removed.append(p)

@@ -1,11 +1,12 @@
 """Fuzz findings become curated cases, appended to `curated_cases/resize-discovered.toml`.
 
 The file uses the schema of curated_cases/resize.toml, so `load_cases` and `generate
-resize` read it like any other case file, without hypothesis. Each case carries a
-`# ...` line naming the invariant or the drift and the versions, and a `comment` ending
-in `[finding: KEY]`. A finding is skipped when its key is already recorded, or when a
-case with the same format, sizes, options, prealloc and shrink already exists in any
-resize case file beside it. The whole new text is validated, then written atomically.
+resize` read it like any other case file, without hypothesis. Each case carries `# ...`
+lines naming the invariant or the drift and the versions, and a `comment` ending in one
+`[finding: KEY]` per finding it stands for (findings that share a case share a table).
+A finding is skipped when its key is already recorded, or when a case with the same
+format, sizes, options, prealloc and shrink already exists in any resize case file
+beside it. The whole new text is validated as load_cases will, then written atomically.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ HEADER = """\
 # resize.toml; `python -m toolkit generate resize` records them like any other case.
 # Edit freely: fuzz only appends, and skips findings already recorded here.
 """
-_KEY = re.compile(r"\[finding: (.+)\]$")
+_KEY = re.compile(r"\[finding: ([^\]]+)\]")
 NAME_PREFIX = "fz"
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
 RESIZE = COMMANDS["resize"]
@@ -108,9 +109,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def render(finding: Finding) -> str:
-    c = finding.case
-    lines = [f"# {_one_line(finding.summary)}", "[[case]]"]
+def render(group: Sequence[Finding]) -> str:
+    """One [[case]] table for findings that share a case."""
+    c = group[0].case
+    lines = [f"# {_one_line(f.summary)}" for f in group] + ["[[case]]"]
     lines += [f"format = {toml_string(c.format)}", f"name = {toml_string(c.name)}"]
     lines += [f"start = {toml_string(c.start_size)}", f"end = {toml_string(c.end_spec or '')}"]
     if c.create_options:
@@ -119,8 +121,9 @@ def render(finding: Finding) -> str:
         lines.append(f"prealloc = {toml_string(c.prealloc)}")
     if c.shrink is not None:
         lines.append(f"shrink = {'true' if c.shrink else 'false'}")
-    comment = f"fuzz: {_one_line(finding.summary)} [finding: {_one_line(finding.key)}]"
-    lines.append(f"comment = {toml_string(comment)}")
+    what = "; ".join(_one_line(f.summary) for f in group)
+    keys = " ".join(f"[finding: {_one_line(f.key)}]" for f in group)
+    lines.append(f"comment = {toml_string(f'fuzz: {what} {keys}')}")
     return "\n".join(lines) + "\n"
 
 
@@ -142,9 +145,7 @@ def _known(paths: Iterable[Path]) -> tuple[set[str], set[tuple[Any, ...]], set[t
             case, _errors = parse_case(entry, RESIZE, str(path))
             if case is None:
                 continue
-            m = _KEY.search(case.comment)
-            if m:
-                keys.add(m.group(1))
+            keys.update(_KEY.findall(case.comment))
             tuples.add(identity(case))
             names.add((case.format, case.name))
     return keys, tuples, names
@@ -155,25 +156,24 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path) -> list[Fin
     existing = path.read_text(encoding="utf-8") if path.is_file() else HEADER
     neighbours = {*case_files(curated_dir, RESIZE.name), *case_files(path.parent, RESIZE.name)}
     keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()))
-    new: list[Finding] = []
+    groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:
         ident, name = identity(f.case), (f.case.format, f.case.name)
-        if f.key in keys or ident in tuples or name in names:
+        if f.key in keys or (ident not in groups and (ident in tuples or name in names)):
             continue
         keys.add(f.key)
-        tuples.add(ident)
         names.add(name)
-        new.append(f)
-    if not new:
+        groups.setdefault(ident, []).append(f)
+    if not groups:
         return []
-    text = existing.rstrip("\n") + "\n\n" + "\n".join(render(f) for f in new)
+    text = existing.rstrip("\n") + "\n\n" + "\n".join(render(g) for g in groups.values())
     _validate(text, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, text)
     except OSError as exc:
         raise ToolkitFailure(f"cannot write {path}: {exc}") from exc
-    return new
+    return [f for g in groups.values() for f in g]
 
 
 def _validate(text: str, path: Path) -> None:
@@ -191,10 +191,10 @@ def _validate(text: str, path: Path) -> None:
         seen.add((case.format, case.name))
 
 
-def simplicity(case: Case) -> tuple[int, int, int, str]:
-    """Smaller is easier to read in review: fewer options, flags and characters."""
-    flags = (case.prealloc is not None) + (case.shrink is not None)
-    return len(case.create_options), flags, len(case.start_size + (case.end_spec or "")), case.name
+def simplicity(case: Case) -> tuple[int, int, str]:
+    """Smaller is easier to read in review: fewer options and flags, then fewer characters."""
+    flags = len(case.create_options) + (case.prealloc is not None) + (case.shrink is not None)
+    return flags, len(case.start_size + (case.end_spec or "")), case.name
 
 
 def from_failure(invariant: str, name: str, case: Case, size_text: str,

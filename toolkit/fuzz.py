@@ -54,6 +54,7 @@ class Session:
     def __init__(self, binaries: Sequence[QemuBinary], selected: Sequence[str], jobs: int,
                  timeout: float, run_dir: Path) -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
+        self.drifts = len(self.binaries) > 1  # cross-version mode
         self.timeout, self.run_dir = timeout, run_dir
         self.pool = ThreadPoolExecutor(max_workers=jobs)
         self.tally: Counter[tuple[str, str]] = Counter()
@@ -62,6 +63,7 @@ class Session:
         self.failing: dict[str, tuple[FuzzExample, list[Verdict]]] = {}
         self.drift: dict[str, FuzzExample] = {}
         self.notes: dict[str, grammar_probe.GrammarNote] = {}
+        self.unsaveable = 0  # findings whose size string the case loader cannot take
 
     def check(self, example: FuzzExample) -> None:
         """The hypothesis test body: run, judge, tally, raise the first violation."""
@@ -81,9 +83,11 @@ class Session:
             raise _VIOLATIONS[v.invariant](f"{v.invariant} on {v.version}: {v.detail}")
 
     def _judge(self, example: FuzzExample) -> list[Verdict]:
+        # Runs feed I1-I4, I6 (a second run) and drift; I5 alone needs only the probe.
+        repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
         runs: list[Future[CaseResult]] = [
             self.pool.submit(run_case, example.case, b, FUZZ_SPEC, self.run_dir, self.timeout)
-            for _ in range(2 if "I6" in self.selected else 1)
+            for _ in range(repeat)
             for b in self.binaries
         ]
         probes = {
@@ -119,69 +123,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fuzz", help="hypothesis-generated resize cases checked against invariants")
     options.add_discovery_options(p)
     add = p.add_argument
-    add(
-        "--version",
-        dest="versions",
-        action="append",
-        default=[],
-        metavar="V",
-        help="a qemu-img version to fuzz (repeatable; several: cross-version drift)",
-    )
-    add(
-        "--format",
-        dest="formats",
-        action="append",
-        default=[],
-        metavar="F",
-        help="only this image format (repeatable)",
-    )
-    add(
-        "--invariant",
-        dest="invariants",
-        action="append",
-        default=[],
-        metavar="I",
-        help=f"only this invariant (repeatable): {', '.join(INVARIANTS)}",
-    )
-    add(
-        "--max-examples",
-        type=options.positive_int,
-        default=None,
-        metavar="N",
-        help="examples to generate (default: the profile's; fuzz 100, ci 10)",
-    )
-    add(
-        "--seed",
-        type=int,
-        default=None,
-        metavar="S",
-        help="reproducible run with this seed (turns the example database off)",
-    )
-    add(
-        "--profile",
-        choices=("fuzz", "ci"),
-        default="fuzz",
-        help="hypothesis profile: fuzz (random, example database) or ci (derandomized)",
-    )
+    # fmt: off
+    add("--version", dest="versions", action="append", default=[], metavar="V",
+        help="a qemu-img version to fuzz (repeatable; several: cross-version drift)")
+    add("--format", dest="formats", action="append", default=[], metavar="F",
+        help="only this image format (repeatable)")
+    add("--invariant", dest="invariants", action="append", default=[], metavar="I",
+        help=f"only this invariant (repeatable): {', '.join(INVARIANTS)}")
+    add("--max-examples", type=options.positive_int, default=None, metavar="N",
+        help="examples to generate (default: the profile's; fuzz 100, ci 10)")
+    add("--seed", type=int, default=None, metavar="S",
+        help="reproducible run with this seed (turns the example database off)")
+    add("--profile", choices=("fuzz", "ci"), default="fuzz",
+        help="hypothesis profile: fuzz (random, example database) or ci (derandomized)")
     add("--no-shrink", action="store_true", help="keep falsifying examples as first found")
-    add(
-        "--curated-cases",
-        type=Path,
-        default=Path("curated_cases"),
-        metavar="DIR",
-        help="existing cases: findings already recorded are skipped (default: ./curated_cases)",
-    )
-    add(
-        "--save-cases",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help=f"where new findings go (default: DIR/{findings.DEFAULT_FILE})",
-    )
+    add("--curated-cases", type=Path, default=Path("curated_cases"), metavar="DIR",
+        help="existing cases: findings already recorded are skipped (default: ./curated_cases)")
+    add("--save-cases", type=Path, default=None, metavar="FILE",
+        help=f"where new findings go (default: DIR/{findings.DEFAULT_FILE})")
     add("--no-save", action="store_true", help="report findings without saving them")
+    # fmt: on
     options.add_jobs_option(p)
     options.add_timeout_option(p)
-    p.set_defaults(func=run)  # fmt: skip
+    p.set_defaults(func=run)
 
 
 def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], Path]:
@@ -232,6 +196,7 @@ def collect(session: Session) -> list[findings.Finding]:
     drift = sorted(session.drift.items(), key=lambda kv: findings.simplicity(kv[1].case))
     out += [findings.from_drift(ex.case, key) for key, ex in drift]
     out += [findings.from_note(note.text, key) for key, note in sorted(session.notes.items())]
+    session.unsaveable = sum(f is None for f in out)
     return [f for f in out if f is not None]
 
 
@@ -257,11 +222,12 @@ def summary(session: Session, elapsed: float, found: Sequence[findings.Finding],
     for key in sorted(session.drift):
         print(f"  {key}")
     where = f" to {save_to}" if save_to else " (--no-save)"
-    skipped = f", {len(found) - len(saved)} already recorded or unsaveable" if save_to else ""
+    skipped = f", {len(found) - len(saved)} already recorded" if save_to else ""
+    lost = session.unsaveable
+    unsaved = f", {lost} not saveable (the case loader rejects the size)" if lost else ""
     print(
-        f"findings: {len(found)} ({len(session.failing)} invariant failures, "
-        f"{len(session.drift)} drift, {len(session.notes)} grammar notes); "
-        f"cases saved: {len(saved)}{where}{skipped}"
+        f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
+        f"{len(session.notes)} grammar notes; cases saved: {len(saved)}{where}{skipped}{unsaved}"
     )
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]

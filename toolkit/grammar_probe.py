@@ -16,10 +16,11 @@ the real 5.2.0 ... 11.1.3 binaries):
   0..INT64_MAX ("Invalid image size specified"); measure reports sector-rounded sizes.
 
 The probe is therefore resize itself, the one path that matches byte for byte: one
-`resize -f raw --shrink` on a 512-byte scratch file, whose new length is the parsed
-value. Only when qemu accepted the string but could not apply it (a result <= 0, or
-beyond what the file system stores) does a second call, `create -o size=` into a
-directory that does not exist, read the value off the Formatting line without writing.
+`resize -f raw --shrink` on a sparse 1 TiB scratch file (512 bytes where the file system
+cannot hold that), whose new length gives the parsed value, also for `-N`. Only when
+qemu accepted the string but could not apply it (a result <= 0, or beyond what the file
+system stores) does a second call, `create -o size=` into a directory that does not
+exist, read the value off the Formatting line without writing anything.
 
 A disagreement with sizes.py fails I5, unless the versions under test disagree among
 themselves on that string and sizes.py's answer is one of theirs: that is a real
@@ -36,12 +37,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.errors import ToolkitFailure
 from toolkit.invariants import Verdict
 from toolkit.model import QemuBinary
+from toolkit.normalise import PathContext, normalise
 from toolkit.runner import run_process
 from toolkit.sizes import SizeError, grammar_for, parse_end_spec
 
-SCRATCH = 512
+SCRATCH = (1 << 40, 512)  # sparse scratch lengths, the first the file system takes
 UINT64 = 1 << 64
 # Messages of a resize that parsed its size but could not apply it.
 _APPLY_ERRORS = ("New image size must be positive", "Could not resize", "exceeds maximum")
@@ -106,15 +109,16 @@ def probe(binary: QemuBinary, text: str, run_dir: Path, timeout: float) -> Answe
     work = Path(tempfile.mkdtemp(prefix="probe-", dir=run_dir))
     try:
         image = work / "probe.raw"
-        image.write_bytes(bytes(SCRATCH))
+        base = _scratch(image)
         argv = [str(binary.path), "resize", "-f", "raw", "--shrink", str(image), text]
         raw = run_process(argv, work, timeout)
+        ctx = PathContext(image=image, case_dir=work, run_dir=run_dir, binary=binary.path)
         stdout = raw.stdout.decode(errors="replace")
-        stderr = raw.stderr.decode(errors="replace").replace(str(work), "$TEST_DIR")
+        stderr = normalise(raw.stderr.decode(errors="replace"), ctx)
         sign = text[:1] if text[:1] in ("+", "-") else ""
         if raw.return_code == 0 and "Image resized" in stdout:
             length = image.stat().st_size
-            amount = {"+": length - SCRATCH, "-": SCRATCH - length}.get(sign, length)
+            amount = {"+": length - base, "-": base - length}.get(sign, length)
             return Answer(True, amount)
         detail = _first_error(stderr) or f"exit {raw.return_code} without resizing"
         if raw.return_code == 0 or not any(m in stderr for m in _APPLY_ERRORS):
@@ -122,6 +126,17 @@ def probe(binary: QemuBinary, text: str, run_dir: Path, timeout: float) -> Answe
         return Answer(True, _formatting_value(binary, text[len(sign) :], work, timeout), detail)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _scratch(image: Path) -> int:
+    for length in SCRATCH:
+        try:
+            with open(image, "wb") as fh:
+                fh.truncate(length)
+            return length
+        except OSError:
+            continue
+    raise ToolkitFailure(f"cannot create a scratch image in {image.parent}")
 
 
 def _formatting_value(binary: QemuBinary, rest: str, work: Path, timeout: float) -> int | None:

@@ -7,6 +7,10 @@ case file as is). Sizes in cases are spelled so that every qemu-img era parses
 them the same way apart from the modelled LEGACY/MODERN rounding: a leading
 digit, no hex, no exponent, at most 15 significant digits. The odd spellings
 (hex, `.5k`, exponents, junk) live in `size_strings`, which feeds the I5 probe.
+
+Hypothesis profiles: `ci` (derandomized, 10 examples, no database, no deadline; the
+test suite uses it) and `fuzz` (random, 100 examples, example database under
+$XDG_CACHE_HOME/qemu-img-baselines/hypothesis, no deadline).
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal
 
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from toolkit.cases import CAP_DEFAULT, CAP_MATERIALISED, parse_case
 from toolkit.commands import COMMANDS
+from toolkit.discovery import user_cache_dir
 from toolkit.findings import case_name
 from toolkit.formats import FORMATS, PREALLOC_MODES
 from toolkit.model import Case
@@ -55,12 +63,12 @@ def spell(value: int, suffix: str, digits: int = 15) -> str:
 def sizes(cap: int, least: int = 0) -> st.SearchStrategy[int]:
     """Byte counts in least..cap: round numbers mostly, odd ones sometimes."""
     common = [0, 512, 1024, 65536, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20]
-    return st.one_of(
-        st.sampled_from([c for c in common if least <= c <= cap] or [least]),
-        st.integers(-(-least // 65536), cap // 65536).map(lambda n: n * 65536),
-        st.integers(-(-least // 512), cap // 512).map(lambda n: n * 512),
-        st.integers(least, cap),
-    )
+    options = [st.sampled_from([c for c in common if least <= c <= cap] or [least])]
+    for step in (65536, 512):
+        lo, hi = -(-least // step), cap // step
+        if lo <= hi:
+            options.append(st.integers(lo, hi).map(step.__mul__))
+    return st.one_of(*options, st.integers(least, max(least, cap)))
 
 
 @st.composite
@@ -137,14 +145,18 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
     cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
     # vhdx of size 0 writes 8 whole blocks (65M by default, 2G with block_size=256M)
     start = draw(sizes(cap, least=1 if fmt == "vhdx" else 0))
-    kind = draw(st.sampled_from("=+-"))
-    if kind == "=":
-        amount, sign = draw(sizes(cap)), ""
-    elif kind == "+":
-        amount, sign = draw(sizes(cap - start)), "+"
-    else:  # now and then past zero: a legitimate rejection case
-        amount, sign = draw(st.one_of(sizes(start), st.integers(start, start + 65536))), "-"
     shrink = draw(st.sampled_from((None, None, None, None, False, False, True)))
+    kind = draw(st.sampled_from("=+-"))
+    if shrink is False and start and draw(st.integers(0, 3)):  # a rejection case (I2)
+        kind = draw(st.sampled_from("=-"))
+        amount = draw(sizes(start - 1) if kind == "=" else sizes(start, least=1))
+    elif kind == "=":
+        amount = draw(sizes(cap))
+    elif kind == "+":
+        amount = draw(sizes(cap - start))
+    else:  # now and then past zero: a legitimate rejection case
+        amount = draw(st.one_of(sizes(start), st.integers(start, start + 65536)))
+    sign = kind.strip("=")
     start_text, end_text = draw(spelled(start)), sign + draw(spelled(amount))
     if fmt == "vhdx" and min(parse_size(start_text, g) for g in Grammar) == 0:
         start_text = str(start)  # LEGACY truncates a rounded fraction to 0: keep the bytes
@@ -188,14 +200,14 @@ _ALPHABET = "0123456789.+- xXeEbBkKmMgGtTpP,_\t"
 @st.composite
 def size_strings(draw: st.DrawFn) -> str:
     """Valid and near-valid size strings: signed spellings, known edge cases, mutations."""
-    kind = draw(st.integers(0, 3))
-    if kind == 0:
+    kind = draw(st.integers(0, 4))
+    if kind <= 1:
         sign = draw(st.sampled_from(("", "", "+", "-")))
         return sign + draw(spelled(draw(sizes(1 << 40))))
-    if kind == 1:
+    if kind == 2:
         return draw(_NEAR)
     base = draw(st.one_of(_NEAR, spelled(draw(sizes(1 << 30)))))
-    if kind == 2 and base:  # one small mutation of something almost right
+    if kind == 3 and base:  # one small mutation of something almost right
         i = draw(st.integers(0, len(base) - 1))
         ch = draw(st.sampled_from(_ALPHABET))
         return draw(st.sampled_from((base[:i] + ch + base[i + 1 :], base[:i] + ch + base[i:])))
@@ -208,11 +220,6 @@ def fuzz_examples(formats: tuple[str, ...] = tuple(FORMATS)) -> st.SearchStrateg
 
 def register_profiles() -> None:
     """`ci`: derandomized, small, no database. `fuzz`: random, database in the user cache."""
-    from hypothesis import HealthCheck, Verbosity, settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
-
-    from toolkit.discovery import user_cache_dir
-
     base = settings(
         deadline=None,
         verbosity=Verbosity.quiet,
@@ -236,9 +243,6 @@ def explore(
     """Run `check` on generated examples. Raising `expected` marks an example as failing
     (hypothesis then shrinks it); those failures are swallowed here, anything else raises.
     A seed turns the database off: replayed entries would change what runs."""
-    import hypothesis
-    from hypothesis import Phase, given, settings
-
     register_profiles()
     base = settings.get_profile(profile)
     chosen = settings(

@@ -1,0 +1,194 @@
+"""Pure property tests of the fuzzer's strategies and of the size grammar (no qemu-img)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.cases import CAP_DEFAULT, CAP_MATERIALISED, NAME_RE, parse_case
+from toolkit.commands import COMMANDS, plan_for
+from toolkit.findings import case_name, toml_string
+from toolkit.formats import FORMATS
+from toolkit.model import Case
+from toolkit.sizes import (
+    SUFFIX_POWER,
+    EndSpec,
+    Grammar,
+    format_size,
+    parse_end_spec,
+    parse_size,
+    shrink_flag,
+)
+from toolkit.strategies import (
+    PREALLOCS,
+    SUFFIXES,
+    register_profiles,
+    resize_cases,
+    size_strings,
+    spell,
+)
+
+register_profiles()
+CI = settings.get_profile("ci")
+MANY = settings(CI, max_examples=300)
+RESIZE = COMMANDS["resize"]
+
+
+@MANY
+@given(st.integers(0, 1 << 62), st.sampled_from(list(Grammar)))
+def test_format_size_round_trips(n: int, grammar: Grammar) -> None:
+    parsed = parse_size(format_size(n), grammar)
+    if grammar is Grammar.MODERN or n < 1 << 53:
+        assert parsed == n
+    else:  # LEGACY goes through a double: exact only up to 2^53, as strtod in qemu < 6.0
+        assert abs(parsed - n) <= n >> 52
+
+
+@MANY
+@given(st.integers(0, 1 << 50), st.sampled_from(["", *SUFFIXES]), st.sampled_from(list(Grammar)))
+def test_exact_spellings_round_trip(value: int, suffix: str, grammar: Grammar) -> None:
+    mul = 1024 ** SUFFIX_POWER[suffix.upper()] if suffix else 1
+    value -= value % mul
+    assert parse_size(spell(value, suffix), grammar) == value
+
+
+@MANY
+@given(
+    st.integers(0, 1 << 40),
+    st.sampled_from(SUFFIXES[2:]),
+    st.integers(3, 15),
+    st.sampled_from(list(Grammar)),
+)
+def test_decimal_spellings_parse_close_to_the_value(
+    value: int, suffix: str, digits: int, grammar: Grammar
+) -> None:
+    text = spell(value, suffix, digits)
+    assert "e" not in text[:-1].lower() and "x" not in text.lower()  # era-agnostic spelling
+    # `digits` significant digits: relative error below 10^(1-digits), plus rounding
+    assert abs(parse_size(text, grammar) - value) <= value * 10.0 ** (1 - digits) + 1
+
+
+@MANY
+@given(st.sampled_from(["", "+", "-"]), st.integers(0, 1 << 50), st.integers(0, 1 << 40))
+def test_end_spec_round_trips_and_final_size(sign: str, amount: int, start: int) -> None:
+    end = parse_end_spec(sign + format_size(amount))
+    assert end == EndSpec(sign, amount)
+    assert end.final_size(start) == {"+": start + amount, "-": start - amount}.get(sign, amount)
+
+
+@MANY
+@given(
+    st.integers(0, 1 << 40),
+    st.sampled_from(["", "+", "-"]),
+    st.integers(0, 1 << 40),
+    st.sampled_from([None, True, False]),
+)
+def test_shrink_inference(start: int, sign: str, amount: int, explicit: bool | None) -> None:
+    end = EndSpec(sign, amount)
+    flag = shrink_flag(start, end, explicit)
+    if explicit is not None:
+        assert flag is explicit  # the case's word always wins
+    elif sign == "-":
+        assert flag  # subtractive always shrinks, even by 0
+    else:
+        assert flag == (end.final_size(start) < start)
+        if sign == "+":
+            assert not flag  # additive never shrinks
+
+
+_TUPLES = st.tuples(
+    st.sampled_from(sorted(FORMATS)),
+    st.text(min_size=1, max_size=8),
+    st.text(min_size=1, max_size=8),
+    st.lists(st.text(max_size=12), max_size=3).map(tuple),
+    st.sampled_from(PREALLOCS),
+    st.sampled_from([None, True, False]),
+)
+
+
+@MANY
+@given(_TUPLES)
+def test_case_names_are_filename_safe(t: tuple[str, str, str, tuple[str, ...], str, bool]) -> None:
+    name = case_name(*t)
+    assert NAME_RE.fullmatch(name) and ".." not in name and name[0] not in ".-"
+    assert len(name) <= 120
+
+
+@MANY
+@given(_TUPLES, _TUPLES)
+def test_distinct_tuples_get_distinct_names(
+    a: tuple[str, str, str, tuple[str, ...], str, bool],
+    b: tuple[str, str, str, tuple[str, ...], str, bool],
+) -> None:
+    assert (case_name(*a) == case_name(*b)) == (a == b)
+
+
+def test_no_prealloc_and_off_get_distinct_names() -> None:
+    assert case_name("raw", "1M", "4M", (), None, None) != case_name(
+        "raw", "1M", "4M", (), "off", None
+    )
+
+
+def _table(case: Case) -> dict[str, object]:
+    entry: dict[str, object] = {"format": case.format, "name": case.name, "start": case.start_size}
+    entry |= {"end": case.end_spec, "options": list(case.create_options)}
+    entry |= {
+        k: v for k, v in (("prealloc", case.prealloc), ("shrink", case.shrink)) if v is not None
+    }
+    return entry
+
+
+@settings(CI, max_examples=200)
+@given(resize_cases())
+def test_generated_cases_pass_the_loader_and_its_caps(case: Case) -> None:
+    again, errors = parse_case(_table(case), RESIZE, case.source)
+    assert errors == [] and again == case
+    assert case.name == case_name(
+        case.format, case.start_size, case.end_spec or "", case.create_options, case.prealloc,
+        case.shrink,
+    )  # fmt: skip
+    plan = plan_for(case)
+    start = parse_size(case.start_size)
+    materialised = case.prealloc in ("falloc", "full") or "subformat=fixed" in case.create_options
+    cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
+    assert start <= cap
+    final = plan.expected_final_size
+    assert final is not None and final <= cap
+    if case.format == "vhdx":
+        assert min(parse_size(case.start_size, g) for g in Grammar) > 0  # no 8-block vhdx
+
+
+@settings(CI, max_examples=200)
+@given(size_strings())
+def test_size_strings_can_be_passed_as_arguments_and_saved(text: str) -> None:
+    assert "\x00" not in text
+    assert tomllib.loads(f"s = {toml_string(text)}")["s"] == text
+
+
+@settings(CI, max_examples=300)
+@given(st.text())
+def test_toml_strings_round_trip(text: str) -> None:
+    assert tomllib.loads(f"s = {toml_string(text)}")["s"] == text
+
+
+def test_profiles() -> None:
+    ci, fuzz = settings.get_profile("ci"), settings.get_profile("fuzz")
+    assert ci.derandomize and ci.database is None and ci.deadline is None
+    assert ci.max_examples <= 20
+    assert not fuzz.derandomize and fuzz.database is not None and fuzz.deadline is None
+
+
+@pytest.mark.parametrize(
+    ("value", "suffix", "text"),
+    [
+        (64 << 20, "M", "64M"),
+        (1536, "k", "1.5k"),
+        (1000, "", "1000"),
+        (3 << 20, "G", "0.0029296875G"),
+    ],
+)
+def test_spell_examples(value: int, suffix: str, text: str) -> None:
+    assert spell(value, suffix) == text

@@ -84,6 +84,7 @@ REJECTIONS = {
     "backing-file": (_case(options='["backing_file=/etc/passwd"]'), "reaches a host file"),
     "data-file": (_case(options='["data_file=/tmp/x"]'), "reaches a host file"),
     "secret": (_case(options='["encrypt.key-secret=sec0"]'), "reaches a host file or secret"),
+    "zero-vhdx": (_case(format='"vhdx"', start='"0"'), "0-byte vhdx start is refused"),
     "option-not-for-format": (_case(format='"raw"', options='["cluster_size=4k"]'), "not allowed"),
 }
 

@@ -154,13 +154,17 @@ def test_i6_and_drift() -> None:
 
 
 def test_i5_classification() -> None:
-    # 7.2.22-like: qemu takes 0x10M; sizes.py (MODERN) rejects it, as the newer versions do
+    # modelled: 7.2.22 takes 0x10M (deprecated), 11.1.3 refuses it, and sizes.py knows
     real = {"7.2.22": Answer(True, 16 * M), "11.1.3": Answer(False)}
     verdicts, note = i5_grammar("0x10M", real)
+    assert all(v.ok for v in verdicts) and note is not None and note.unmodelled == ()
+    # a planted disagreement: were 7.2.22 to take 1e3, sizes.py would be wrong on it only
+    real = {"7.2.22": Answer(True, 1000), "11.1.3": Answer(False)}
+    verdicts, note = i5_grammar("1e3", real)
     assert all(v.ok for v in verdicts) and note is not None
     assert note.unmodelled == ("7.2.22",)
     # the same disagreement with only one version: an I5 failure
-    verdicts, note = i5_grammar("0x10M", {"7.2.22": Answer(True, 16 * M)})
+    verdicts, note = i5_grammar("1e3", {"7.2.22": Answer(True, 1000)})
     assert [v.ok for v in verdicts] == [False] and note is None
     # versions differ, but sizes.py's answer is nobody's: still a failure
     real = {"7.2.22": Answer(True, 3000), "11.1.3": Answer(True, 3001)}
@@ -218,6 +222,6 @@ def test_findings_never_write_an_invalid_file(tmp_path: Path) -> None:
 
 
 def test_grammar_cases_only_when_the_loader_takes_them() -> None:
-    assert findings.grammar_case(".5k") is None  # sizes.py (MODERN) rejects it
+    assert findings.grammar_case("1e3") is None  # the loader's grammar (MODERN) rejects it
     case = findings.grammar_case("0.9999999999999999999999k")
     assert case is not None and case.format == "raw" and case.start_size == "1M"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from toolkit.sizes import (
+    GRAMMARS,
+    LEGACY,
+    MODERN,
     EndSpec,
     Grammar,
     SizeError,
@@ -42,7 +45,7 @@ BOTH = [
 
 
 @pytest.mark.parametrize(("text", "value"), BOTH)
-@pytest.mark.parametrize("grammar", list(Grammar))
+@pytest.mark.parametrize("grammar", GRAMMARS)
 def test_both_grammars_accept(text: str, value: int, grammar: Grammar) -> None:
     assert parse_size(text, grammar) == value
 
@@ -50,7 +53,7 @@ def test_both_grammars_accept(text: str, value: int, grammar: Grammar) -> None:
 @pytest.mark.parametrize(
     "text", ["", "M", "1Q", "1.5", "1.5b", "-1", "1M ", "1MM", "inf", "nan", "1 M", "+"]
 )
-@pytest.mark.parametrize("grammar", list(Grammar))
+@pytest.mark.parametrize("grammar", GRAMMARS)
 def test_both_grammars_reject(text: str, grammar: Grammar) -> None:
     with pytest.raises(SizeError):
         parse_size(text, grammar)
@@ -61,23 +64,23 @@ def test_both_grammars_reject(text: str, grammar: Grammar) -> None:
     [("1e3", 1000), ("1e1k", 10240), ("0x1p4", 16), ("1.5e1M", 15 * M), ("0x1.8p1", 3)],
 )
 def test_exponents_and_hex_floats_only_in_legacy(text: str, legacy: int) -> None:
-    assert parse_size(text, Grammar.LEGACY) == legacy
+    assert parse_size(text, LEGACY) == legacy
     with pytest.raises(SizeError):
-        parse_size(text, Grammar.MODERN)
+        parse_size(text, MODERN)
 
 
 def test_modern_hex_takes_no_suffix_or_fraction() -> None:
     with pytest.raises(SizeError):
-        parse_size("0x10M", Grammar.MODERN)
+        parse_size("0x10M", MODERN)
     with pytest.raises(SizeError):
-        parse_size("0x1.8", Grammar.MODERN)
-    assert parse_size("0x1b", Grammar.MODERN) == 0x1B  # b is a hex digit here, not a suffix
+        parse_size("0x1.8", MODERN)
+    assert parse_size("0x1b", MODERN) == 0x1B  # b is a hex digit here, not a suffix
 
 
 def test_modern_fraction_rounds_half_up_exactly() -> None:
     # 1/3 k = 341.33 -> 341; 0.0005k = 0.512 -> rounds to 1
-    assert parse_size("0.3333333333333333k", Grammar.MODERN) == 341
-    assert parse_size("0.0005k", Grammar.MODERN) == 1
+    assert parse_size("0.3333333333333333k", MODERN) == 341
+    assert parse_size("0.0005k", MODERN) == 1
 
 
 def test_too_large() -> None:
@@ -87,9 +90,41 @@ def test_too_large() -> None:
 
 
 def test_grammar_for_versions() -> None:
-    assert grammar_for("5.2.0") is Grammar.LEGACY
-    assert grammar_for("6.0.0") is Grammar.MODERN
-    assert grammar_for("11.1.3") is Grammar.MODERN
+    assert grammar_for("5.2.0") == LEGACY and not LEGACY.fixed_point
+    assert grammar_for("11.1.3") == MODERN
+    assert grammar_for("6.0.0").fixed_point and not grammar_for("6.0.0").bare_fraction
+    assert grammar_for("7.2.22") == grammar_for("6.0.0")
+    assert grammar_for("10.0.2").resize_dash_needs_digit
+    assert not grammar_for("9.2.0").resize_dash_needs_digit
+    assert len(GRAMMARS) == 5
+
+
+# Rules that moved between 6.0 and 10.0, as the real 5.2.0 / 7.2.22 / 10.0.x / 11.1.x parse them.
+ERAS = {
+    "0x10M": (16 << 20, 16 << 20, None, None),  # hex with suffix: refused from 8.0
+    ".5k": (512, None, 512, 512),  # no integer digits: refused 6.0-8.0
+    "+.5k": (512, None, 512, 512),
+    "0.9999999999999999999999k": (1024, 0, 1024, 1024),  # the carry is lost 6.0-8.0
+    "1.9999999999999999999k": (2048, 1024, 2048, 2048),
+    ".k": (None, None, None, None),
+}
+
+
+@pytest.mark.parametrize("text", sorted(ERAS))
+def test_grammar_eras(text: str) -> None:
+    for version, expected in zip(("5.2.0", "7.2.22", "10.0.2", "11.1.3"), ERAS[text], strict=True):
+        if expected is None:
+            with pytest.raises(SizeError):
+                parse_size(text, grammar_for(version))
+        else:
+            assert parse_size(text, grammar_for(version)) == expected, version
+
+
+@pytest.mark.parametrize("spec", ["-.5M", "-+1M", "- 1M"])
+def test_resize_dash_without_digit_is_an_option_from_10_0(spec: str) -> None:
+    assert parse_end_spec(spec, grammar_for("5.2.0")).sign == "-"
+    with pytest.raises(SizeError, match="reads it as an option"):
+        parse_end_spec(spec, grammar_for("10.0.2"))
 
 
 @pytest.mark.parametrize(

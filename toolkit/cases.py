@@ -215,6 +215,11 @@ def _check_caps(
         or opts.get("preallocation") in ("falloc", "full")
         or (fmt == "vhd" and opts.get("subformat") == "fixed")
     )
+    if fmt == "vhdx" and start == 0:
+        bad(
+            "a 0-byte vhdx start is refused: qemu-img then writes 8 whole blocks (64M by "
+            "default, 2G with block_size=256M); start at 1 byte or more"
+        )
     cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
     why = "preallocated or fixed images write every byte" if materialised else "disk economy"
     for label, value in sizes:

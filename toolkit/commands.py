@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from toolkit.formats import driver_for
 from toolkit.model import Case
-from toolkit.sizes import EndSpec, Grammar, SizeError, parse_end_spec, parse_size, shrink_flag
+from toolkit.sizes import (
+    MODERN,
+    EndSpec,
+    Grammar,
+    SizeError,
+    parse_end_spec,
+    parse_size,
+    shrink_flag,
+)
 
 IMAGE = "$FILENAME"  # placeholder in argv templates; the runner substitutes the temp image
 QEMU_IMG = "qemu-img"  # argv[0] as recorded in baselines, whatever binary actually ran
@@ -91,7 +99,7 @@ COMMANDS: dict[str, CommandSpec] = {
 }
 
 
-def plan_for(case: Case, grammar: Grammar = Grammar.MODERN) -> Plan:
+def plan_for(case: Case, grammar: Grammar = MODERN) -> Plan:
     """--shrink and the expected final size, computed from the case data alone.
 
     A size this grammar rejects gives expected_final_size None; qemu-img is then

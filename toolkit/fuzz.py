@@ -122,12 +122,10 @@ class Session:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fuzz", help="hypothesis-generated resize cases checked against invariants")
     options.add_discovery_options(p)
+    # Several --version: each example runs on each, and differences are drift findings.
+    options.add_filter_options(p, with_cases=False)
     add = p.add_argument
     # fmt: off
-    add("--version", dest="versions", action="append", default=[], metavar="V",
-        help="a qemu-img version to fuzz (repeatable; several: cross-version drift)")
-    add("--format", dest="formats", action="append", default=[], metavar="F",
-        help="only this image format (repeatable)")
     add("--invariant", dest="invariants", action="append", default=[], metavar="I",
         help=f"only this invariant (repeatable): {', '.join(INVARIANTS)}")
     add("--max-examples", type=options.positive_int, default=None, metavar="N",

@@ -80,33 +80,19 @@ def add_expected_outputs_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_filter_options(parser: argparse.ArgumentParser) -> None:
-    """Selection of versions, formats and cases."""
-    parser.add_argument(
-        "--version",
-        dest="versions",
-        action="append",
-        default=[],
-        metavar="V",
+def add_filter_options(parser: argparse.ArgumentParser, with_cases: bool = True) -> None:
+    """Selection of versions, formats and (unless with_cases is False) cases."""
+    add = parser.add_argument
+    # fmt: off
+    add("--version", dest="versions", action="append", default=[], metavar="V",
         help="only this qemu-img version (repeatable; exact, a prefix like 10.0, "
-        "'oldest' or 'latest')",
-    )
-    parser.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        default=[],
-        metavar="F",
-        help="only this image format (repeatable)",
-    )
-    parser.add_argument(
-        "--case",
-        dest="cases",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="only cases whose name matches this glob (repeatable)",
-    )
+        "'oldest' or 'latest')")
+    add("--format", dest="formats", action="append", default=[], metavar="F",
+        help="only this image format (repeatable)")
+    if with_cases:
+        add("--case", dest="cases", action="append", default=[], metavar="GLOB",
+            help="only cases whose name matches this glob (repeatable)")
+    # fmt: on
 
 
 def add_jobs_option(parser: argparse.ArgumentParser) -> None:

@@ -1,27 +1,34 @@
 """qemu-img's size grammar, `[+-]N[.frac][suffix]`, as the real binaries parse it.
 
-Two grammars exist in the versions we record (checked against the real
-binaries; see README "Size grammar"):
+The grammar moved over time (util/cutils.c do_strtosz and qemu-img.c's resize;
+each rule below was checked against the real 5.2.0 ... 11.1.3 binaries, see
+README "Size grammar"). A Grammar is the set of rules one version follows;
+`grammar_for(version)` derives it from the version each rule appeared in.
 
-* MODERN (qemu >= 6.0, util/cutils.c do_strtosz after the 64-bit precision
-  rework): the integral part is parsed as a decimal integer (a leading `0x`
-  switches to hex, which then takes no fraction and no suffix); an optional
-  `.frac` is kept as a 64-bit binary fraction; exponents are rejected; the
-  product is exact and rounded half up.
-* LEGACY (qemu < 6.0): the whole number goes through C `strtod`, so `1e3`,
-  hex floats and `1e` (= 1 with the E suffix) are accepted; the product is
-  computed in double precision and truncated.
+* < 6.0: the number goes through C `strtod`, so `1e3`, hex floats, `.5k` and
+  `1e` (1 with the E suffix) are accepted; the product is a double, truncated.
+* >= 6.0: a decimal integer, then an optional `.frac` kept as a 64-bit binary
+  fraction (exponents refused), the product exact and rounded half up; a
+  leading `0x` switches to hex, which takes no fraction.
+  - hex with a suffix (`0x10M`) is still accepted (deprecated) before 8.0;
+  - a fraction without integer digits (`.5k`) is refused before 8.1;
+  - before 8.1 a fraction that rounds to 1.0 (`0.9999999999999999999k`) loses
+    its carry (gives 0 here, not 1024).
+* resize, >= 10.0 (upstream 10.1; Debian's 10.0 builds have it): a size
+  argument starting with `-` is only a size when a digit follows; `-.5M` or
+  `-+1M` reach getopt and fail as unknown options.
 
-In both, suffixes are case-insensitive: b, k, M, G, T, P, E (powers of 1024);
-no suffix means bytes; a fraction needs a suffix other than b.
+Always: suffixes b, k, M, G, T, P, E in either case (powers of 1024); no
+suffix means bytes; a fraction needs a suffix other than b; leading blanks are
+skipped, trailing ones are not.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, fields
+from functools import cache
 
 SUFFIX_POWER = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 _C_SPACE = " \t\n\v\f\r"
@@ -29,22 +36,58 @@ _UINT64_LIMIT = 1 << 64
 INT64_MAX = (1 << 63) - 1
 
 
-class Grammar(Enum):
-    MODERN = "modern"
-    LEGACY = "legacy"
+@dataclass(frozen=True)
+class Grammar:
+    """The size rules of one qemu-img version (True = the version follows that rule)."""
+
+    fixed_point: bool  # 6.0: exact 64.64 fixed point instead of strtod
+    hex_suffix_refused: bool  # 8.0: `0x10M` refused
+    bare_fraction: bool  # 8.1: `.5k` accepted again
+    fraction_carry: bool  # 8.1: a fraction rounding to 1.0 carries into the integer
+    resize_dash_needs_digit: bool  # 10.0: resize's `-x` is an option unless x is a digit
+
+    @property
+    def name(self) -> str:
+        on = [f.name for f in fields(self) if getattr(self, f.name)]
+        return "+".join(on) or "strtod"
+
+
+# The version each rule appeared in; grammar_for applies every rule at or below.
+RULE_SINCE: dict[str, tuple[int, ...]] = {
+    "fixed_point": (6, 0),
+    "hex_suffix_refused": (8, 0),
+    "bare_fraction": (8, 1),
+    "fraction_carry": (8, 1),
+    "resize_dash_needs_digit": (10, 0),
+}
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for p in version.split("."):
+        if not p.isdigit():
+            break
+        parts.append(int(p))
+    return tuple(parts) or (999,)
+
+
+@cache
+def grammar_for(version: str) -> Grammar:
+    """The rules qemu-img `version` follows (an unparsable version gets the newest)."""
+    v = _version_tuple(version)
+    return Grammar(**{rule: v >= since for rule, since in RULE_SINCE.items()})
+
+
+LEGACY = grammar_for("5.2")
+MODERN = grammar_for("999")
+# One grammar per era, oldest first: for tests and strategies that try them all.
+GRAMMARS = tuple(
+    dict.fromkeys(grammar_for(".".join(map(str, v))) for v in [(5, 2), *RULE_SINCE.values()])
+)
 
 
 class SizeError(ValueError):
     """The text is not a size qemu-img would accept."""
-
-
-def grammar_for(version: str) -> Grammar:
-    """The grammar a qemu-img version uses (the switch happened in 6.0)."""
-    try:
-        major = int(version.split(".")[0])
-    except ValueError:
-        return Grammar.MODERN
-    return Grammar.LEGACY if major < 6 else Grammar.MODERN
 
 
 def _suffix_multiplier(char: str) -> int | None:
@@ -61,21 +104,25 @@ def _final_suffix(text: str, s: str, pos: int) -> int:
     return mul or 1
 
 
-def _parse_modern(text: str) -> int:
+def _parse_fixed_point(text: str, g: Grammar) -> int:
     s = text.lstrip(_C_SPACE)
     m = re.match(r"\+?([0-9]+)", s)
+    if not m and g.bare_fraction:
+        m = re.match(r"\+?()(?=\.[0-9])", s)
     if not m:
         raise SizeError(f"{text!r}: expected a number")
     pos = m.end()
-    value = int(m.group(1))
+    value = int(m.group(1) or "0")
     frac = 0.0
     if value == 0 and s[pos : pos + 1] in ("x", "X"):
         h = re.match(r"\+?0[xX]([0-9a-fA-F]+)", s)
         if not h:
             raise SizeError(f"{text!r}: hex number without digits")
         value, pos = int(h.group(1), 16), h.end()
-        if s[pos : pos + 1] == "." or _suffix_multiplier(s[pos : pos + 1]):
-            raise SizeError(f"{text!r}: a hex size takes no fraction and no suffix")
+        if s[pos : pos + 1] == ".":
+            raise SizeError(f"{text!r}: a hex size takes no fraction")
+        if g.hex_suffix_refused and _suffix_multiplier(s[pos : pos + 1]):
+            raise SizeError(f"{text!r}: a hex size takes no suffix")
     elif s[pos : pos + 1] == ".":
         f = re.match(r"\.[0-9]+([eE][+-]?[0-9]+)?", s[pos:])
         if f is None:
@@ -88,6 +135,8 @@ def _parse_modern(text: str) -> int:
     mul = _final_suffix(text, s, pos)
     # qemu keeps the fraction as a 64-bit fixed-point number; do exactly the same.
     valf = int(frac * 2.0**64) if frac else 0
+    if valf >= _UINT64_LIMIT and not g.fraction_carry:
+        valf = 0  # before 8.1 the (uint64_t) cast of 2**64 lost the carry
     if mul == 1:
         if valf:
             raise SizeError(f"{text!r}: a fraction needs a suffix (k, M, G, T, P or E)")
@@ -133,11 +182,11 @@ def _parse_legacy(text: str) -> int:
     return int(product)
 
 
-def parse_size(text: str, grammar: Grammar = Grammar.MODERN) -> int:
+def parse_size(text: str, grammar: Grammar = MODERN) -> int:
     """Bytes for an unsigned size string, or SizeError."""
-    if grammar is Grammar.LEGACY:
-        return _parse_legacy(text)
-    return _parse_modern(text)
+    if grammar.fixed_point:
+        return _parse_fixed_point(text, grammar)
+    return _parse_legacy(text)
 
 
 @dataclass(frozen=True)
@@ -155,8 +204,10 @@ class EndSpec:
         return self.amount
 
 
-def parse_end_spec(spec: str, grammar: Grammar = Grammar.MODERN) -> EndSpec:
-    # qemu-img strips one leading sign itself before parsing the rest as a size.
+def parse_end_spec(spec: str, grammar: Grammar = MODERN) -> EndSpec:
+    """resize's size argument; qemu-img strips one leading sign before parsing the rest."""
+    if grammar.resize_dash_needs_digit and spec[:1] == "-" and not spec[1:2].isdigit():
+        raise SizeError(f"{spec!r}: qemu-img reads it as an option (no digit after '-')")
     sign = spec[:1] if spec[:1] in ("+", "-") else ""
     return EndSpec(sign, parse_size(spec[len(sign) :], grammar))
 

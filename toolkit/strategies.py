@@ -30,7 +30,7 @@ from toolkit.discovery import user_cache_dir
 from toolkit.findings import case_name
 from toolkit.formats import FORMATS, PREALLOC_MODES
 from toolkit.model import Case
-from toolkit.sizes import SUFFIX_POWER, Grammar, parse_size
+from toolkit.sizes import GRAMMARS, SUFFIX_POWER, parse_size
 
 SUFFIXES = "bBkKmMgGtTpPeE"
 PREALLOCS: tuple[str | None, ...] = (None, *PREALLOC_MODES)
@@ -158,7 +158,7 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
         amount = draw(st.one_of(sizes(start), st.integers(start, start + 65536)))
     sign = kind.strip("=")
     start_text, end_text = draw(spelled(start)), sign + draw(spelled(amount))
-    if fmt == "vhdx" and min(parse_size(start_text, g) for g in Grammar) == 0:
+    if fmt == "vhdx" and min(parse_size(start_text, g) for g in GRAMMARS) == 0:
         start_text = str(start)  # LEGACY truncates a rounded fraction to 0: keep the bytes
     case = _validated(fmt, start_text, end_text, options, prealloc, shrink)
     if case is None:  # a decimal spelling rounded past a cap: fall back to exact bytes

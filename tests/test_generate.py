@@ -288,3 +288,25 @@ def test_commit_names_the_versions(tmp_path: Path, latest: QemuBinary) -> None:
     tracked = subprocess.run([*git, "ls-files"], capture_output=True, text=True).stdout
     assert f"expected-outputs/resize-info-json/raw/{latest.version}/all-ran.meta.json" in tracked
     assert ".generate.lock" not in tracked
+
+
+def test_store_builds_skip_the_launcher_shell_with_identical_results(
+    qemu_binaries: list[QemuBinary], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from toolkit.cases import load_cases
+    from toolkit.commands import COMMANDS
+    from toolkit.runner import run_case
+
+    store = [b for b in qemu_binaries if b.source == "store"]
+    assert store, "no store build discovered (run nox -s provision_qemu)"
+    spec = COMMANDS["resize"]
+    cases = [c for c in load_cases(REPO / "curated_cases", spec) if c.name == "1M-to-64M-default"]
+    for b in store:
+        assert b.exec_prefix and b.exec_prefix[-1].endswith("/root/usr/bin/qemu-img")
+        assert "sh" not in Path(b.exec_prefix[0]).name  # the loader itself, not a shell
+        for case in cases:
+            direct = run_case(case, b, spec, tmp_path)
+            launcher = run_case(case, replace(b, exec_prefix=()), spec, tmp_path)
+            assert direct.steps == launcher.steps, (b.version, case.format)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,19 @@ def temp_name_for(path: Path) -> Path:
 
 
 def write_bytes(path: Path, data: bytes) -> bool:
-    """Write `data` to `path` atomically. Returns False (and touches nothing) if unchanged."""
+    """Write `data` to `path` atomically. Returns False (and touches nothing) if unchanged.
+
+    A target that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is
+    written in place: renaming over it would replace the device node with a file.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return True
     try:
         if path.read_bytes() == data:
             return False

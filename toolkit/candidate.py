@@ -65,7 +65,7 @@ def candidate_binary(path: Path, version: str, timeout: float) -> QemuBinary:
 
 def supports_check(binary: QemuBinary, timeout: float) -> bool:
     with run_directory() as scratch:
-        raw = run_process([str(binary.path), "check", "--help"], scratch, timeout)
+        raw = run_process([*binary.command(), "check", "--help"], scratch, timeout)
     return raw.return_code == 0 and not raw.timed_out
 
 

@@ -144,9 +144,21 @@ def discover(
             )
             continue
         info = {k: str(prov[k]) for k in PROVENANCE_KEYS} if prov else {"sha256": digest}
-        chosen[version] = QemuBinary(version, path, source, line, tuple(sorted(info.items())))
+        prefix = _exec_prefix(path.parent, prov) if prov else ()
+        chosen[version] = QemuBinary(
+            version, path, source, line, tuple(sorted(info.items())), prefix
+        )
     cache.save()
     return sorted(chosen.values(), key=lambda b: version_key(b.version))
+
+
+def _exec_prefix(version_dir: Path, prov: dict[str, Any]) -> tuple[str, ...]:
+    """A store build's loader command (provenance "exec"), if recorded and still in place."""
+    template = prov.get("exec")
+    if not isinstance(template, list) or not all(isinstance(t, str) for t in template):
+        return ()  # provisioned before "exec" was recorded: the launcher still works
+    argv = tuple(t.replace("{dir}", str(version_dir)) for t in template)
+    return argv if argv and all(Path(a).is_file() for a in (argv[0], argv[-1])) else ()
 
 
 def _resolve_one(ordered: list[QemuBinary], request: str) -> QemuBinary:

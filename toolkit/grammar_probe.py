@@ -110,9 +110,9 @@ def probe(binary: QemuBinary, text: str, run_dir: Path, timeout: float) -> Answe
     try:
         image = work / "probe.raw"
         base = _scratch(image)
-        argv = [str(binary.path), "resize", "-f", "raw", "--shrink", str(image), text]
+        argv = [*binary.command(), "resize", "-f", "raw", "--shrink", str(image), text]
         raw = run_process(argv, work, timeout)
-        ctx = PathContext(image=image, case_dir=work, run_dir=run_dir, binary=binary.path)
+        ctx = PathContext(image=image, case_dir=work, run_dir=run_dir, binaries=binary.host_paths())
         stdout = raw.stdout.decode(errors="replace")
         stderr = normalise(raw.stderr.decode(errors="replace"), ctx)
         sign = text[:1] if text[:1] in ("+", "-") else ""
@@ -143,7 +143,7 @@ def _formatting_value(binary: QemuBinary, rest: str, work: Path, timeout: float)
     """The value `create -o size=` prints, without creating anything."""
     target = work / "missing" / "x.raw"
     option = "size=" + rest.replace(",", ",,")
-    raw = run_process([str(binary.path), "create", "-f", "raw", "-o", option, str(target)],
+    raw = run_process([*binary.command(), "create", "-f", "raw", "-o", option, str(target)],
                       work, timeout)  # fmt: skip
     m = _FORMATTING.search(raw.stdout.decode(errors="replace"))
     if m:

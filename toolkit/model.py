@@ -20,9 +20,20 @@ class QemuBinary:
     source: str  # "qemu-img" (--qemu-img), "binaries", "store" or "PATH"
     version_line: str  # the whole first line of --version, kept as provenance
     provenance: tuple[tuple[str, str], ...] = ()  # e.g. suite, package_version, sha256
+    # A store build's own loader invocation: exec'ed instead of `path` (its launcher script)
+    # so no shell starts per call. Empty: exec `path` exactly as given.
+    exec_prefix: tuple[str, ...] = ()
 
     def provenance_dict(self) -> dict[str, str]:
         return dict(self.provenance)
+
+    def command(self) -> list[str]:
+        """argv[0...] that starts this qemu-img."""
+        return list(self.exec_prefix) or [str(self.path)]
+
+    def host_paths(self) -> tuple[Path, ...]:
+        """Every path of this binary that may show up in its output."""
+        return (self.path, *(Path(a) for a in self.exec_prefix if a.startswith("/")))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from toolkit.commands import IMAGE, QEMU_IMG
@@ -24,12 +25,19 @@ class PathContext:
     image: Path
     case_dir: Path
     run_dir: Path
-    binary: Path
+    binaries: tuple[Path, ...]  # the binary as given, and any loader/ELF it really runs
 
-    def spellings(self, p: Path) -> list[str]:
-        # As given and as its realpath (e.g. /tmp may be a symlink), longest first.
-        out = {str(p), os.path.realpath(p)}
-        return sorted(out, key=len, reverse=True)
+    def spellings(self, p: Path) -> tuple[str, ...]:
+        return spellings(p)
+
+
+@lru_cache(maxsize=1024)
+def spellings(p: Path) -> tuple[str, ...]:
+    """A path as given and as its realpath (e.g. /tmp may be a symlink), longest first.
+
+    Cached: realpath costs a dozen lstat calls, and every step's output needs it.
+    """
+    return tuple(sorted({str(p), os.path.realpath(p)}, key=len, reverse=True))
 
 
 def filter_image_path(text: str, ctx: PathContext) -> str:
@@ -48,8 +56,9 @@ def filter_test_dir(text: str, ctx: PathContext) -> str:
 
 def filter_qemu_img(text: str, ctx: PathContext) -> str:
     """The binary's path (a launcher, a wrapper, a build tree) becomes plain qemu-img."""
-    for s in ctx.spellings(ctx.binary):
-        text = text.replace(s, QEMU_IMG)
+    for p in ctx.binaries:
+        for s in ctx.spellings(p):
+            text = text.replace(s, QEMU_IMG)
     return text
 
 
@@ -57,6 +66,8 @@ NORMALISERS = (filter_image_path, filter_test_dir, filter_qemu_img)
 
 
 def normalise(text: str, ctx: PathContext) -> str:
+    if not text:
+        return text
     for f in NORMALISERS:
         text = f(text, ctx)
     return text
@@ -64,8 +75,9 @@ def normalise(text: str, ctx: PathContext) -> str:
 
 def assert_no_leak(text: str, ctx: PathContext, what: str) -> None:
     """A surviving piece of the temp path is a toolkit bug, never a baseline."""
-    run_names = {str(ctx.run_dir), os.path.realpath(ctx.run_dir), ctx.run_dir.name}
-    for needle in sorted(run_names, key=len, reverse=True):
+    if not text:
+        return
+    for needle in (*spellings(ctx.run_dir), ctx.run_dir.name):
         if needle and needle in text:
             raise ToolkitFailure(
                 f"path leak in {what}: {needle!r} survived normalisation; this is a toolkit "

@@ -103,7 +103,7 @@ def _provision_one(spec: Suite, lst: SuiteList, store: Path, mirror: str, log: L
         debs = fetch_closure(spec, lst, mirror, work)
         download = sum(d.stat().st_size for d in debs)
         stage = build / "stage"
-        package_version, packages = unpack(debs, stage, lst.package)
+        package_version, packages, exec_template = unpack(debs, stage, lst.package)
         shutil.rmtree(work, ignore_errors=True)
         line = _smoke_test(stage / "qemu-img")
         version = parse_version(line) or ""
@@ -117,6 +117,7 @@ def _provision_one(spec: Suite, lst: SuiteList, store: Path, mirror: str, log: L
             "sha256": sha256_file(stage / "root/usr/bin/qemu-img"),
             "mirror": mirror,
             "packages": packages,
+            "exec": exec_template,
             "provisioned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         atomic.write_text(stage / PROVENANCE, json.dumps(prov, indent=2) + "\n")

@@ -85,18 +85,24 @@ def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
     except OSError as exc:
         raise ToolkitFailure(f"cannot run {argv[0]}: {exc}") from exc
     LIVE.add(proc)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _kill_group(proc)
+
+    # A watchdog instead of communicate(timeout=...): with a timeout, Popen.wait polls
+    # waitpid with sleeps, which adds latency to every one of thousands of short calls.
+    watchdog = threading.Timer(timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
-            timed_out = True
+        out, err = proc.communicate()
     finally:
+        watchdog.cancel()
         _kill_group(proc)  # reap anything the step left behind in its group
         LIVE.discard(proc)
-    return RawOutcome(proc.returncode, out, err, timed_out)
+    return RawOutcome(proc.returncode, out, err, expired.is_set())
 
 
 def pid_alive(pid: int) -> bool:
@@ -163,7 +169,7 @@ def run_case(
     plan = plan or plan_for(case, grammar_for(binary.version))
     case_dir = Path(tempfile.mkdtemp(prefix="case-", dir=run_dir))
     image = case_dir / f"img.{case.format}"
-    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir, binary=binary.path)
+    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir, binaries=binary.host_paths())
     ok: dict[str, bool] = {}
     results: list[StepResult] = []
     try:
@@ -177,7 +183,7 @@ def run_case(
                 ok[step.name] = False
                 continue
             real = [str(image) if a == IMAGE else a for a in template]
-            raw = run_process([str(binary.path), *real], case_dir, timeout)
+            raw = run_process([*binary.command(), *real], case_dir, timeout)
             _refuse_host_failure(raw, run_dir)
             stdout = normalise(_decode(raw.stdout), ctx)
             stderr = normalise(_decode(raw.stderr), ctx)

@@ -137,8 +137,13 @@ def _find_loader(root: Path) -> str | None:
     return None
 
 
-def unpack(debs: list[Path], stage: Path, package: str) -> tuple[str, list[str]]:
-    """dpkg-deb -x every .deb into stage/root; write the launcher. -> (package version, pkgs)."""
+def unpack(debs: list[Path], stage: Path, package: str) -> tuple[str, list[str], list[str]]:
+    """dpkg-deb -x every .deb into stage/root; write the launcher.
+
+    -> (package version, packages, exec template): the template is the launcher's own
+    command with `{dir}` for the version directory, so the toolkit can start qemu-img
+    without a shell per call.
+    """
     root = stage / "root"
     root.mkdir(parents=True)
     packages, own_version = [], ""
@@ -159,4 +164,6 @@ def unpack(debs: list[Path], stage: Path, package: str) -> tuple[str, list[str]]
     argv0 = " --argv0 qemu-img" if "--argv0" in helptext else ""
     launcher.write_text(_LAUNCHER.format(package=package, loader=loader, argv0=argv0))
     launcher.chmod(0o755)
-    return own_version, packages
+    libs = "{dir}/root/lib/x86_64-linux-gnu:{dir}/root/usr/lib/x86_64-linux-gnu"
+    template = [f"{{dir}}/root/{loader}", *argv0.split(), "--library-path", libs]
+    return own_version, packages, [*template, "{dir}/root/usr/bin/qemu-img"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import toolkit
 
 from toolkit.cases import load_cases
 from toolkit.commands import COMMANDS, plan_for
@@ -122,21 +121,8 @@ def test_bad_case_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     cases.mkdir()
     (cases / "resize.toml").write_text(_case(name='"../escape"'))
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "generate",
-            "resize",
-            "--curated-cases",
-            str(cases),
-            "--expected-outputs",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
+    proc = toolkit(
+        "generate", "resize", "--curated-cases", str(cases), "--expected-outputs", str(out)
     )
     assert proc.returncode == 2, proc.stderr
     assert "resize.toml" in proc.stderr and "'../escape'" in proc.stderr

@@ -7,11 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import TOOLKIT
 
 from toolkit.model import QemuBinary
 
@@ -35,18 +35,8 @@ def toolkit_env(real: QemuBinary, tmp: Path, **extra: str) -> dict[str, str]:
 
 
 def generate_argv(binary: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "toolkit",
-        "generate",
-        "resize",
-        "--qemu-img",
-        str(binary),
-        "--expected-outputs",
-        str(out),
-        *extra,
-    ]
+    return [*TOOLKIT, "generate", "resize", "--qemu-img", str(binary),
+            "--expected-outputs", str(out), *extra]  # fmt: skip
 
 
 def triples(tree: Path) -> dict[str, set[str]]:

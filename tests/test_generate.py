@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import toolkit
 
 from toolkit.model import QemuBinary
 
@@ -19,13 +18,7 @@ pytestmark = pytest.mark.qemu
 
 
 def generate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "toolkit", "generate", "resize", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    return toolkit("generate", "resize", *args, cwd=cwd)
 
 
 def files_under(root: Path) -> dict[str, bytes]:
@@ -266,21 +259,8 @@ def test_commit_names_the_versions(tmp_path: Path, latest: QemuBinary) -> None:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@t.invalid",
     }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "toolkit",
-            "generate",
-            "resize",
-            "--qemu-img",
-            str(latest.path),
-            "--commit",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(REPO), **env_git},
+    proc = toolkit(
+        "generate", "resize", "--qemu-img", str(latest.path), "--commit", cwd=repo, env=env_git
     )
     assert proc.returncode == 0, proc.stderr
     log = subprocess.run([*git, "log", "-1", "--format=%s"], capture_output=True, text=True)

@@ -1,0 +1,19 @@
+"""Helpers shared by the tests (imported as `helpers`: pytest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLKIT = [sys.executable, "-m", "toolkit"]
+
+
+def toolkit(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m toolkit ARGS` as a user would, from any directory."""
+    full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
+    return subprocess.run([*TOOLKIT, *args], capture_output=True, text=True, cwd=cwd, env=full_env)

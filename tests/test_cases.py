@@ -116,14 +116,17 @@ def test_same_name_in_two_formats_is_fine(tmp_path: Path) -> None:
     assert len(load_cases(tmp_path, RESIZE)) == 2
 
 
-def test_bad_case_file_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("label", sorted(REJECTIONS))
+def test_bad_case_file_exits_2_and_writes_nothing(label: str, tmp_path: Path) -> None:
     cases = tmp_path / "cases"
     cases.mkdir()
-    (cases / "resize.toml").write_text(_case(name='"../escape"'))
+    (cases / "resize.toml").write_text(REJECTIONS[label][0])
     out = tmp_path / "out"
     proc = toolkit(
         "generate", "resize", "--curated-cases", str(cases), "--expected-outputs", str(out)
     )
     assert proc.returncode == 2, proc.stderr
-    assert "resize.toml" in proc.stderr and "'../escape'" in proc.stderr
+    assert str(cases / "resize.toml") in proc.stderr
+    assert REJECTIONS[label][1] in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert not out.exists()

@@ -290,3 +290,36 @@ def test_store_builds_skip_the_launcher_shell_with_identical_results(
             direct = run_case(case, b, spec, tmp_path)
             launcher = run_case(case, replace(b, exec_prefix=()), spec, tmp_path)
             assert direct.steps == launcher.steps, (b.version, case.format)
+
+
+def test_a_create_info_command_needs_only_a_case_file(tmp_path: Path, latest: QemuBinary) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "create.toml").write_text(
+        '[[case]]\nformat = "qcow2"\nname = "1M-cs-4k"\nstart = "1M"\n'
+        'options = ["cluster_size=4k"]\n'
+    )
+    out = tmp_path / "out"
+    proc = toolkit("generate", "create", "--curated-cases", str(cases),
+                   "--expected-outputs", str(out), "--qemu-img", str(latest.path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    d = out / "create-info-json" / "qcow2" / latest.version
+    meta = json.loads((d / "1M-cs-4k.meta.json").read_text())
+    assert meta["create_argv"] == [
+        "qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4k", "$FILENAME", "1M",
+    ]  # fmt: skip
+    assert "resize_argv" not in meta and meta["end_spec"] is None
+    assert json.loads((d / "1M-cs-4k.stdout.txt").read_text())["cluster-size"] == 4096
+    assert (d / "1M-cs-4k.stderr.txt").read_text() == "---INFO STDERR---\n"
+
+
+def test_output_paths_are_confined_to_the_tree(tmp_path: Path, latest: QemuBinary) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "resize-info-json").mkdir(parents=True)
+    elsewhere.mkdir()
+    (out / "resize-info-json" / "raw").symlink_to(elsewhere)  # a planted escape
+    proc = generate("--expected-outputs", str(out), "--qemu-img", str(latest.path),
+                    "--format", "raw")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "resolves outside" in proc.stderr
+    assert list(elsewhere.iterdir()) == []

@@ -228,7 +228,8 @@ def register_profiles() -> None:
     )
     settings.register_profile("ci", base, derandomize=True, max_examples=10, database=None)
     database = DirectoryBasedExampleDatabase(user_cache_dir() / "hypothesis")
-    settings.register_profile("fuzz", base, max_examples=100, database=database)
+    # Explicit: hypothesis's own default turns derandomize on when $CI is set.
+    settings.register_profile("fuzz", base, derandomize=False, max_examples=100, database=database)
 
 
 def explore(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.discovery import default_store, discover, select_versions, version_key
+from toolkit.discovery import default_store, discover, select_versions
 from toolkit.errors import BadInput
-from toolkit.model import QemuBinary
+from toolkit.model import QemuBinary, version_key
 from toolkit.probe import parse_version, sha256_file
 
 pytestmark = pytest.mark.qemu

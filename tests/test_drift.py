@@ -18,12 +18,13 @@ import jsonschema
 import pytest
 
 from toolkit import cli, drift, profiles, report_html
-from toolkit.artefacts import triple_paths, version_key
+from toolkit.artefacts import triple_paths
 from toolkit.commands import COMMANDS
 from toolkit.drift_diff import ARTEFACTS, KINDS, Change
 from toolkit.drift_render import MARKDOWN_LIMIT, pattern_line, render_markdown, render_text
 from toolkit.errors import BadInput
 from toolkit.golden import Tree
+from toolkit.model import version_key
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "expected-outputs"

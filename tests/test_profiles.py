@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from toolkit import cli, drift, profiles
-from toolkit.artefacts import dump_json, triple_paths, version_key
+from toolkit.artefacts import dump_json, triple_paths
 from toolkit.commands import COMMANDS
 from toolkit.golden import Tree
+from toolkit.model import version_key
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "expected-outputs"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit import atomic
 from toolkit.commands import CommandSpec
 from toolkit.errors import ToolkitFailure
-from toolkit.model import Baseline, CaseResult
+from toolkit.model import Baseline, CaseResult, version_key
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -163,10 +163,6 @@ def load_json_or_empty(path: Path) -> dict[str, Any]:
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
 
 
 def version_dirs(type_dir: Path) -> list[str]:

@@ -28,7 +28,7 @@ from toolkit import artefacts, atomic, options
 from toolkit.cases import load_cases
 from toolkit.commands import COMMANDS, IMAGE, plan_for
 from toolkit.discovery import discover, select_versions
-from toolkit.errors import BadInput
+from toolkit.errors import ToolkitFailure
 from toolkit.model import QemuBinary
 
 TARGETS = {
@@ -60,7 +60,7 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise BadInput(f"benchmark step failed ({shlex.join(argv)}):\n{proc.stderr[-2000:]}")
+        raise ToolkitFailure(f"benchmark step failed ({shlex.join(argv)}):\n{proc.stderr[-2000:]}")
     return elapsed
 
 

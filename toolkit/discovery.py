@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import BadInput
-from toolkit.model import QemuBinary
+from toolkit.model import QemuBinary, version_key
 from toolkit.options import add_discovery_options
 from toolkit.probe import ProbeCache
 from toolkit.probe import parse_version as parse_version  # re-exported for callers
@@ -47,10 +47,6 @@ def default_store() -> Path:
     """$QEMU_IMG_STORE, else $XDG_CACHE_HOME/qemu-img-baselines/qemu-img (~/.cache if unset)."""
     env = os.environ.get("QEMU_IMG_STORE")
     return Path(env) if env else user_cache_dir() / "qemu-img"
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
 
 
 def read_provenance(version_dir: Path) -> dict[str, Any] | None:
@@ -143,7 +139,10 @@ def discover(
                 f"using {first.path} ({first.source})"
             )
             continue
-        info = {k: str(prov[k]) for k in PROVENANCE_KEYS} if prov else {"sha256": digest}
+        # A store launcher reached by --qemu-img or a farm keeps its provenance (but is
+        # still exec'ed exactly as given: only store entries get the loader command).
+        known = prov or (read_provenance(path.parent) if path.name == "qemu-img" else None)
+        info = {k: str(known[k]) for k in PROVENANCE_KEYS} if known else {"sha256": digest}
         prefix = _exec_prefix(path.parent, prov) if prov else ()
         chosen[version] = QemuBinary(
             version, path, source, line, tuple(sorted(info.items())), prefix

@@ -16,7 +16,7 @@ from pathlib import Path
 from toolkit import artefacts, atomic, options
 from toolkit.cases import load_cases
 from toolkit.commands import COMMANDS, CommandSpec
-from toolkit.discovery import discover, read_provenance, select_versions
+from toolkit.discovery import discover, select_versions
 from toolkit.errors import BadInput, ToolkitFailure
 from toolkit.formats import FORMATS
 from toolkit.matrix import run_many
@@ -111,8 +111,7 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
     path = type_dir / artefacts.VERSIONS_FILE
     current = artefacts.load_json_or_empty(path)
     for b in binaries:
-        # A store launcher passed with --qemu-img still has its provenance beside it.
-        prov = read_provenance(b.path.parent) or b.provenance_dict()
+        prov = b.provenance_dict()
         source = (
             {"suite": prov["suite"], "package_version": prov["package_version"]}
             if "suite" in prov

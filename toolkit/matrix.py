@@ -99,11 +99,16 @@ def run_many(
         try:
             pending: dict[Future[CaseResult], int] = {}
             queue = iter(enumerate(jobs))
+
+            def submit_next() -> None:
+                nxt = next(queue, None)
+                if nxt is not None:
+                    index, (binary, case) = nxt
+                    pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = index
+
             # Keep at most 2*workers in flight so ^C has little to cancel.
-            for index, (binary, case) in queue:
-                pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = index
-                if len(pending) >= 2 * workers:
-                    break
+            for _ in range(2 * workers):
+                submit_next()
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -114,10 +119,7 @@ def run_many(
                         with interrupts.critical():
                             on_result(result)
                     advance()
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        i, (binary, case) = nxt
-                        pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = i
+                    submit_next()
         except BaseException:
             LIVE.kill_all()
             pool.shutdown(wait=True, cancel_futures=True)

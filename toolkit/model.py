@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key of a dotted version ("10.0.13" after "10.0.2"); a non-numeric part is -1."""
+    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
 @dataclass(frozen=True)
 class QemuBinary:
     """One runnable qemu-img, keyed by the upstream version it reports."""

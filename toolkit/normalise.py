@@ -27,9 +27,6 @@ class PathContext:
     run_dir: Path
     binaries: tuple[Path, ...]  # the binary as given, and any loader/ELF it really runs
 
-    def spellings(self, p: Path) -> tuple[str, ...]:
-        return spellings(p)
-
 
 @lru_cache(maxsize=1024)
 def spellings(p: Path) -> tuple[str, ...]:
@@ -42,14 +39,14 @@ def spellings(p: Path) -> tuple[str, ...]:
 
 def filter_image_path(text: str, ctx: PathContext) -> str:
     """The temp image, in every spelling, becomes $FILENAME."""
-    for s in ctx.spellings(ctx.image):
+    for s in spellings(ctx.image):
         text = text.replace(s, IMAGE)
     return text
 
 
 def filter_test_dir(text: str, ctx: PathContext) -> str:
     """Other files beside the image (vmdk extents, for example) keep their base name."""
-    for s in ctx.spellings(ctx.case_dir):
+    for s in spellings(ctx.case_dir):
         text = text.replace(s, TEST_DIR)
     return text
 
@@ -57,7 +54,7 @@ def filter_test_dir(text: str, ctx: PathContext) -> str:
 def filter_qemu_img(text: str, ctx: PathContext) -> str:
     """The binary's path (a launcher, a wrapper, a build tree) becomes plain qemu-img."""
     for p in ctx.binaries:
-        for s in ctx.spellings(p):
+        for s in spellings(p):
             text = text.replace(s, QEMU_IMG)
     return text
 

@@ -30,10 +30,11 @@ import re
 from dataclasses import dataclass, fields
 from functools import cache
 
+from toolkit.model import version_key
+
 SUFFIX_POWER = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 _C_SPACE = " \t\n\v\f\r"
 _UINT64_LIMIT = 1 << 64
-INT64_MAX = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
@@ -62,19 +63,12 @@ RULE_SINCE: dict[str, tuple[int, ...]] = {
 }
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for p in version.split("."):
-        if not p.isdigit():
-            break
-        parts.append(int(p))
-    return tuple(parts) or (999,)
-
-
 @cache
 def grammar_for(version: str) -> Grammar:
     """The rules qemu-img `version` follows (an unparsable version gets the newest)."""
-    v = _version_tuple(version)
+    v = version_key(version)
+    if v[0] < 0:
+        v = (999,)
     return Grammar(**{rule: v >= since for rule, since in RULE_SINCE.items()})
 
 

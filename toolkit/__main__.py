@@ -1,7 +1,5 @@
 """`python -m toolkit <command>`."""
 
-import sys
+from toolkit.cli import exit_now, main
 
-from toolkit.cli import main
-
-sys.exit(main())
+exit_now(main())

@@ -30,6 +30,7 @@ from toolkit.commands import COMMANDS, IMAGE, plan_for
 from toolkit.discovery import discover, select_versions
 from toolkit.errors import ToolkitFailure
 from toolkit.model import QemuBinary
+from toolkit.sizes import grammar_for
 
 TARGETS = {
     "generate_j1_vs_loop": 1.15,
@@ -60,7 +61,8 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise ToolkitFailure(f"benchmark step failed ({shlex.join(argv)}):\n{proc.stderr[-2000:]}")
+        output = (proc.stderr.strip() or proc.stdout.strip())[-2000:]
+        raise ToolkitFailure(f"benchmark step failed ({shlex.join(argv)}):\n{output}")
     return elapsed
 
 
@@ -75,7 +77,7 @@ def bare_loop_script(binary: QemuBinary, curated: Path, workdir: Path, direct: b
     lines = ["set +e", f"cd {shlex.quote(str(workdir))}"]
     img = "img"
     for case in load_cases(curated, spec):
-        plan = plan_for(case)
+        plan = plan_for(case, grammar_for(binary.version))  # as the runner plans it
         calls = []
         for step in spec.steps:
             argv = [img if a == IMAGE else a for a in step.argv(case, plan)]
@@ -96,8 +98,8 @@ def _selection(args: argparse.Namespace, binary: QemuBinary) -> list[str]:
     return sel
 
 
-def _peak_dir_bytes(argv: list[str], tmp: Path) -> int:
-    """Run argv with TMPDIR=tmp and sample the size of everything under tmp."""
+def _peak_dir_bytes(argv: list[str], tmp: Path, env: dict[str, str]) -> int:
+    """Run argv (env sets TMPDIR=tmp) and sample the size of everything under tmp."""
     peak = 0
     done = threading.Event()
 
@@ -115,11 +117,28 @@ def _peak_dir_bytes(argv: list[str], tmp: Path) -> int:
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     try:
-        _timed(argv, env={**os.environ, "TMPDIR": str(tmp)})
+        _timed(argv, env)
     finally:
         done.set()
         t.join()
     return peak
+
+
+def toolkit_env(pycache: Path | None, **extra: str) -> dict[str, str]:
+    """The toolkit's environment for a timed run.
+
+    With a `pycache`, compiled modules are cached there (never in the checkout), as on
+    any machine that doesn't set PYTHONDONTWRITEBYTECODE. With None, nothing is cached,
+    so every start compiles the toolkit's own modules from source.
+    """
+    env = {**os.environ, **extra}
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="qemu-img-bench-") as scratch:
         root = Path(scratch)
-        (root / "work").mkdir()
+        for d in ("work", "peak", "pycache"):
+            (root / d).mkdir()
+        env = toolkit_env(root / "pycache")
         loops = {}
         for name, direct in (("loop", False), ("direct_loop", True)):
             script = root / f"{name}.sh"
@@ -142,14 +163,16 @@ def run(args: argparse.Namespace) -> int:
             "generate", "resize", *_selection(args, binary), "--curated-cases",
             str(args.curated_cases), "--expected-outputs", str(root / "tree"),
         )  # fmt: skip
-        _timed([*gen, "-j", "1"])  # warm-up: page cache, probe cache, first write
+        _timed([*gen, "-j", "1"], env)  # warm-up: page cache, probe cache, bytecode, first write
+        uncompiled = toolkit_env(None)
         timings: dict[str, list[float]] = {}
         for _ in range(args.runs):  # paired: every figure sees the same machine state
             for name, measure in (
-                ("generate_j1_s", partial(_timed, [*gen, "-j", "1"])),
+                ("generate_j1_s", partial(_timed, [*gen, "-j", "1"], env)),
                 ("bare_loop_s", loops["loop"]),
-                ("generate_j2_s", partial(_timed, [*gen, "-j", "2"])),
+                ("generate_j2_s", partial(_timed, [*gen, "-j", "2"], env)),
                 ("bare_direct_loop_s", loops["direct_loop"]),
+                ("generate_j2_no_bytecode_s", partial(_timed, [*gen, "-j", "2"], uncompiled)),
             ):
                 timings.setdefault(name, []).append(measure())
         med = {k: statistics.median(v) for k, v in timings.items()}
@@ -161,38 +184,15 @@ def run(args: argparse.Namespace) -> int:
             results[f"generate_j{j}_vs_direct_loop"] = round(
                 med[f"generate_j{j}_s"] / med["bare_direct_loop_s"], 3
             )
-        (root / "peak").mkdir()
-        peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak")
+        results["generate_j2_no_bytecode_vs_loop"] = round(
+            med["generate_j2_no_bytecode_s"] / med["bare_loop_s"], 3
+        )
+        peak_env = toolkit_env(root / "pycache", TMPDIR=str(root / "peak"))
+        peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak", peak_env)
         results["tmp_peak_mib_j2"] = round(peak / 2**20, 2)
-    tree = args.expected_outputs
-    versions = artefacts.version_dirs(tree / "resize-info-json")
-    if versions:
-        verify = _toolkit(
-            "verify",
-            "--offline",
-            "--expected-outputs",
-            str(tree),
-            "--curated-cases",
-            str(args.curated_cases),
-        )
-        results["verify_offline_s"] = round(
-            statistics.median(_timed(verify) for _ in range(args.runs)), 4
-        )
-        if len(versions) >= 2:
-            drift = _toolkit(
-                "drift",
-                versions[-2],
-                versions[-1],
-                "--expected-outputs",
-                str(tree),
-                "--format",
-                "json",
-            )
-            results["drift_s"] = round(
-                statistics.median(_timed(drift) for _ in range(args.runs)), 4
-            )
-    if not args.skip_fuzz:
-        results.update(_fuzz_rate(_selection(args, binary)))
+        results.update(_tree_timings(args, env))
+        if not args.skip_fuzz:
+            results.update(_fuzz_rate(_selection(args, binary), env))
     results["targets"] = {
         k: {"target": v, "met": results.get(k, v + 1) <= v}
         for k, v in TARGETS.items()
@@ -204,11 +204,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fuzz_rate(selection: list[str]) -> dict[str, Any]:
+def _tree_timings(args: argparse.Namespace, env: dict[str, str]) -> dict[str, float]:
+    """Offline verify of the whole tree, and drift between its two newest versions."""
+    tree = args.expected_outputs
+    versions = artefacts.version_dirs(tree / "resize-info-json")
+    out: dict[str, float] = {}
+    if versions:
+        verify = _toolkit(
+            "verify", "--offline", "--expected-outputs", str(tree),
+            "--curated-cases", str(args.curated_cases),
+        )  # fmt: skip
+        out["verify_offline_s"] = round(
+            statistics.median(_timed(verify, env) for _ in range(args.runs)), 4
+        )
+    if len(versions) >= 2:
+        drift = _toolkit(
+            "drift", versions[-2], versions[-1], "--expected-outputs", str(tree),
+            "--format", "json",
+        )  # fmt: skip
+        out["drift_s"] = round(statistics.median(_timed(drift, env) for _ in range(args.runs)), 4)
+    return out
+
+
+def _fuzz_rate(selection: list[str], env: dict[str, str]) -> dict[str, Any]:
     proc = subprocess.run(
         _toolkit("fuzz", *selection, "--max-examples", "100", "--seed", "0"),
         capture_output=True,
         text=True,
+        env=env,
     )
     m = re.search(r"([0-9.]+) examples/s", proc.stdout + proc.stderr)
     return {"fuzz_examples_per_s": float(m.group(1))} if m else {"fuzz_examples_per_s": None}

@@ -32,7 +32,8 @@ from toolkit.errors import BadInput
 from toolkit.formats import driver_for
 from toolkit.matrix import run_many
 from toolkit.model import Baseline, Case, CaseResult, QemuBinary
-from toolkit.runner import run_directory, run_process
+from toolkit.process import run_process
+from toolkit.runner import run_directory
 from toolkit.verify_online import CaseOutcome, clear_obtained, compare, write_obtained
 from toolkit.verify_triple import ceil_sector
 

@@ -7,12 +7,16 @@ Each stage module exposes `register(subparsers)`, adding its sub-command with
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from toolkit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ToolkitError
+from toolkit.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ToolkitError
 
 # Command -> the stage module that registers it, in --help order. Only the module
 # of the command being run is imported: heavy dependencies (deepdiff, hypothesis)
@@ -67,3 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `... | head` is normal use; don't print a traceback.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         return 0
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit `python -m toolkit` without the interpreter's teardown.
+
+    Teardown frees every module and object one by one. Every file the toolkit writes
+    is closed by now, so it buys nothing, and it cost a 0.4 s generate run about
+    18 ms (measured with `nox -s bench`). atexit handlers still run, and standard
+    output and error are flushed first.
+    """
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass  # `... | head` is normal use: the reader has what it wanted
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.write(2, f"error: cannot write standard output: {exc}\n".encode())
+        code = code or EXIT_FAILED
+    os._exit(code)

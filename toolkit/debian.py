@@ -12,9 +12,9 @@ import re
 import subprocess
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from toolkit import data_text
 from toolkit.errors import BadInput
 
 KEYRING_DIR = Path("/usr/share/keyrings")
@@ -47,7 +47,7 @@ class SuiteList:
 
 def load_suites() -> SuiteList:
     """toolkit/data/suites.toml."""
-    text = resources.files("toolkit").joinpath("data", "suites.toml").read_text(encoding="utf-8")
+    text = data_text("suites.toml")
     data = tomllib.loads(text)
     suites = tuple(
         Suite(

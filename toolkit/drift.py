@@ -19,11 +19,10 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from toolkit import atomic, profiles, report_html
+from toolkit import atomic, data_text, profiles, report_html
 from toolkit.artefacts import dump_json
 from toolkit.commands import COMMANDS, CommandSpec
 from toolkit.drift_diff import ARTEFACTS, Change, diff_views
@@ -151,7 +150,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 @cache
 def report_schema() -> Any:
     """The JSON contract (toolkit/data/drift.schema.json) that other tools read."""
-    return json.loads(resources.files("toolkit").joinpath("data/drift.schema.json").read_text())
+    return json.loads(data_text("drift.schema.json"))
 
 
 def render(report: Report, fmt: str, tree: Tree) -> str:

@@ -27,7 +27,8 @@ from toolkit.formats import FORMATS
 from toolkit.generate import binaries_for
 from toolkit.invariants import FUZZ_SPEC, INVARIANTS, Verdict
 from toolkit.model import CaseResult, QemuBinary
-from toolkit.runner import LIVE, run_case, run_directory
+from toolkit.process import LIVE
+from toolkit.runner import run_case, run_directory
 
 if TYPE_CHECKING:
     from toolkit.strategies import FuzzExample

@@ -41,7 +41,7 @@ from toolkit.errors import ToolkitFailure
 from toolkit.invariants import Verdict
 from toolkit.model import QemuBinary
 from toolkit.normalise import PathContext, normalise
-from toolkit.runner import run_process
+from toolkit.process import run_process
 from toolkit.sizes import SizeError, grammar_for, parse_end_spec
 
 SCRATCH = (1 << 40, 512)  # sparse scratch lengths, the first the file system takes

@@ -1,43 +1,43 @@
 """Run many (binary, case) pairs concurrently with the one runner.
 
-Results come back in input order whatever `jobs` is, so everything built from
-them is identical at -j 1 and -j N. An interrupt kills every live qemu-img
-process group, and the run directory is always removed.
+Workers take jobs in order, run them, and hand each result to `on_result` one at a
+time. Results come back in input order whatever `jobs` is, so everything built from
+them is identical at -j 1 and -j N. An interrupt kills every live qemu-img process
+group, lets a result that is being recorded finish (so a triple is never left half
+written), records nothing more, and the run directory is always removed.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from toolkit.commands import CommandSpec
 from toolkit.model import Case, CaseResult, QemuBinary
-from toolkit.runner import LIVE, run_case, run_directory
+from toolkit.process import LIVE
+from toolkit.runner import run_case, run_directory
 
 Job = tuple[QemuBinary, Case]
 
 
 class _Interrupts:
-    """^C and SIGTERM raise KeyboardInterrupt, but never inside a critical section.
+    """^C and SIGTERM raise KeyboardInterrupt in the main thread, except while held.
 
-    Writing one case's triple is critical: an interrupt that arrives meanwhile
-    is held until the triple is complete, so ^C never leaves a partial triple.
+    The main thread holds them while it waits for workers to finish the result they
+    are recording: a second ^C then must not cut a triple in half.
     """
 
     def __init__(self) -> None:
-        self.depth = 0
-        self.pending = False
+        self.held = False
 
     def handler(self, signum: int, frame: object) -> None:
-        if self.depth:
-            self.pending = True
-            return
-        raise KeyboardInterrupt
+        if not self.held:
+            raise KeyboardInterrupt
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -51,17 +51,6 @@ class _Interrupts:
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
-
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-            if not self.depth and self.pending:
-                self.pending = False
-                raise KeyboardInterrupt
 
 
 @contextmanager
@@ -87,42 +76,59 @@ def run_many(
     label: str = "running",
     tmp_parent: Path | None = None,
 ) -> list[CaseResult]:
-    """Run every job; call on_result as each finishes; return results in job order."""
+    """Run every job; call on_result as each finishes; return results in job order.
+
+    on_result is called from the worker threads, never two calls at once.
+    """
     results: list[CaseResult | None] = [None] * len(jobs)
+    queue = iter(enumerate(jobs))
+    taking, recording = threading.Lock(), threading.Lock()
+    failures: list[BaseException] = []
     interrupts = _Interrupts()
+
+    def work(run_dir: Path, advance: Callable[[], None]) -> None:
+        while not LIVE.stopping:
+            with taking:
+                job = next(queue, None)
+            if job is None:
+                return
+            index, (binary, case) = job
+            try:
+                result = run_case(case, binary, spec, run_dir, timeout)
+                with recording:
+                    # LIVE.stopping is set before any group is killed: a result whose
+                    # qemu-img an interrupt killed is never recorded.
+                    if LIVE.stopping:
+                        return
+                    if on_result is not None:
+                        on_result(result)
+                results[index] = result
+                advance()
+            except BaseException as exc:
+                failures.append(exc)
+                LIVE.kill_all()
+                return
+
     with (
         interrupts.installed(),
         run_directory(tmp_parent) as run_dir,
         progress_bar(label, len(jobs)) as advance,
     ):
-        pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        threads = [
+            threading.Thread(target=work, args=(run_dir, advance), name=f"worker-{n}", daemon=True)
+            for n in range(max(1, min(workers, len(jobs))))
+        ]
+        for t in threads:
+            t.start()
         try:
-            pending: dict[Future[CaseResult], int] = {}
-            queue = iter(enumerate(jobs))
-
-            def submit_next() -> None:
-                nxt = next(queue, None)
-                if nxt is not None:
-                    index, (binary, case) = nxt
-                    pending[pool.submit(run_case, case, binary, spec, run_dir, timeout)] = index
-
-            # Keep at most 2*workers in flight so ^C has little to cancel.
-            for _ in range(2 * workers):
-                submit_next()
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    index = pending.pop(fut)
-                    result = fut.result()
-                    results[index] = result
-                    if on_result is not None:
-                        with interrupts.critical():
-                            on_result(result)
-                    advance()
-                    submit_next()
-        except BaseException:
+            for t in threads:
+                t.join()
+        except BaseException:  # ^C: stop everything, but let a result being recorded finish
+            interrupts.held = True
             LIVE.kill_all()
-            pool.shutdown(wait=True, cancel_futures=True)
+            for t in threads:
+                t.join()
             raise
-        pool.shutdown(wait=True)
+    if failures:
+        raise failures[0]
     return [r for r in results if r is not None]

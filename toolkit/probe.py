@@ -7,7 +7,6 @@ cache is treated as empty.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,8 @@ def parse_version(first_line: str) -> str | None:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # here, not at the top: OpenSSL's load costs every start ~10 ms
+
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

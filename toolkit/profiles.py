@@ -95,8 +95,11 @@ def compute(tree: Tree) -> ProfileTable:
         for name in sorted(set().union(*present.values())):
             by_print: dict[str, str] = {}
             letters: dict[str, str] = {}
-            for v in versions:
-                if name in present[v]:
+            have = [v for v in versions if name in present[v]]
+            if len(have) == 1:  # nothing to compare with: profile A, no need to read it
+                letters[have[0]] = letter(0)
+            else:
+                for v in have:
                     fp = view(tree.read(fmt, v, name), fmt, tree.spec).fingerprint()
                     letters[v] = by_print.setdefault(fp, letter(len(by_print)))
             rows.append(Row(fmt, name, letters))

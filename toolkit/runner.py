@@ -9,111 +9,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.commands import IMAGE, QEMU_IMG, CommandSpec, Plan, plan_for
 from toolkit.errors import ToolkitFailure
 from toolkit.model import Case, CaseResult, QemuBinary, StepResult
 from toolkit.normalise import PathContext, assert_no_leak, normalise
+from toolkit.process import RawOutcome, pid_alive, run_process
 from toolkit.sizes import grammar_for
 
 RUN_DIR_PREFIX = "qemu-img-baselines-run-"
-
-
-@dataclass(frozen=True)
-class RawOutcome:
-    return_code: int  # negative N: killed by signal N (Python's convention, not the shell's 128+N)
-    stdout: bytes
-    stderr: bytes
-    timed_out: bool
-
-
-class _Live:
-    """Process groups still running, so an interrupt can kill every one of them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: set[subprocess.Popen[bytes]] = set()
-        self.stopping = False
-
-    def add(self, p: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.add(p)
-        if self.stopping:  # registered after kill_all ran: kill it ourselves
-            _kill_group(p)
-
-    def discard(self, p: subprocess.Popen[bytes]) -> None:
-        with self._lock:
-            self._procs.discard(p)
-
-    def kill_all(self) -> None:
-        """Stop for good: kill every live group and refuse to start new ones."""
-        self.stopping = True
-        with self._lock:
-            procs = list(self._procs)
-        for p in procs:
-            _kill_group(p)
-
-
-LIVE = _Live()
-
-
-def _kill_group(p: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(p.pid, signal.SIGKILL)
-
-
-def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
-    """Run argv (never through a shell) in its own process group; kill the group on timeout."""
-    if LIVE.stopping:
-        raise ToolkitFailure("run interrupted")
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # own group: killable as a whole, deaf to the terminal's ^C
-        )
-    except OSError as exc:
-        raise ToolkitFailure(f"cannot run {argv[0]}: {exc}") from exc
-    LIVE.add(proc)
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        _kill_group(proc)
-
-    # A watchdog instead of communicate(timeout=...): with a timeout, Popen.wait polls
-    # waitpid with sleeps, which adds latency to every one of thousands of short calls.
-    watchdog = threading.Timer(timeout, expire)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        out, err = proc.communicate()
-    finally:
-        watchdog.cancel()
-        _kill_group(proc)  # reap anything the step left behind in its group
-        LIVE.discard(proc)
-    return RawOutcome(proc.returncode, out, err, expired.is_set())
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists (someone else's live process counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep_stale_run_dirs(parent: Path) -> int:
@@ -157,6 +65,52 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace")
 
 
+_SCRATCH = threading.local()
+
+
+def _case_dir(run_dir: Path) -> Path:
+    """This thread's scratch directory under run_dir, made once, emptied after each case.
+
+    A thread runs one case at a time, so the directory is private to that case; reusing
+    it saves a mkdir and an rmdir per case and keeps normalise's path cache warm.
+    """
+    dirs: dict[Path, Path] = _SCRATCH.__dict__.setdefault("dirs", {})
+    d = dirs.get(run_dir)
+    if d is None or not d.is_dir():  # first case here, or a new run dir at the same path
+        d = dirs[run_dir] = Path(tempfile.mkdtemp(prefix="case-", dir=run_dir))
+    return d
+
+
+def _empty(directory: Path, run_dir: Path) -> None:
+    """Remove whatever the case left (the image, extents, anything qemu-img made).
+
+    Whatever can't be removed must not meet the next case: the directory is then
+    dropped, and the thread's next case gets a fresh one.
+    """
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as entries:
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):  # checked below
+                    os.unlink(e.path)
+    try:
+        with os.scandir(directory) as left:
+            if next(left, None) is None:
+                return
+    except OSError:
+        pass
+    _SCRATCH.dirs.pop(run_dir, None)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 def run_case(
     case: Case,
     binary: QemuBinary,
@@ -167,7 +121,7 @@ def run_case(
 ) -> CaseResult:
     """Run every step of `case` that its predecessors allow. Never raises for qemu-img's sake."""
     plan = plan or plan_for(case, grammar_for(binary.version))
-    case_dir = Path(tempfile.mkdtemp(prefix="case-", dir=run_dir))
+    case_dir = _case_dir(run_dir)
     image = case_dir / f"img.{case.format}"
     ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir, binaries=binary.host_paths())
     ok: dict[str, bool] = {}
@@ -199,12 +153,12 @@ def run_case(
                     stdout_bytes=len(stdout.encode()),
                     stderr_bytes=len(stderr.encode()),
                     timed_out=raw.timed_out,
-                    image_bytes=image.stat().st_size if image.exists() else None,
+                    image_bytes=_size(image),
                 )
             )
             ok[step.name] = raw.return_code == 0 and not raw.timed_out
     finally:
-        shutil.rmtree(case_dir, ignore_errors=True)
+        _empty(case_dir, run_dir)
     return CaseResult(
         case=case,
         binary=binary,

@@ -23,7 +23,7 @@ from toolkit import atomic
 from toolkit.debian import SuiteFailed
 from toolkit.discovery import PROVENANCE, read_provenance
 from toolkit.probe import sha256_file
-from toolkit.runner import pid_alive
+from toolkit.process import pid_alive
 
 LOADER = "ld-linux-x86-64.so.2"
 _LOADER_DIRS = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64", "usr/lib64")

@@ -13,8 +13,9 @@ import fnmatch
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from toolkit import data_text
 
 MASKED = "<whitelisted>"
 
@@ -33,9 +34,7 @@ class Entry:
 
 @cache
 def entries() -> tuple[Entry, ...]:
-    data = tomllib.loads(
-        resources.files("toolkit").joinpath("data/whitelist.toml").read_text(encoding="utf-8")
-    )
+    data = tomllib.loads(data_text("whitelist.toml"))
     return tuple(
         Entry(
             e["id"],

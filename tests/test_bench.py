@@ -1,0 +1,82 @@
+"""The benchmark: its bare loop makes generate's calls, and a run writes every figure."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from helpers import REPO, toolkit
+
+from toolkit.bench import TARGETS, bare_loop_script
+from toolkit.cases import load_cases
+from toolkit.commands import COMMANDS, IMAGE
+from toolkit.model import QemuBinary
+
+pytestmark = pytest.mark.qemu
+
+SPEC = COMMANDS["resize"]
+TREE = REPO / "expected-outputs" / SPEC.output_type
+
+
+@pytest.fixture
+def latest(qemu_binaries: list[QemuBinary]) -> QemuBinary:
+    return qemu_binaries[-1]
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_the_bare_loop_makes_the_calls_generate_recorded(
+    tmp_path: Path, qemu_binaries: list[QemuBinary], direct: bool
+) -> None:
+    for binary in qemu_binaries:
+        _check_loop(tmp_path, binary, direct)
+
+
+def _check_loop(tmp_path: Path, binary: QemuBinary, direct: bool) -> None:
+    script = bare_loop_script(binary, REPO / "curated_cases", tmp_path, direct)
+    lines = script.splitlines()[2:]  # after `set +e` and `cd`
+    cases = load_cases(REPO / "curated_cases", SPEC)
+    assert len(lines) == len(cases) == 41
+    start = binary.command() if direct else [str(binary.path)]
+    for line, case in zip(lines, cases, strict=True):
+        chain, cleanup = line.rsplit("; ", 1)
+        assert cleanup == "rm -f img*"
+        meta = json.loads(
+            (TREE / case.format / binary.version / f"{case.name}.meta.json").read_text()
+        )
+        calls = chain.split(" && ")
+        assert len(calls) == len(SPEC.steps)
+        for call, step in zip(calls, SPEC.steps, strict=True):
+            words = shlex.split(call)
+            assert words[: len(start)] == start and words[-2:] == [">out", "2>err"]
+            args = [IMAGE if w == "img" else w for w in words[len(start) : -2]]
+            assert ["qemu-img", *args] == meta[f"{step.name}_argv"], (case.name, step.name)
+
+
+def _stamps(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_a_bench_run_writes_every_figure(tmp_path: Path, latest: QemuBinary) -> None:
+    out = tmp_path / "bench.json"
+    before = _stamps(REPO / "expected-outputs")
+    proc = toolkit(
+        "bench", "--version", latest.version, "--runs", "1", "--skip-fuzz",
+        "--output", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())
+    assert figures == json.loads(proc.stdout)
+    assert figures["qemu_version"] == latest.version and figures["runs"] == 1
+    for key in ("bare_loop_s", "bare_direct_loop_s", "generate_j1_s", "generate_j2_s",
+                "generate_j2_no_bytecode_s", "verify_offline_s", "drift_s"):  # fmt: skip
+        assert 0 < figures[key] < 60, key
+    assert figures["generate_j2_vs_loop"] == round(
+        figures["generate_j2_s"] / figures["bare_loop_s"], 3
+    )
+    assert set(figures["targets"]) == set(TARGETS)
+    for name, target in figures["targets"].items():
+        assert target["met"] is (figures[name] <= TARGETS[name])
+    # It generates into its own scratch tree: the committed one is not touched.
+    assert _stamps(REPO / "expected-outputs") == before

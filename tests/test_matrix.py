@@ -1,0 +1,86 @@
+"""run_many: results in job order at any -j, and ^C never cuts a result being recorded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from toolkit import matrix, process
+from toolkit.commands import COMMANDS
+from toolkit.model import Case, CaseResult, QemuBinary
+
+pytestmark = pytest.mark.qemu
+
+SPEC = COMMANDS["resize"]
+
+
+@pytest.fixture
+def real(qemu_binaries: list[QemuBinary]) -> QemuBinary:
+    return qemu_binaries[-1]
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch) -> process._Live:
+    """A private registry: an interrupt stops it for good, and it must not stop others."""
+    fresh = process._Live()
+    monkeypatch.setattr(process, "LIVE", fresh)
+    monkeypatch.setattr(matrix, "LIVE", fresh)
+    return fresh
+
+
+def _jobs(real: QemuBinary, n: int) -> list[tuple[QemuBinary, Case]]:
+    return [(real, Case("resize", "raw", f"case-{i}", "1M", f"{i + 2}M")) for i in range(n)]
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_results_come_back_in_job_order(
+    tmp_path: Path, real: QemuBinary, live: process._Live, workers: int
+) -> None:
+    jobs = _jobs(real, 7)
+    recorded: list[str] = []
+    results = matrix.run_many(
+        jobs, SPEC, workers, 60, lambda r: recorded.append(r.case.name), tmp_parent=tmp_path
+    )
+    assert [r.case.name for r in results] == [c.name for _, c in jobs]
+    assert sorted(recorded) == sorted(c.name for _, c in jobs)
+    assert [r.expected_final_size for r in results] == [(i + 2) << 20 for i in range(7)]
+    assert list(tmp_path.iterdir()) == []  # the run directory is gone
+
+
+def test_an_interrupt_waits_for_the_result_being_recorded(
+    tmp_path: Path, real: QemuBinary, live: process._Live
+) -> None:
+    recorded: list[str] = []
+
+    def record(result: CaseResult) -> None:
+        if not recorded:  # ^C arrives while the first result is half recorded
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+        recorded.append(result.case.name)
+
+    with pytest.raises(KeyboardInterrupt):
+        matrix.run_many(_jobs(real, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
+    # The record in progress was finished before run_many raised; none began after ^C.
+    assert len(recorded) == 1
+    assert live.stopping
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_while_recording_stops_the_run_and_is_raised(
+    tmp_path: Path, real: QemuBinary, live: process._Live
+) -> None:
+    recorded: list[str] = []
+
+    def record(result: CaseResult) -> None:
+        if len(recorded) == 2:
+            raise OSError(28, "No space left on device")
+        recorded.append(result.case.name)
+
+    with pytest.raises(OSError, match="No space"):
+        matrix.run_many(_jobs(real, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
+    assert len(recorded) == 2
+    assert list(tmp_path.iterdir()) == []

@@ -19,3 +19,9 @@ def qemu_binaries() -> list[QemuBinary]:
             pytrace=False,
         )
     return found
+
+
+@pytest.fixture(scope="session")
+def latest(qemu_binaries: list[QemuBinary]) -> QemuBinary:
+    """The newest qemu-img found."""
+    return qemu_binaries[-1]

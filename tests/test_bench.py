@@ -20,11 +20,6 @@ SPEC = COMMANDS["resize"]
 TREE = REPO / "expected-outputs" / SPEC.output_type
 
 
-@pytest.fixture
-def latest(qemu_binaries: list[QemuBinary]) -> QemuBinary:
-    return qemu_binaries[-1]
-
-
 @pytest.mark.parametrize("direct", [False, True])
 def test_the_bare_loop_makes_the_calls_generate_recorded(
     tmp_path: Path, qemu_binaries: list[QemuBinary], direct: bool

@@ -21,13 +21,13 @@ STAND_INS = Path(__file__).resolve().parent / "stand_ins"
 pytestmark = pytest.mark.qemu
 
 
-def toolkit_env(real: QemuBinary, tmp: Path, **extra: str) -> dict[str, str]:
+def toolkit_env(latest: QemuBinary, tmp: Path, **extra: str) -> dict[str, str]:
     scratch = tmp / "scratch"
     scratch.mkdir(exist_ok=True)
     return {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "REAL_QEMU_IMG": str(real.path),
+        "REAL_QEMU_IMG": str(latest.path),
         "TMPDIR": str(scratch),
         "XDG_CACHE_HOME": str(tmp / "cache"),  # keep the probe cache private
         **extra,
@@ -50,17 +50,12 @@ def triples(tree: Path) -> dict[str, set[str]]:
     return out
 
 
-@pytest.fixture
-def real(qemu_binaries: list[QemuBinary]) -> QemuBinary:
-    return qemu_binaries[-1]
-
-
 def test_hang_is_killed_with_its_group_and_the_run_goes_on(
-    tmp_path: Path, real: QemuBinary
+    tmp_path: Path, latest: QemuBinary
 ) -> None:
     pids = tmp_path / "pids"
     out = tmp_path / "out"
-    env = toolkit_env(real, tmp_path, HANG_PID_FILE=str(pids))
+    env = toolkit_env(latest, tmp_path, HANG_PID_FILE=str(pids))
     t0 = time.monotonic()
     proc = subprocess.run(
         generate_argv(
@@ -106,7 +101,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_crash_on_a_signal_is_recorded_as_minus_the_signal(
-    tmp_path: Path, real: QemuBinary
+    tmp_path: Path, latest: QemuBinary
 ) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
@@ -120,7 +115,7 @@ def test_crash_on_a_signal_is_recorded_as_minus_the_signal(
         ),
         capture_output=True,
         text=True,
-        env=toolkit_env(real, tmp_path),
+        env=toolkit_env(latest, tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
     meta = json.loads(next(out.rglob("1M-to-4M-default.meta.json")).read_text())
@@ -130,13 +125,13 @@ def test_crash_on_a_signal_is_recorded_as_minus_the_signal(
     assert stderr == "---RESIZE STDERR---\nabout to crash\n"
 
 
-def _start_slow_run(tmp_path: Path, real: QemuBinary, out: Path) -> subprocess.Popen[str]:
+def _start_slow_run(tmp_path: Path, latest: QemuBinary, out: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         generate_argv(STAND_INS / "qemu-img-fault-slow", out, "-j", "2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=toolkit_env(real, tmp_path),
+        env=toolkit_env(latest, tmp_path),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(out.rglob("*.meta.json"))) < 3:
@@ -145,9 +140,9 @@ def _start_slow_run(tmp_path: Path, real: QemuBinary, out: Path) -> subprocess.P
     return proc
 
 
-def test_sigint_cleans_up_and_exits_130(tmp_path: Path, real: QemuBinary) -> None:
+def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary) -> None:
     out = tmp_path / "out"
-    proc = _start_slow_run(tmp_path, real, out)
+    proc = _start_slow_run(tmp_path, latest, out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -158,9 +153,9 @@ def test_sigint_cleans_up_and_exits_130(tmp_path: Path, real: QemuBinary) -> Non
     assert not [p for p in out.rglob(".*") if p.name != ".generate.lock"]
 
 
-def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, real: QemuBinary) -> None:
+def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: QemuBinary) -> None:
     out = tmp_path / "out"
-    proc = _start_slow_run(tmp_path, real, out)
+    proc = _start_slow_run(tmp_path, latest, out)
     proc.kill()
     proc.wait(timeout=30)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -179,7 +174,7 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, real: QemuBi
         generate_argv(STAND_INS / "qemu-img-fault-slow", out, "-j", "2"),
         capture_output=True,
         text=True,
-        env=toolkit_env(real, tmp_path),
+        env=toolkit_env(latest, tmp_path),
     )
     assert again.returncode == 0, again.stderr
     assert not leftover.exists()
@@ -191,7 +186,7 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, real: QemuBi
     assert list((tmp_path / "scratch").iterdir()) == []
 
 
-def test_second_generator_fails_with_a_lock_message(tmp_path: Path, real: QemuBinary) -> None:
+def test_second_generator_fails_with_a_lock_message(tmp_path: Path, latest: QemuBinary) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with open(out / ".generate.lock", "a+") as fh:
@@ -199,10 +194,10 @@ def test_second_generator_fails_with_a_lock_message(tmp_path: Path, real: QemuBi
         fh.write("pid 4242\n")
         fh.flush()
         proc = subprocess.run(
-            generate_argv(real.path, out, "--format", "raw"),
+            generate_argv(latest.path, out, "--format", "raw"),
             capture_output=True,
             text=True,
-            env=toolkit_env(real, tmp_path),
+            env=toolkit_env(latest, tmp_path),
         )
     assert proc.returncode == 1
     assert "is locked by a running generate (pid 4242" in proc.stderr
@@ -221,13 +216,13 @@ def small_tmpfs(tmp_path: Path) -> Path:
 
 
 def test_full_scratch_disk_is_an_error_not_a_baseline(
-    tmp_path: Path, real: QemuBinary, small_tmpfs: Path
+    tmp_path: Path, latest: QemuBinary, small_tmpfs: Path
 ) -> None:
     out = tmp_path / "out"
-    env = toolkit_env(real, tmp_path)
+    env = toolkit_env(latest, tmp_path)
     env["TMPDIR"] = str(small_tmpfs)
     proc = subprocess.run(
-        generate_argv(real.path, out, "--format", "raw", "--case", "*prealloc-full", "-j", "1"),
+        generate_argv(latest.path, out, "--format", "raw", "--case", "*prealloc-full", "-j", "1"),
         capture_output=True,
         text=True,
         env=env,
@@ -238,16 +233,16 @@ def test_full_scratch_disk_is_an_error_not_a_baseline(
 
 
 def test_full_output_disk_is_a_clear_error_and_nothing_is_corrupt(
-    tmp_path: Path, real: QemuBinary, small_tmpfs: Path
+    tmp_path: Path, latest: QemuBinary, small_tmpfs: Path
 ) -> None:
     filler = small_tmpfs / "filler"
     with open(filler, "wb") as fh:  # leave a few KiB: room for some triples, not all
         fh.write(b"\0" * (3 * 1024 * 1024 - 24 * 1024))
     proc = subprocess.run(
-        generate_argv(real.path, small_tmpfs / "out", "--format", "qcow2", "-j", "1"),
+        generate_argv(latest.path, small_tmpfs / "out", "--format", "qcow2", "-j", "1"),
         capture_output=True,
         text=True,
-        env=toolkit_env(real, tmp_path),
+        env=toolkit_env(latest, tmp_path),
     )
     assert proc.returncode == 1, proc.stderr
     assert (

@@ -31,11 +31,6 @@ def files_under(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def latest(qemu_binaries: list[QemuBinary]) -> QemuBinary:
-    return qemu_binaries[-1]
-
-
 CASES = """
 [[case]]
 format = "qcow2"

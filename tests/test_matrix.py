@@ -19,11 +19,6 @@ SPEC = COMMANDS["resize"]
 
 
 @pytest.fixture
-def real(qemu_binaries: list[QemuBinary]) -> QemuBinary:
-    return qemu_binaries[-1]
-
-
-@pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch) -> process._Live:
     """A private registry: an interrupt stops it for good, and it must not stop others."""
     fresh = process._Live()
@@ -32,15 +27,15 @@ def live(monkeypatch: pytest.MonkeyPatch) -> process._Live:
     return fresh
 
 
-def _jobs(real: QemuBinary, n: int) -> list[tuple[QemuBinary, Case]]:
-    return [(real, Case("resize", "raw", f"case-{i}", "1M", f"{i + 2}M")) for i in range(n)]
+def _jobs(latest: QemuBinary, n: int) -> list[tuple[QemuBinary, Case]]:
+    return [(latest, Case("resize", "raw", f"case-{i}", "1M", f"{i + 2}M")) for i in range(n)]
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_results_come_back_in_job_order(
-    tmp_path: Path, real: QemuBinary, live: process._Live, workers: int
+    tmp_path: Path, latest: QemuBinary, live: process._Live, workers: int
 ) -> None:
-    jobs = _jobs(real, 7)
+    jobs = _jobs(latest, 7)
     recorded: list[str] = []
     results = matrix.run_many(
         jobs, SPEC, workers, 60, lambda r: recorded.append(r.case.name), tmp_parent=tmp_path
@@ -52,7 +47,7 @@ def test_results_come_back_in_job_order(
 
 
 def test_an_interrupt_waits_for_the_result_being_recorded(
-    tmp_path: Path, real: QemuBinary, live: process._Live
+    tmp_path: Path, latest: QemuBinary, live: process._Live
 ) -> None:
     recorded: list[str] = []
 
@@ -63,7 +58,7 @@ def test_an_interrupt_waits_for_the_result_being_recorded(
         recorded.append(result.case.name)
 
     with pytest.raises(KeyboardInterrupt):
-        matrix.run_many(_jobs(real, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
+        matrix.run_many(_jobs(latest, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
     # The record in progress was finished before run_many raised; none began after ^C.
     assert len(recorded) == 1
     assert live.stopping
@@ -71,7 +66,7 @@ def test_an_interrupt_waits_for_the_result_being_recorded(
 
 
 def test_a_failure_while_recording_stops_the_run_and_is_raised(
-    tmp_path: Path, real: QemuBinary, live: process._Live
+    tmp_path: Path, latest: QemuBinary, live: process._Live
 ) -> None:
     recorded: list[str] = []
 
@@ -81,6 +76,6 @@ def test_a_failure_while_recording_stops_the_run_and_is_raised(
         recorded.append(result.case.name)
 
     with pytest.raises(OSError, match="No space"):
-        matrix.run_many(_jobs(real, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
+        matrix.run_many(_jobs(latest, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
     assert len(recorded) == 2
     assert list(tmp_path.iterdir()) == []

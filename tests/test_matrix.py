@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,4 +80,36 @@ def test_a_failure_while_recording_stops_the_run_and_is_raised(
     with pytest.raises(OSError, match="No space"):
         matrix.run_many(_jobs(latest, 12), SPEC, 2, 60, record, tmp_parent=tmp_path)
     assert len(recorded) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_while_workers_start_still_stops_and_waits_for_them(
+    tmp_path: Path, latest: QemuBinary, live: process._Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = threading.Thread.start
+    sent: list[str] = []
+
+    def start_then_interrupt(self: threading.Thread) -> None:
+        start(self)
+        if self.name.startswith("worker-") and not sent:
+            sent.append(self.name)
+            os.kill(os.getpid(), signal.SIGINT)  # lands before the next worker starts
+
+    run_case = matrix.run_case
+    busy: list[str] = []
+
+    def slow_run_case(*args: Any, **kwargs: Any) -> CaseResult:
+        busy.append(threading.current_thread().name)
+        time.sleep(0.3)  # a worker that started is still busy when ^C is handled
+        try:
+            return run_case(*args, **kwargs)
+        finally:
+            busy.remove(threading.current_thread().name)
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
+    monkeypatch.setattr(matrix, "run_case", slow_run_case)
+    with pytest.raises(KeyboardInterrupt):
+        matrix.run_many(_jobs(latest, 12), SPEC, 3, 60, lambda r: None, tmp_parent=tmp_path)
+    assert sent and live.stopping
+    assert busy == []  # every worker that started was waited for
     assert list(tmp_path.iterdir()) == []

@@ -26,18 +26,35 @@ Job = tuple[QemuBinary, Case]
 
 
 class _Interrupts:
-    """^C and SIGTERM raise KeyboardInterrupt in the main thread, except while held.
-
-    The main thread holds them while it waits for workers to finish the result they
-    are recording: a second ^C then must not cut a triple in half.
-    """
+    """The first ^C or SIGTERM raises KeyboardInterrupt in the main thread; later ones
+    are ignored, so a second ^C can't cut short the wait for a triple being written.
+    While workers start, an interrupt is held until all of them have started, so the
+    main thread always knows which threads it must wait for."""
 
     def __init__(self) -> None:
-        self.held = False
+        self.seen = False
+        self.holding = False
+        self.pending = False
 
     def handler(self, signum: int, frame: object) -> None:
-        if not self.held:
-            raise KeyboardInterrupt
+        if self.seen:
+            return
+        if self.holding:
+            self.pending = True
+            return
+        self.seen = True
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+            if self.pending and not self.seen:
+                self.seen = True
+                raise KeyboardInterrupt
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -86,14 +103,14 @@ def run_many(
     failures: list[BaseException] = []
     interrupts = _Interrupts()
 
-    def work(run_dir: Path, advance: Callable[[], None]) -> None:
-        while not LIVE.stopping:
-            with taking:
-                job = next(queue, None)
-            if job is None:
-                return
-            index, (binary, case) = job
-            try:
+    def work(run_dir: Path, advance: Callable[[], None], finished: threading.Event) -> None:
+        try:
+            while not LIVE.stopping:
+                with taking:
+                    job = next(queue, None)
+                if job is None:
+                    return
+                index, (binary, case) = job
                 result = run_case(case, binary, spec, run_dir, timeout)
                 with recording:
                     # LIVE.stopping is set before any group is killed: a result whose
@@ -104,30 +121,39 @@ def run_many(
                         on_result(result)
                 results[index] = result
                 advance()
-            except BaseException as exc:
-                failures.append(exc)
-                LIVE.kill_all()
-                return
+        except BaseException as exc:
+            failures.append(exc)
+            LIVE.kill_all()
+        finally:
+            finished.set()
 
     with (
         interrupts.installed(),
         run_directory(tmp_parent) as run_dir,
         progress_bar(label, len(jobs)) as advance,
     ):
-        threads = [
-            threading.Thread(target=work, args=(run_dir, advance), name=f"worker-{n}", daemon=True)
-            for n in range(max(1, min(workers, len(jobs))))
-        ]
-        for t in threads:
-            t.start()
+        started: list[threading.Event] = []
         try:
-            for t in threads:
-                t.join()
+            with interrupts.held():
+                for n in range(max(1, min(workers, len(jobs)))):
+                    finished = threading.Event()
+                    worker = threading.Thread(
+                        target=work, args=(run_dir, advance, finished), name=f"worker-{n}"
+                    )
+                    worker.daemon = True
+                    worker.start()
+                    started.append(finished)
+            # Not Thread.join: on Python 3.11 a ^C that interrupts join() marks the thread
+            # as stopped while it still runs. A timed wait also picks up, within 0.1 s, a
+            # signal that the kernel handed to a worker thread instead of this one.
+            for finished in started:
+                while not finished.wait(0.1):
+                    pass
         except BaseException:  # ^C: stop everything, but let a result being recorded finish
-            interrupts.held = True
+            interrupts.seen = True  # and take no second interrupt while waiting for it
             LIVE.kill_all()
-            for t in threads:
-                t.join()
+            for finished in started:
+                finished.wait()
             raise
     if failures:
         raise failures[0]

@@ -12,8 +12,9 @@ README "Size grammar"). A Grammar is the set of rules one version follows;
   leading `0x` switches to hex, which takes no fraction.
   - hex with a suffix (`0x10M`) is still accepted (deprecated) before 8.0;
   - a fraction without integer digits (`.5k`) is refused before 8.1;
-  - before 8.1 a fraction that rounds to 1.0 (`0.9999999999999999999k`) loses
-    its carry (gives 0 here, not 1024).
+  - a fraction that strtod rounds to 1.0 (17 or more nines) carries into the
+    integer from 8.1 (`0.99999999999999999k` is 1024, and with no suffix or `b`
+    it is a whole 1 byte, accepted); before 8.1 the carry is lost (0 here).
 * resize, >= 10.0 (upstream 10.1; Debian's 10.0 builds have it): a size
   argument starting with `-` is only a size when a digit follows; `-.5M` or
   `-+1M` reach getopt and fail as unknown options.
@@ -128,9 +129,10 @@ def _parse_fixed_point(text: str, g: Grammar) -> int:
             pos += f.end()
     mul = _final_suffix(text, s, pos)
     # qemu keeps the fraction as a 64-bit fixed-point number; do exactly the same.
-    valf = int(frac * 2.0**64) if frac else 0
-    if valf >= _UINT64_LIMIT and not g.fraction_carry:
-        valf = 0  # before 8.1 the (uint64_t) cast of 2**64 lost the carry
+    valf = int(frac * 2.0**64)
+    if frac == 1.0:  # 17+ nines: strtod rounded the fraction up to 1.0
+        valf = 0  # before 8.1 the (uint64_t) cast of 2**64 gave 0: the carry was lost
+        value += g.fraction_carry  # from 8.1 it carries: even `0.99999999999999999` is 1
     if mul == 1:
         if valf:
             raise SizeError(f"{text!r}: a fraction needs a suffix (k, M, G, T, P or E)")

@@ -17,3 +17,11 @@ def toolkit(
     """Run `python -m toolkit ARGS` as a user would, from any directory."""
     full_env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
     return subprocess.run([*TOOLKIT, *args], capture_output=True, text=True, cwd=cwd, env=full_env)
+
+
+def case_files(parent: Path, command: str, text: str) -> Path:
+    """A curated-cases directory under `parent` holding `<command>.toml` = text."""
+    cases = parent / "cases"
+    cases.mkdir()
+    (cases / f"{command}.toml").write_text(text)
+    return cases

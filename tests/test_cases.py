@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from helpers import toolkit
+from helpers import case_files, toolkit
 
 from toolkit.cases import load_cases
 from toolkit.commands import COMMANDS, plan_for
@@ -118,9 +118,7 @@ def test_same_name_in_two_formats_is_fine(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("label", sorted(REJECTIONS))
 def test_bad_case_file_exits_2_and_writes_nothing(label: str, tmp_path: Path) -> None:
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "resize.toml").write_text(REJECTIONS[label][0])
+    cases = case_files(tmp_path, "resize", REJECTIONS[label][0])
     out = tmp_path / "out"
     proc = toolkit(
         "generate", "resize", "--curated-cases", str(cases), "--expected-outputs", str(out)

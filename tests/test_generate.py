@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import toolkit
+from helpers import case_files, toolkit
 
 from toolkit import artefacts
 from toolkit.commands import COMMANDS
@@ -61,9 +61,7 @@ end = "2M"
 
 @pytest.fixture
 def small_run(tmp_path: Path, latest: QemuBinary) -> Path:
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "resize.toml").write_text(CASES)
+    cases = case_files(tmp_path, "resize", CASES)
     out = tmp_path / "out"
     proc = generate(
         "--curated-cases",
@@ -300,11 +298,11 @@ def test_store_builds_skip_the_launcher_shell_with_identical_results(
 
 
 def test_a_create_info_command_needs_only_a_case_file(tmp_path: Path, latest: QemuBinary) -> None:
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "create.toml").write_text(
+    cases = case_files(
+        tmp_path,
+        "create",
         '[[case]]\nformat = "qcow2"\nname = "1M-cs-4k"\nstart = "1M"\n'
-        'options = ["cluster_size=4k"]\n'
+        'options = ["cluster_size=4k"]\n',
     )
     out = tmp_path / "out"
     proc = toolkit("generate", "create", "--curated-cases", str(cases),

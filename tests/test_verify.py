@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import case_files
 
 from toolkit import cli, profiles
 from toolkit.artefacts import dump_json
@@ -456,11 +457,11 @@ def test_stand_in_that_resizes_vmdk_is_a_capability_gap(
 def test_candidate_skips_cases_whose_baseline_create_failed(
     tmp_path: Path, by_version: dict[str, QemuBinary], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    (cases / "resize.toml").write_text(
+    cases = case_files(
+        tmp_path,
+        "resize",
         '[[case]]\nformat = "qcow2"\nname = "bad-cluster-size"\nstart = "1M"\nend = "4M"\n'
-        'options = ["cluster_size=3k"]\n'
+        'options = ["cluster_size=3k"]\n',
     )
     root = tmp_path / "eo"
     common = ["--curated-cases", str(cases), "--expected-outputs", str(root)]

@@ -82,8 +82,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format check) and mypy --strict."""
-    _install(session, "lint", also=("nox",))
+    """ruff (lint + format check), mypy --strict, and the layers of toolkit/."""
+    _install(session, "lint", "test", also=("nox",))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # Which layer may import which: pyproject's [tool.importlinter] contracts ...
+    session.run("lint-imports")
+    # ... and what import-linter cannot see: print(), late imports, module size, cycles.
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_layers.py")

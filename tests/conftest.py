@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.discovery import discover
-from toolkit.model import QemuBinary
+from toolkit.model.records import QemuBinary
+from toolkit.qemu.discovery import discover
 
 
 @pytest.fixture(scope="session")

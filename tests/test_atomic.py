@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import atomic
+from toolkit.model import atomic
 
 
 def test_write_replaces_and_reports_changes(tmp_path: Path) -> None:

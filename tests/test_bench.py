@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import REPO, toolkit
 
-from toolkit.bench import TARGETS, bare_loop_script
-from toolkit.cases import load_cases
-from toolkit.commands import COMMANDS, IMAGE
-from toolkit.model import QemuBinary
+from toolkit.baseline.cases import load_cases
+from toolkit.model.pipeline import COMMANDS, IMAGE
+from toolkit.model.records import QemuBinary
+from toolkit.stages.bench import TARGETS, bare_loop_script
 
 pytestmark = pytest.mark.qemu
 

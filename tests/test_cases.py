@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import case_files, toolkit
 
-from toolkit.cases import load_cases
-from toolkit.commands import COMMANDS, plan_for
-from toolkit.errors import BadInput
+from toolkit.baseline.cases import load_cases
+from toolkit.model.errors import BadInput
+from toolkit.model.pipeline import COMMANDS, plan_for
 
 REPO = Path(__file__).resolve().parent.parent
 RESIZE = COMMANDS["resize"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, TOOLKIT
 
-from toolkit.model import QemuBinary
+from toolkit.model.records import QemuBinary
 
 pytestmark = pytest.mark.qemu
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.discovery import default_store, discover, select_versions
-from toolkit.errors import BadInput
-from toolkit.model import QemuBinary, version_key
-from toolkit.probe import parse_version, sha256_file
+from toolkit.model.errors import BadInput
+from toolkit.model.records import QemuBinary
+from toolkit.model.versions import parse_version_line, version_key
+from toolkit.qemu.discovery import discover, select_binaries
+from toolkit.qemu.store import default_store
+from toolkit.qemu.version_probe import sha256_file
 
 pytestmark = pytest.mark.qemu
 
@@ -58,7 +60,7 @@ def script(path: Path, body: str) -> Path:
 
 @pytest.mark.parametrize(("line", "version"), sorted(REAL_FIRST_LINES.items()))
 def test_parse_real_first_lines(line: str, version: str) -> None:
-    assert parse_version(line) == version
+    assert parse_version_line(line) == version
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_parse_real_first_lines(line: str, version: str) -> None:
     ],
 )
 def test_parse_other_lines(line: str, version: str | None) -> None:
-    assert parse_version(line) == version
+    assert parse_version_line(line) == version
 
 
 def test_store_binaries_report_what_their_dir_says(store_bins: list[QemuBinary]) -> None:
@@ -82,7 +84,7 @@ def test_store_binaries_report_what_their_dir_says(store_bins: list[QemuBinary])
         out = subprocess.run([b.path, "--version"], capture_output=True, text=True, check=True)
         first = out.stdout.splitlines()[0]
         assert first == b.version_line
-        assert parse_version(first) == b.version == first.split()[2] == b.path.parent.name
+        assert parse_version_line(first) == b.version == first.split()[2] == b.path.parent.name
         prov = b.provenance_dict()
         assert f"(Debian {prov['package_version']})" in first
         assert prov["sha256"] == sha256_file(b.path.parent / "root/usr/bin/qemu-img")
@@ -204,11 +206,11 @@ def _bins(*versions: str) -> list[QemuBinary]:
     ]
 
 
-def test_select_versions() -> None:
+def test_select_binaries() -> None:
     bins = _bins(*reversed(REAL_FIRST_LINES.values()))
 
     def pick(*req: str) -> list[str]:
-        return [b.version for b in select_versions(bins, list(req))]
+        return [b.version for b in select_binaries(bins, list(req))]
 
     assert pick() == ["5.2.0", "7.2.22", "10.0.2", "10.0.13", "11.1.2", "11.1.3"]
     assert pick("7.2.22") == ["7.2.22"]
@@ -223,14 +225,14 @@ def test_select_versions() -> None:
         with pytest.raises(BadInput, match="unknown qemu-img version"):
             pick(bad)
     with pytest.raises(BadInput, match="no qemu-img binaries"):
-        select_versions([], ["latest"])
+        select_binaries([], ["latest"])
 
 
 def test_select_versions_on_real_binaries(store_bins: list[QemuBinary]) -> None:
-    assert select_versions(store_bins, ["oldest"]) == [store_bins[0]]
-    assert select_versions(store_bins, ["latest"]) == [store_bins[-1]]
+    assert select_binaries(store_bins, ["oldest"]) == [store_bins[0]]
+    assert select_binaries(store_bins, ["latest"]) == [store_bins[-1]]
     major = store_bins[-1].version.split(".")[0]
-    assert select_versions(store_bins, [major]) == [store_bins[-1]]
+    assert select_binaries(store_bins, [major]) == [store_bins[-1]]
 
 
 def test_versions_command(tmp_path: Path, store: Path, store_bins: list[QemuBinary]) -> None:

@@ -17,15 +17,26 @@ from typing import Any
 import jsonschema
 import pytest
 
-from toolkit import cli, drift, profiles, report_html
-from toolkit.artefacts import triple_paths
-from toolkit.commands import COMMANDS
-from toolkit.drift_diff import ARTEFACTS, KINDS, Change
-from toolkit.drift_render import MARKDOWN_LIMIT, pattern_line, render_markdown, render_text
-from toolkit.errors import BadInput
-from toolkit.golden import Tree
-from toolkit.model import version_key
+from toolkit.baseline import profiles
+from toolkit.baseline.diff import ARTEFACTS, Change
+from toolkit.baseline.tree import Tree
+from toolkit.baseline.triple import triple_paths
+from toolkit.cli import main as cli
+from toolkit.model.errors import BadInput
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.versions import version_key
+from toolkit.render import html as report_html
+from toolkit.render.drift import (
+    MARKDOWN_LIMIT,
+    pattern_line,
+    render_markdown,
+    render_text,
+    report_schema,
+)
+from toolkit.stages import drift
 
+_CHANGE = report_schema()["properties"]["cases"]["items"]["properties"]["changes"]["items"]
+KINDS = _CHANGE["properties"]["kind"]["enum"]  # the contract's kinds of change
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "expected-outputs"
 SPEC = COMMANDS["resize"]
@@ -109,7 +120,7 @@ def successful(tree: Tree, version: str) -> set[tuple[str, str]]:
 
 
 def test_7_2_to_10_0_adds_children_to_every_successful_qcow2_and_raw_case(tree: Tree) -> None:
-    report = drift.compare(tree, "7.2.22", "10.0.2")
+    report = drift.drift_between(tree, "7.2.22", "10.0.2")
     ok = {k for k in successful(tree, "7.2.22") if k[0] in ("qcow2", "raw")}
     assert {f for f, _ in ok} == {"qcow2", "raw"}
     changed = {(c.format, c.case): c for c in report.cases if c.status == "changed"}
@@ -129,15 +140,15 @@ def test_7_2_to_10_0_adds_children_to_every_successful_qcow2_and_raw_case(tree: 
 
 
 def test_whitelist_hides_noise_that_all_shows(tree: Tree) -> None:
-    hidden = drift.compare(tree, "7.2.22", "10.0.2").patterns()
-    shown = drift.compare(tree, "7.2.22", "10.0.2", show_all=True).patterns()
+    hidden = drift.drift_between(tree, "7.2.22", "10.0.2").patterns()
+    shown = drift.drift_between(tree, "7.2.22", "10.0.2", show_all=True).patterns()
     # Derived byte counts restate the stdout growth; only --all shows them.
     assert ("meta", "root['info_stdout_bytes']") in {(p.artefact, p.path) for p in shown}
     assert len(shown) > len(hidden)
 
 
 def test_10_0_2_to_10_0_13_shows_no_drift(tree: Tree) -> None:
-    report = drift.compare(tree, "10.0.2", "10.0.13")
+    report = drift.drift_between(tree, "10.0.2", "10.0.13")
     assert not report.drifted
     assert report.summary() == {
         "changed": 0,
@@ -154,7 +165,7 @@ def test_identity_fields_never_drift(tree: Tree) -> None:
     meta_a = tree.read("raw", "10.0.2", "1M-to-64M-default").meta
     meta_b = tree.read("raw", "10.0.13", "1M-to-64M-default").meta
     assert meta_a["qemu_version_line"] != meta_b["qemu_version_line"]
-    report = drift.compare(tree, "10.0.2", "10.0.13", show_all=True)
+    report = drift.drift_between(tree, "10.0.2", "10.0.13", show_all=True)
     assert all(c.status == "unchanged" for c in report.cases)
 
 
@@ -215,7 +226,7 @@ def test_json_follows_the_contract(tree: Tree, capsys: Any) -> None:
     assert run_cli("10.0", "latest", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
     jsonschema.validate(data, CONTRACT)
-    jsonschema.validate(data, drift.report_schema())
+    jsonschema.validate(data, report_schema())
     assert (data["from"], data["to"]) == ("10.0.13", "11.1.3")  # resolved, not as typed
     assert run_cli("7.2", "10.0.2", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
@@ -230,10 +241,10 @@ def test_json_follows_the_contract(tree: Tree, capsys: Any) -> None:
 
 
 def test_shipped_schema_rejects_a_broken_report(tree: Tree) -> None:
-    data = drift.compare(tree, "7.2.22", "10.0.2").to_json()
+    data = drift.drift_between(tree, "7.2.22", "10.0.2").to_json()
     data["cases"][0]["changes"][0]["extra"] = 1
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(data, drift.report_schema())
+        jsonschema.validate(data, report_schema())
 
 
 class _Collector(HTMLParser):
@@ -281,9 +292,9 @@ def test_markdown_fits_a_pull_request_comment(tree: Tree) -> None:
     versions = tree.versions
     for a in versions:
         for b in versions:
-            md = render_markdown(drift.compare(tree, a, b))
+            md = render_markdown(drift.drift_between(tree, a, b))
             assert len(md) <= 10_000, (a, b, len(md))  # the typical report is far shorter
-    md = render_markdown(drift.compare(tree, "7.2.22", "10.0.2"))
+    md = render_markdown(drift.drift_between(tree, "7.2.22", "10.0.2"))
     assert md.index("| changed |") < md.index("#### Patterns") < md.index("Per-case detail")
 
 
@@ -325,7 +336,7 @@ def test_output_file_is_written_whole_and_matches_stdout(tmp_path: Path, capsys:
 
 def test_output_is_deterministic(tree: Tree) -> None:
     a, b = tree.resolve("oldest"), tree.resolve("latest")
-    runs = [drift.compare(Tree(GOLDEN, SPEC), a, b, show_all=True) for _ in range(2)]
+    runs = [drift.drift_between(Tree(GOLDEN, SPEC), a, b, show_all=True) for _ in range(2)]
     assert runs[0].to_json() == runs[1].to_json()
     assert render_text(runs[0]) == render_text(runs[1])
     assert report_html.render_report(runs[0], profiles.compute(tree)) == report_html.render_report(
@@ -335,7 +346,7 @@ def test_output_is_deterministic(tree: Tree) -> None:
 
 def test_drift_between_two_versions_is_fast(tree: Tree) -> None:
     start = time.perf_counter()
-    report = drift.compare(Tree(GOLDEN, SPEC), "7.2.22", "10.0.2", show_all=True)
+    report = drift.drift_between(Tree(GOLDEN, SPEC), "7.2.22", "10.0.2", show_all=True)
     render_text(report)
     assert time.perf_counter() - start < 1.0
     assert report.drifted
@@ -364,7 +375,7 @@ def test_return_codes_stderr_lines_and_one_sided_cases(copy: Tree) -> None:
     for suffix in (".stdout.txt", ".stderr.txt", ".meta.json"):
         (copy.type_dir / "vmdk" / "10.0.2" / f"1M-to-64M-default{suffix}").unlink()
         (copy.type_dir / "vhd" / "10.0.13" / f"1M-to-4M-fixed{suffix}").unlink()
-    report = drift.compare(copy, "10.0.2", "10.0.13")
+    report = drift.drift_between(copy, "10.0.2", "10.0.13")
     by = {(c.format, c.case): c for c in report.cases}
     changes = by["raw", name].changes
     assert [(c.artefact, c.kind, c.path) for c in changes] == [
@@ -386,8 +397,8 @@ def test_whitelisted_values_hide_by_default_and_show_tagged_with_all(copy: Tree)
     info = json.loads(copy.read("qcow2", "11.1.3", name).stdout)
     info["actual-size"] += 4096
     _edit(copy, "qcow2", "11.1.3", name, stdout=json.dumps(info, indent=4) + "\n")
-    assert not drift.compare(copy, "11.1.2", "11.1.3").drifted
-    shown = drift.compare(copy, "11.1.2", "11.1.3", show_all=True)
+    assert not drift.drift_between(copy, "11.1.2", "11.1.3").drifted
+    shown = drift.drift_between(copy, "11.1.2", "11.1.3", show_all=True)
     (case,) = [c for c in shown.cases if c.status == "changed"]
     stdout = [c for c in case.changes if c.artefact == "stdout"]
     assert [(c.path, c.whitelisted) for c in stdout] == [("root['actual-size']", "actual-size")]
@@ -400,7 +411,9 @@ def test_nested_changes_keep_their_paths(copy: Tree) -> None:
     info = json.loads(copy.read("qcow2", "11.1.3", name).stdout)
     info["format-specific"]["data"] = {"brand-new": 1}
     _edit(copy, "qcow2", "11.1.3", name, stdout=json.dumps(info))
-    (case,) = [c for c in drift.compare(copy, "11.1.2", "11.1.3").cases if c.status == "changed"]
+    (case,) = [
+        c for c in drift.drift_between(copy, "11.1.2", "11.1.3").cases if c.status == "changed"
+    ]
     paths = {(c.kind, c.path) for c in case.changes}
     assert ("added", "root['format-specific']['data']['brand-new']") in paths
     assert ("removed", "root['format-specific']['data']['compat']") in paths
@@ -410,7 +423,9 @@ def test_nested_changes_keep_their_paths(copy: Tree) -> None:
 def test_info_that_stops_running_removes_the_whole_document(copy: Tree) -> None:
     name = "1M-to-4M-prealloc-off"
     _edit(copy, "raw", "11.1.3", name, stdout="", info_return_code=None)
-    (case,) = [c for c in drift.compare(copy, "11.1.2", "11.1.3").cases if c.status == "changed"]
+    (case,) = [
+        c for c in drift.drift_between(copy, "11.1.2", "11.1.3").cases if c.status == "changed"
+    ]
     kinds = [(c.artefact, c.kind, c.path) for c in case.changes]
     assert kinds == [
         ("meta", "return_code", "root['info_return_code']"),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import TOOLKIT
 
-from toolkit.model import QemuBinary
+from toolkit.model.records import QemuBinary
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"

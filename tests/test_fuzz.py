@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import findings
-from toolkit.cases import load_cases
-from toolkit.cli import main
-from toolkit.commands import COMMANDS
-from toolkit.grammar_probe import i5_grammar, probe
-from toolkit.invariants import (
+from toolkit.baseline.cases import load_cases
+from toolkit.cli.main import main
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import Case, QemuBinary
+from toolkit.model.sizes import GRAMMARS, grammar_for
+from toolkit.qemu.runner import run_case, run_directory
+from toolkit.stages.fuzz import findings
+from toolkit.stages.fuzz.grammar import i5_grammar, real_answer
+from toolkit.stages.fuzz.invariants import (
     FUZZ_SPEC,
     i1_exact_size,
     i2_shrink_guard,
@@ -24,9 +27,6 @@ from toolkit.invariants import (
     i4_direction,
     i6_determinism,
 )
-from toolkit.model import Case, QemuBinary
-from toolkit.runner import run_case, run_directory
-from toolkit.sizes import GRAMMARS, grammar_for
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
@@ -87,7 +87,7 @@ def test_fuzz_catches_each_fault_and_saves_a_replayable_case(
     with run_directory(tmp_path) as run_dir:
         if invariant == "I5":
             assert saved.end_spec is not None
-            answer = probe(binary, saved.end_spec, run_dir, 60)
+            answer = real_answer(binary, saved.end_spec, run_dir, 60)
             (verdict,), _note = i5_grammar(saved.end_spec, {real.version: answer})
             assert verdict.ok is False
         elif invariant == "I6":  # a coin flip per resize: some pair of runs must differ
@@ -177,7 +177,7 @@ def test_grammar_probe_on_the_real_versions(
             want = next((v for k, v in expected.items() if b.version.startswith(k)), "skip")
             if want == "skip":
                 continue
-            answer = probe(b, text, run_dir, 60)
+            answer = real_answer(b, text, run_dir, 60)
             assert (answer.amount if answer.accepted else None) == want, (b.version, answer)
             real[b.version] = answer
     verdicts, note = i5_grammar(text, real)
@@ -195,7 +195,7 @@ def test_probe_value_is_what_resize_does(qemu_binaries: list[QemuBinary], tmp_pa
             for text in ("+1k", "-512", "3.5M", "+0.5k", "1536"):
                 case = Case("resize", "raw", "p", "1M", text, shrink=True)
                 resize = run_case(case, b, FUZZ_SPEC, run_dir).step("resize")
-                answer = probe(b, text, run_dir, 60)
+                answer = real_answer(b, text, run_dir, 60)
                 amount = answer.amount or 0
                 final = {"+": (1 << 20) + amount, "-": (1 << 20) - amount}.get(text[0], amount)
                 assert resize.return_code == 0 and resize.image_bytes == final, (b.version, text)
@@ -212,7 +212,7 @@ def test_saved_cases_replay_through_generate_without_hypothesis(
     items = [findings.Finding("drift a", weird, "x"), findings.Finding("I2 b", plain, "y")]
     assert len(findings.save(items, curated / findings.DEFAULT_FILE, curated)) == 2
     picked = [qemu_binaries[0], qemu_binaries[-1]]
-    code = ("import sys; sys.modules['hypothesis'] = None; from toolkit.cli import main; "
+    code = ("import sys; sys.modules['hypothesis'] = None; from toolkit.cli.main import main; "
             "rc = main(sys.argv[1:]); assert 'hypothesis' not in sys.modules or "
             "sys.modules['hypothesis'] is None; sys.exit(rc)")  # fmt: skip
     argv = [sys.executable, "-c", code, "generate", "resize", "--curated-cases", str(curated),

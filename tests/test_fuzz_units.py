@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import findings
-from toolkit.cases import load_cases
-from toolkit.commands import COMMANDS, plan_for
-from toolkit.errors import ToolkitFailure
-from toolkit.grammar_probe import Answer, i5_grammar
-from toolkit.invariants import (
+from toolkit.baseline.cases import load_cases
+from toolkit.model.errors import ToolkitFailure
+from toolkit.model.pipeline import COMMANDS, plan_for
+from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
+from toolkit.stages.fuzz import findings
+from toolkit.stages.fuzz.grammar import Answer, i5_grammar
+from toolkit.stages.fuzz.invariants import (
     created_size,
     drift,
     i1_exact_size,
@@ -22,7 +23,6 @@ from toolkit.invariants import (
     i4_direction,
     i6_determinism,
 )
-from toolkit.model import Case, CaseResult, QemuBinary, StepResult
 
 RESIZE = COMMANDS["resize"]
 M = 1 << 20

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import case_files, toolkit
 
-from toolkit import artefacts
-from toolkit.commands import COMMANDS
-from toolkit.model import QemuBinary
+from toolkit.baseline import triple as artefacts
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import QemuBinary
 
 REPO = Path(__file__).resolve().parent.parent
 TREE = REPO / "expected-outputs"
@@ -280,9 +280,9 @@ def test_store_builds_skip_the_launcher_shell_with_identical_results(
 ) -> None:
     from dataclasses import replace
 
-    from toolkit.cases import load_cases
-    from toolkit.commands import COMMANDS
-    from toolkit.runner import run_case
+    from toolkit.baseline.cases import load_cases
+    from toolkit.model.pipeline import COMMANDS
+    from toolkit.qemu.runner import run_case
 
     store = [b for b in qemu_binaries if b.source == "store"]
     assert store, "no store build discovered (run nox -s provision_qemu)"

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from toolkit import matrix, process
-from toolkit.commands import COMMANDS
-from toolkit.model import Case, CaseResult, QemuBinary
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import Case, CaseResult, QemuBinary
+from toolkit.qemu import pool as matrix
+from toolkit.qemu import process
 
 pytestmark = pytest.mark.qemu
 

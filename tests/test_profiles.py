@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 
-from toolkit import cli, drift, profiles
-from toolkit.artefacts import dump_json, triple_paths
-from toolkit.commands import COMMANDS
-from toolkit.golden import Tree
-from toolkit.model import version_key
+from toolkit.baseline import profiles
+from toolkit.baseline.tree import Tree
+from toolkit.baseline.triple import dump_json, triple_paths
+from toolkit.cli import main as cli
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.versions import version_key
+from toolkit.render import profiles as profiles_render
+from toolkit.stages import drift
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "expected-outputs"
@@ -79,7 +82,7 @@ def test_version_map_structure(tree: Tree) -> None:
 def test_profiles_agree_with_drift_for_every_pair(tree: Tree, table: profiles.ProfileTable) -> None:
     rows = {(r.format, r.case): r for r in table.rows}
     for a, b in itertools.combinations(tree.versions, 2):
-        for c in drift.compare(tree, a, b).cases:
+        for c in drift.drift_between(tree, a, b).cases:
             same = rows[c.format, c.case].letters[a] == rows[c.format, c.case].letters[b]
             assert same == (c.status == "unchanged"), (a, b, c.format, c.case)
 
@@ -97,14 +100,14 @@ def test_the_real_profiles(table: profiles.ProfileTable) -> None:
 
 
 def test_matrix_text(table: profiles.ProfileTable) -> None:
-    text = profiles.render_text(table)
+    text = profiles_render.render_text(table)
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("format"))
     assert header.split() == ["format", "case", *table.versions]
     body = [line for line in lines if line.startswith(("qcow2 ", "raw ", "vhd", "vmdk "))]
     assert len(body) == len(table.rows) == 41
     assert body[0].split()[2:] == [table.rows[0].letters[v] for v in table.versions]
-    assert profiles.LEGEND in text
+    assert profiles_render.LEGEND in text
 
 
 def test_drift_without_versions_prints_the_matrix() -> None:
@@ -113,7 +116,7 @@ def test_drift_without_versions_prints_the_matrix() -> None:
         [sys.executable, "-m", "toolkit", "drift"], cwd=REPO, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == profiles.render_text(profiles.compute(Tree(GOLDEN, SPEC)))
+    assert proc.stdout == profiles_render.render_text(profiles.compute(Tree(GOLDEN, SPEC)))
 
 
 def test_matrix_formats(capsys: Any) -> None:
@@ -157,9 +160,9 @@ def test_a_case_missing_in_one_version(copy: Path) -> None:
     table = profiles.compute(Tree(copy, SPEC))
     (row,) = [r for r in table.rows if (r.format, r.case) == ("vmdk", "1M-to-64M-default")]
     assert "7.2.22" not in row.letters and set(row.letters.values()) == {"A"}
-    lines = profiles.render_text(table).splitlines()
+    lines = profiles_render.render_text(table).splitlines()
     line = next(ln for ln in lines if ln.split()[:2] == ["vmdk", "1M-to-64M-default"])
-    assert line.split()[2:4] == ["A", profiles.ABSENT]
+    assert line.split()[2:4] == ["A", profiles_render.ABSENT]
     vmap = profiles.version_map(table)
     assert "1M-to-64M-default" not in vmap["version_to_profile"]["7.2.22"]["vmdk"]
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.debian import find_mirror, host_sources, load_suites
-from toolkit.discovery import default_store, discover
-from toolkit.errors import BadInput
-from toolkit.model import QemuBinary
-from toolkit.provision import provision
-from toolkit.store import present_suites
+from toolkit.model.errors import BadInput
+from toolkit.model.records import QemuBinary
+from toolkit.qemu.discovery import discover
+from toolkit.qemu.provision.builds import present_suites
+from toolkit.qemu.provision.debian import find_mirror, host_sources, load_suites
+from toolkit.qemu.provision.install import provision
+from toolkit.qemu.store import default_store
 
 pytestmark = pytest.mark.qemu
 UNREACHABLE = "http://127.0.0.1:9/debian"  # the discard port: nothing listens there

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import process, runner
-from toolkit.commands import COMMANDS
-from toolkit.model import Case, QemuBinary
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import Case, QemuBinary
+from toolkit.qemu import process, runner
 
 HANG = Path(__file__).resolve().parent / "stand_ins" / "qemu-img-fault-hangs-on-resize"
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.model import QemuBinary
-from toolkit.sizes import (
+from toolkit.model.records import QemuBinary
+from toolkit.model.sizes import (
     GRAMMARS,
     LEGACY,
     MODERN,
     EndSpec,
     Grammar,
     SizeError,
-    format_size,
     grammar_for,
     parse_end_spec,
     parse_size,
@@ -180,9 +179,3 @@ def test_shrink_inference() -> None:
     assert shrink_flag(64 * M, parse_end_spec("64M"), None) is False
     assert shrink_flag(64 * M, parse_end_spec("-0"), None) is True  # subtractive always shrinks
     assert shrink_flag(64 * M, parse_end_spec("1M"), False) is False  # the case's word wins
-
-
-def test_format_size() -> None:
-    assert format_size(64 * M) == "64M"
-    assert format_size(1536) == "1536"
-    assert format_size(3 * 1024) == "3K"

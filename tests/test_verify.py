@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from helpers import case_files
 
-from toolkit import cli, profiles
-from toolkit.artefacts import dump_json
-from toolkit.commands import COMMANDS
-from toolkit.errors import ToolkitError
-from toolkit.model import QemuBinary
-from toolkit.verify_offline import CHECKS
+from toolkit.baseline import profiles
+from toolkit.baseline.tree import Tree
+from toolkit.baseline.triple import dump_json
+from toolkit.cli import main as cli
+from toolkit.model.errors import ToolkitError
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import QemuBinary
+from toolkit.stages.verify.offline import CHECKS
 
 pytestmark = pytest.mark.qemu
 
@@ -512,3 +514,21 @@ def test_no_tree_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 2
     assert "no golden tree" in capsys.readouterr().err
+
+
+def test_a_directory_named_like_a_major_version_is_no_version_anywhere(
+    tree: Path, verify: Callable[..., Run], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`10` is not a version directory (discovery records at least major.minor): verify
+    calls it stale, and drift and profiles do not list it as a version. (The two once
+    had their own definitions, and drift took `10` for a version.)"""
+    shutil.copytree(tree / SPEC.output_type / "raw" / NEW, tree / SPEC.output_type / "raw" / "10")
+    run = verify("--offline")
+    assert run.code == 1 and run.checks() == {"stale"}, run.out
+    (stale,) = run.report["offline"]["errors"]
+    assert stale["where"] == f"{SPEC.output_type}/raw/10"
+    assert Tree(tree, SPEC).versions == [OLD, NEW]
+    assert cli.main(["drift", "--expected-outputs", str(tree), "--format", "json"]) == 0
+    assert "10" not in json.loads(capsys.readouterr().out)["version_to_profile"]
+    code = cli.main(["drift", OLD, "10", "--expected-outputs", str(tree)])
+    assert code == 2 and "unknown qemu-img version '10'" in capsys.readouterr().err

@@ -1,5 +1,5 @@
 """`python -m toolkit <command>`."""
 
-from toolkit.cli import exit_now, main
+from toolkit.cli.main import exit_now, main
 
 exit_now(main())

@@ -1,0 +1,234 @@
+"""Curated cases: TOML in curated_cases/, validated in full before anything runs.
+
+`curated_cases/<command>.toml` and `curated_cases/<command>-*.toml` (e.g. the
+fuzzer's `resize-discovered.toml`) hold `[[case]]` tables:
+
+    [[case]]
+    format = "qcow2"
+    name = "1M-to-64M-cs-512"
+    start = "1M"
+    end = "64M"               # resize only
+    options = ["cluster_size=512"]
+    prealloc = "full"         # optional; absent means no --preallocation flag
+    shrink = false            # optional; absent means inferred
+    comment = "why this case exists"   # optional
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit.baseline.caps import check_caps
+from toolkit.model.errors import BadInput
+from toolkit.model.formats import (
+    FORMATS,
+    HOST_REACHING_OPTIONS,
+    PREALLOC_MODES,
+    split_option_string,
+)
+from toolkit.model.pipeline import CommandSpec
+from toolkit.model.records import Case
+from toolkit.model.sizes import SizeError, parse_end_spec, parse_size
+
+__all__ = [
+    "NAME_RE",
+    "case_files",
+    "filter_cases",
+    "load_cases",
+    "parse_case",
+]
+
+NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
+KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
+
+
+def case_files(curated_dir: Path, command: str) -> list[Path]:
+    main = curated_dir / f"{command}.toml"
+    extra = sorted(curated_dir.glob(f"{command}-*.toml"))
+    return [p for p in [main, *extra] if p.is_file()]
+
+
+def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) -> list[Case]:
+    """Apply --format / --case; a filter that matches nothing is bad input."""
+    for f in formats:
+        if f not in FORMATS:
+            raise BadInput(f"unknown format {f!r} in --format; known: {', '.join(sorted(FORMATS))}")
+    present = sorted({c.format for c in cases})
+    for f in formats:
+        if f not in present:
+            raise BadInput(f"--format {f} matches no curated case; formats with cases: {present}")
+    out = [c for c in cases if not formats or c.format in formats]
+    for g in globs:
+        if not any(fnmatch.fnmatchcase(c.name, g) for c in out):
+            names = ", ".join(sorted({c.name for c in out}))
+            raise BadInput(f"--case {g!r} matches no case; available: {names}")
+    if globs:
+        out = [c for c in out if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
+    return out
+
+
+def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
+    """Every case of a command, or BadInput listing every problem found."""
+    files = case_files(curated_dir, spec.name)
+    if not files:
+        raise BadInput(
+            f"no case file for command {spec.name!r}: expected {curated_dir / spec.name}.toml "
+            f"(pass --curated-cases DIR if the cases live elsewhere)"
+        )
+    cases: list[Case] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str], str] = {}
+    for path in files:
+        for case, errs in _load_file(path, spec):
+            problems.extend(errs)
+            if case is None:
+                continue
+            key = (case.format, case.name)
+            if key in seen:
+                problems.append(
+                    f"{path}: case {case.name!r} ({case.format}): duplicate name, already "
+                    f"defined in {seen[key]}; names must be unique per format"
+                )
+                continue
+            seen[key] = str(path)
+            cases.append(case)
+    if problems:
+        raise BadInput(
+            "invalid curated cases (nothing was run or written):\n  " + "\n  ".join(problems)
+        )
+    return cases
+
+
+def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[str]]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return [(None, [f"{path}: not valid TOML: {exc}. Fix the syntax and re-run."])]
+    unknown_top = set(data) - {"case"}
+    out: list[tuple[Case | None, list[str]]] = []
+    if unknown_top:
+        out.append(
+            (
+                None,
+                [
+                    f"{path}: unknown top-level keys {sorted(unknown_top)}; "
+                    f"cases go in [[case]] tables"
+                ],
+            )
+        )
+    entries = data.get("case", [])
+    if not isinstance(entries, list):
+        return [*out, (None, [f"{path}: `case` must be an array of tables ([[case]])"])]
+    for index, entry in enumerate(entries, start=1):
+        out.append(parse_case(entry, spec, f"{path}", index))
+    return out
+
+
+def parse_case(
+    entry: Any, spec: CommandSpec, source: str, index: int = 0
+) -> tuple[Case | None, list[str]]:
+    """Validate one case table. Returns (case or None, problems)."""
+    if not isinstance(entry, dict):
+        return None, [f"{source}: case #{index}: must be a table"]
+    name = entry.get("name")
+    fmt = entry.get("format")
+    label = f"{source}: case {name!r} ({fmt})" if name else f"{source}: case #{index}"
+    errs: list[str] = []
+
+    def bad(reason: str) -> None:
+        errs.append(f"{label}: {reason}")
+
+    for key in sorted(set(entry) - KNOWN_KEYS):
+        bad(f"unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name or name[0] in ".-":
+        bad(
+            "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
+            "with '.' or '-' (it becomes a file name)"
+        )
+    if fmt not in FORMATS:
+        bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}")
+    start_text, start = _size_field(entry, "start", bad)
+    end_text = entry.get("end")
+    final: int | None = None
+    if spec.needs_end_spec:
+        if not isinstance(end_text, str) or not end_text:
+            bad('`end` is required: the resize target, e.g. "64M", "+63M" or "-32M"')
+        elif start is not None:
+            try:
+                final = parse_end_spec(end_text).final_size(start)
+            except SizeError as exc:
+                bad(f"end {end_text!r} does not parse: {exc}")
+    elif end_text is not None:
+        bad(f"`end` makes no sense for the {spec.name!r} command; remove it")
+    options = entry.get("options", [])
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        bad('options must be a list of "KEY=VALUE[,KEY=VALUE]" strings')
+        options = []
+    _check_options(fmt, options, bad)
+    prealloc = entry.get("prealloc")
+    if prealloc is not None and prealloc not in PREALLOC_MODES:
+        bad(f"prealloc {prealloc!r} is not one of {', '.join(PREALLOC_MODES)} (or leave it out)")
+    shrink = entry.get("shrink")
+    if shrink is not None and not isinstance(shrink, bool):
+        bad("shrink must be true or false (or leave it out to infer it)")
+    comment = entry.get("comment", "")
+    if not isinstance(comment, str):
+        bad("comment must be a string")
+        comment = ""
+    if start is not None and not errs:
+        check_caps(fmt, options, prealloc, start, final, bad)
+    if errs:
+        return None, errs
+    return (
+        Case(
+            command=spec.name,
+            format=str(fmt),
+            name=str(name),
+            start_size=str(start_text),
+            end_spec=end_text if spec.needs_end_spec else None,
+            create_options=tuple(options),
+            prealloc=prealloc,
+            shrink=shrink,
+            source=source,
+            comment=comment,
+        ),
+        [],
+    )
+
+
+def _size_field(entry: dict[str, Any], key: str, bad: Any) -> tuple[str | None, int | None]:
+    text = entry.get(key)
+    if not isinstance(text, str) or not text.strip():
+        bad(f'`{key}` must be a non-empty size string such as "1M"')
+        return None, None
+    try:
+        return text, parse_size(text)
+    except SizeError as exc:
+        bad(f"{key} {text!r} is not a size qemu-img accepts: {exc}")
+        return None, None
+
+
+def _check_options(fmt: Any, options: list[str], bad: Any) -> None:
+    allowed = FORMATS[fmt].safe_options if fmt in FORMATS else frozenset()
+    for text in options:
+        if ",," in text:
+            bad(f"option {text!r}: qemu's ',,' escape is not supported in case files")
+            continue
+        for key, value in split_option_string(text):
+            if key in HOST_REACHING_OPTIONS or key.startswith("encrypt"):
+                bad(
+                    f"option {key!r} reaches a host file or secret; cases may only shape "
+                    f"the image itself"
+                )
+            elif key not in allowed:
+                bad(
+                    f"option {key!r} is not allowed for {fmt}; allowed: "
+                    f"{', '.join(sorted(allowed)) or 'none'}"
+                )
+            elif not value or "/" in value:
+                bad(f"option {key!r} needs a plain value (got {value!r})")

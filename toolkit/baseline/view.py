@@ -1,0 +1,82 @@
+"""What cross-version comparison looks at in one triple: its *view*.
+
+- stdout: the info JSON, parsed and passed through `whitelist.mask` (raw with
+  `show_all`); None when info printed nothing (it did not run); text that is not
+  JSON stays text.
+- stderr: `{step: [lines]}`, split at the command's marker lines. Empty sections
+  are dropped: whether a step ran at all is in the meta's `<step>_return_code`.
+- meta: every key except the version's own identity (`qemu_version`,
+  `qemu_version_line`, any key naming a hash or sha256), which differ between
+  versions by definition. Unless `show_all`, also without the derived byte counts
+  `<step>_stdout_bytes` / `<step>_stderr_bytes`: they restate the length of text
+  that is compared itself, so they would only echo a change (or a whitelisted
+  `actual-size` of another width) a second time.
+
+Two triples have equal views exactly when drift reports the case unchanged, and
+that equality is what groups versions into profiles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.baseline import whitelist
+from toolkit.model.info import parse_info
+from toolkit.model.pipeline import CommandSpec
+from toolkit.model.records import Baseline
+
+__all__ = ["View", "stderr_sections", "view"]
+
+# Meta keys that name the version that recorded a triple, so always differ between versions.
+VERSION_IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
+DERIVED_SUFFIXES = ("_stdout_bytes", "_stderr_bytes")
+
+
+def is_version_identity_key(key: str) -> bool:
+    k = key.lower()
+    return key in VERSION_IDENTITY_KEYS or "sha256" in k or "hash" in k
+
+
+@dataclass(frozen=True)
+class View:
+    stdout: Any
+    stderr: dict[str, list[str]]
+    meta: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        """A canonical text of the whole view: equal fingerprints mean equal views."""
+        return json.dumps(
+            {"stdout": self.stdout, "stderr": self.stderr, "meta": self.meta},
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+
+
+def stderr_sections(text: str, spec: CommandSpec) -> dict[str, list[str]]:
+    """`{step: lines}` for each step whose stderr section has any line."""
+    markers = {s.marker: s.name for s in spec.steps if s.marker is not None}
+    current = spec.steps[0].name
+    sections: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line in markers:
+            current = markers[line]
+            continue
+        sections.setdefault(current, []).append(line)
+    return sections
+
+
+def meta_view(meta: dict[str, Any], show_all: bool) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in meta.items()
+        if not is_version_identity_key(k) and (show_all or not k.endswith(DERIVED_SUFFIXES))
+    }
+
+
+def view(baseline: Baseline, fmt: str, spec: CommandSpec, show_all: bool = False) -> View:
+    stdout = parse_info(baseline.stdout)
+    if not show_all and isinstance(stdout, dict | list):
+        stdout = whitelist.mask(stdout, fmt)
+    return View(stdout, stderr_sections(baseline.stderr, spec), meta_view(baseline.meta, show_all))

@@ -1,0 +1,173 @@
+"""Options shared by several commands, so every command spells them the same way.
+
+Also what several commands do with them: finding the qemu-img binaries (provisioning
+on a fresh machine) and printing warnings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from toolkit.model.errors import BadInput
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import QemuBinary
+from toolkit.qemu.discovery import discover, select_binaries
+
+__all__ = [
+    "add_command_option",
+    "add_discovery_options",
+    "add_expected_outputs_option",
+    "add_filter_options",
+    "add_jobs_option",
+    "add_timeout_option",
+    "add_tree_options",
+    "find_binaries",
+    "positive_int",
+    "warn",
+]
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """Where qemu-img binaries come from (see toolkit.qemu.discovery for precedence)."""
+    group = parser.add_argument_group("qemu-img binaries")
+    group.add_argument(
+        "--qemu-img",
+        dest="qemu_img",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="use exactly this qemu-img (repeatable); when given, nothing else is discovered",
+    )
+    group.add_argument(
+        "--binaries",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a version farm laid out DIR/<version>/qemu-img or DIR/<version>/bin/qemu-img "
+        "(default: $QEMU_IMG_BINARIES)",
+    )
+    group.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the provision store (default: $QEMU_IMG_STORE or "
+        "$XDG_CACHE_HOME/qemu-img-baselines/qemu-img)",
+    )
+
+
+def add_tree_options(parser: argparse.ArgumentParser) -> None:
+    """The curated case data and the golden tree."""
+    parser.add_argument(
+        "--curated-cases",
+        type=Path,
+        default=Path("curated_cases"),
+        metavar="DIR",
+        help="directory of case files (default: ./curated_cases)",
+    )
+    add_expected_outputs_option(parser)
+
+
+def add_expected_outputs_option(parser: argparse.ArgumentParser) -> None:
+    """The golden tree alone (for commands that read no case data)."""
+    parser.add_argument(
+        "--expected-outputs",
+        type=Path,
+        default=Path("expected-outputs"),
+        metavar="DIR",
+        help="root of the golden tree (default: ./expected-outputs)",
+    )
+
+
+def add_filter_options(parser: argparse.ArgumentParser, with_cases: bool = True) -> None:
+    """Selection of versions, formats and (unless with_cases is False) cases."""
+    add = parser.add_argument
+    # fmt: off
+    add("--version", dest="versions", action="append", default=[], metavar="V",
+        help="only this qemu-img version (repeatable; exact, a prefix like 10.0, "
+        "'oldest' or 'latest')")
+    add("--format", dest="formats", action="append", default=[], metavar="F",
+        help="only this image format (repeatable)")
+    if with_cases:
+        add("--case", dest="cases", action="append", default=[], metavar="GLOB",
+            help="only cases whose name matches this glob (repeatable)")
+    # fmt: on
+
+
+def add_jobs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="run N qemu-img pipelines at once (default: the CPU count)",
+    )
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="kill a qemu-img step (and its process group) after S seconds (default: 60)",
+    )
+
+
+def add_command_option(parser: argparse.ArgumentParser) -> None:
+    """--command and --expected-outputs, for commands that only read the golden tree."""
+    parser.add_argument(
+        "--command",
+        default="resize",
+        choices=sorted(COMMANDS),
+        help="whose baselines to read (default: resize)",
+    )
+    add_expected_outputs_option(parser)
+
+
+def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> list[QemuBinary]:
+    """Discovered binaries, filtered by --version; provisions first on a fresh machine."""
+    found = discover(args.qemu_img, args.binaries, args.store, warn)
+    if not found and not args.qemu_img and allow_provision:
+        # Only a fresh machine gets here: the provisioning modules load only then.
+        from toolkit.qemu.provision.install import can_provision, provision
+
+        if can_provision():
+            print("no qemu-img found: provisioning Debian's builds first (nox -s provision_qemu)")
+            provision(None, args.store, None, log=print)
+            found = discover(args.qemu_img, args.binaries, args.store, warn)
+    if not found:
+        raise BadInput(
+            "no qemu-img found. Run `nox -s provision_qemu` on a Debian/Ubuntu host, or pass "
+            "--qemu-img PATH (repeatable) or --binaries DIR"
+        )
+    return select_binaries(found, args.versions) if args.versions else found

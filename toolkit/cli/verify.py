@@ -1,0 +1,133 @@
+"""`verify`: check the golden tree offline, re-run it, or check a candidate against it.
+
+    python -m toolkit verify [COMMAND] [--offline] [--allow-stale] [--update]
+        [--candidate PATH --candidate-version V] [--report FILE.json] [--obtained DIR]
+        [--expected-outputs DIR] [--curated-cases DIR] [--version V]... [--format F]...
+        [--case GLOB]... [--qemu-img PATH]... [--binaries DIR] [--store DIR] [-j N] [--timeout S]
+
+Exit: 0 when everything passes (warnings allowed), 1 when a check fails, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.triple import dump_json
+from toolkit.cli import options
+from toolkit.model import atomic
+from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.pipeline import COMMANDS
+from toolkit.qemu.discovery import discover
+from toolkit.render.progress import progress_bar
+from toolkit.render.verify import report, summary
+from toolkit.stages.verify.run import VerifyRequest, verify
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check the golden tree offline, re-run it, or check a candidate against it",
+        description="Offline checks of the golden tree, then (unless --offline) re-run every "
+        "version that has baselines and a binary and compare under the whitelist.",
+    )
+    p.add_argument(
+        "command",
+        nargs="?",
+        default="resize",
+        choices=sorted(COMMANDS),
+        help="whose baselines to verify (default: resize)",
+    )
+    options.add_tree_options(p)
+    options.add_filter_options(p)
+    options.add_discovery_options(p)
+    options.add_jobs_option(p)
+    options.add_timeout_option(p)
+    g = p.add_argument_group("verify")
+    g.add_argument("--offline", action="store_true", help="only the offline checks; no qemu-img")
+    g.add_argument(
+        "--allow-stale", action="store_true", help="a file of no curated case is a warning"
+    )
+    g.add_argument(
+        "--update", action="store_true", help="rewrite mismatching baselines from what was obtained"
+    )
+    g.add_argument(
+        "--obtained",
+        type=Path,
+        default=Path(".verify"),
+        metavar="DIR",
+        help="where obtained triples of mismatches go (default: ./.verify)",
+    )
+    g.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
+    g.add_argument(
+        "--candidate",
+        type=Path,
+        metavar="PATH",
+        help="check this qemu-img-compatible CLI against --candidate-version's baselines",
+    )
+    g.add_argument(
+        "--candidate-version", metavar="V", help="the baselines the candidate is held to"
+    )
+    p.set_defaults(func=run)
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if (args.candidate is None) != (args.candidate_version is None):
+        raise BadInput(
+            "--candidate PATH and --candidate-version V go together, e.g. "
+            "`verify --candidate ./instar --candidate-version 10.0.2`"
+        )
+    if args.candidate is not None:
+        for flag, given in (("--offline", args.offline), ("--update", args.update)):
+            if given:
+                raise BadInput(f"{flag} cannot be combined with --candidate")
+        if args.versions:
+            raise BadInput("--version does not apply to candidate mode: use --candidate-version")
+    if args.update and args.offline:
+        raise BadInput("--update needs to run qemu-img: drop --offline")
+    root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
+    if obtained == root or root in obtained.parents:
+        raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
+    if args.report is not None and not args.report.parent.resolve().is_dir():
+        raise BadInput(f"--report {args.report}: directory {args.report.parent} does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    _validate(args)
+    spec = COMMANDS[args.command]
+    all_cases = load_cases(args.curated_cases, spec)
+    cases = filter_cases(all_cases, args.formats, args.cases)
+    candidate = args.candidate is not None
+    mode = "candidate" if candidate else "offline" if args.offline else "online"
+    request = VerifyRequest(
+        spec=spec,
+        root=args.expected_outputs,
+        all_cases=tuple(all_cases),
+        cases=tuple(cases),
+        versions=tuple(args.versions),
+        case_globs=tuple(args.cases),
+        filtered=bool(args.versions or args.formats or args.cases),
+        allow_stale=args.allow_stale,
+        mode=mode,
+        update=args.update,
+        obtained=args.obtained,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        candidate=args.candidate,
+        candidate_version=args.candidate_version,
+        binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
+    )
+    online = mode == "online"
+    binaries = discover(args.qemu_img, args.binaries, args.store, options.warn) if online else []
+    out = verify(request, binaries, progress_bar)
+    print(summary(out), end="")
+    if args.report is not None:
+        try:
+            atomic.write_text(args.report, dump_json(report(out)))
+        except OSError as exc:
+            raise ToolkitFailure(f"cannot write --report {args.report}: {exc}") from exc
+        print(f"report: {args.report}")
+    return out.exit_code

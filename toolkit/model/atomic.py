@@ -1,0 +1,77 @@
+"""Atomic file writes: a killed run never leaves a half-written file behind.
+
+Temp files are named `.<name>.tmp-<pid>-<random>` in the target directory: they
+start with a dot and never end in a baseline suffix, so nothing ever mistakes
+them for a baseline, and `sweep_temp_files` can remove leftovers of a killed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["TEMP_MARKER", "iter_temp_files", "sweep_temp_files", "write_bytes", "write_text"]
+
+TEMP_MARKER = ".tmp-"
+
+
+def temp_name_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def write_bytes(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically. Returns False (and touches nothing) if unchanged.
+
+    A target that exists and is not a regular file (/dev/null, /dev/stdout, a FIFO) is
+    written in place: renaming over it would replace the device node with a file.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return True
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    tmp = temp_name_for(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return True
+
+
+def write_text(path: Path, text: str) -> bool:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def iter_temp_files(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        return
+    for p in root.rglob(f".*{TEMP_MARKER}*"):
+        if p.is_file():
+            yield p
+
+
+def sweep_temp_files(root: Path) -> int:
+    """Remove temp files a killed run left under `root`. Returns how many."""
+    removed = 0
+    for p in iter_temp_files(root):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed += 1
+    return removed

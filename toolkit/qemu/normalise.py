@@ -1,0 +1,84 @@
+"""Named, reusable normalisers for volatile text, in the spirit of QEMU's iotests filters.
+
+Each normaliser is a small pure function; `normalise` applies them in a fixed
+order. Everything host-specific in qemu-img's output is a path, and every path
+spelling becomes a stable token.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from toolkit.model.errors import ToolkitFailure
+from toolkit.model.pipeline import IMAGE, QEMU_IMG
+
+__all__ = ["TEST_DIR", "PathContext", "assert_no_leak", "normalise"]
+
+TEST_DIR = "$TEST_DIR"  # iotests' name for the scratch directory
+
+
+@dataclass(frozen=True)
+class PathContext:
+    """The host paths of one case run: what must never reach a baseline."""
+
+    image: Path
+    case_dir: Path
+    run_dir: Path
+    binaries: tuple[Path, ...]  # the binary as given, and any loader/ELF it really runs
+
+
+@lru_cache(maxsize=1024)
+def spellings(p: Path) -> tuple[str, ...]:
+    """A path as given and as its realpath (e.g. /tmp may be a symlink), longest first.
+
+    Cached: realpath costs a dozen lstat calls, and every step's output needs it.
+    """
+    return tuple(sorted({str(p), os.path.realpath(p)}, key=len, reverse=True))
+
+
+def filter_image_path(text: str, ctx: PathContext) -> str:
+    """The temp image, in every spelling, becomes $FILENAME."""
+    for s in spellings(ctx.image):
+        text = text.replace(s, IMAGE)
+    return text
+
+
+def filter_test_dir(text: str, ctx: PathContext) -> str:
+    """Other files beside the image (vmdk extents, for example) keep their base name."""
+    for s in spellings(ctx.case_dir):
+        text = text.replace(s, TEST_DIR)
+    return text
+
+
+def filter_qemu_img(text: str, ctx: PathContext) -> str:
+    """The binary's path (a launcher, a wrapper, a build tree) becomes plain qemu-img."""
+    for p in ctx.binaries:
+        for s in spellings(p):
+            text = text.replace(s, QEMU_IMG)
+    return text
+
+
+NORMALISERS = (filter_image_path, filter_test_dir, filter_qemu_img)
+
+
+def normalise(text: str, ctx: PathContext) -> str:
+    if not text:
+        return text
+    for f in NORMALISERS:
+        text = f(text, ctx)
+    return text
+
+
+def assert_no_leak(text: str, ctx: PathContext, what: str) -> None:
+    """A surviving piece of the temp path is a toolkit bug, never a baseline."""
+    if not text:
+        return
+    for needle in (*spellings(ctx.run_dir), ctx.run_dir.name):
+        if needle and needle in text:
+            raise ToolkitFailure(
+                f"path leak in {what}: {needle!r} survived normalisation; this is a toolkit "
+                f"bug (add a normaliser in toolkit/qemu/normalise.py), not a baseline"
+            )

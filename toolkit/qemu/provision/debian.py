@@ -1,0 +1,216 @@
+"""Debian's side of provisioning: the suite list, the host's mirror, and apt with private state.
+
+apt runs with its own sources list, lists, cache, empty dpkg status (so the whole dependency
+closure, libc6 included, is resolved) and no lock: the host's apt sources, dpkg database and
+installed packages are never touched. Signatures are always checked (signed-by a keyring).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.model.errors import BadInput
+from toolkit.model.resources import data_text
+
+__all__ = [
+    "Suite",
+    "SuiteFailed",
+    "SuiteList",
+    "fetch_closure",
+    "find_mirror",
+    "host_sources",
+    "load_suites",
+]
+
+KEYRING_DIR = Path("/usr/share/keyrings")
+APT_ETC = Path("/etc/apt")
+_ALIASES = {"stable", "oldstable", "oldoldstable", "testing", "unstable", "experimental"}
+
+
+class SuiteFailed(Exception):
+    """One suite could not be provisioned; the message says why."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    dists: tuple[str, ...]
+    components: tuple[str, ...]
+    signed_by: str
+    target_release: str
+
+
+@dataclass(frozen=True)
+class SuiteList:
+    package: str
+    architecture: str
+    suites: tuple[Suite, ...]
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.suites]
+
+
+def load_suites() -> SuiteList:
+    """toolkit/data/suites.toml."""
+    text = data_text("suites.toml")
+    data = tomllib.loads(text)
+    suites = tuple(
+        Suite(
+            name=s["name"],
+            dists=tuple(s["dists"]),
+            components=tuple(s["components"]),
+            signed_by=s["signed_by"],
+            target_release=s.get("target_release", s["name"]),
+        )
+        for s in data["suite"]
+    )
+    return SuiteList(data["package"], data["architecture"], suites)
+
+
+def _deb822_stanzas(text: str) -> list[dict[str, str]]:
+    stanzas: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = ""
+    for raw in [*text.splitlines(), ""]:
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if current:
+                stanzas.append(current)
+            current, last = {}, ""
+        elif raw[0] in " \t" and last:
+            current[last] += " " + raw.strip()
+        elif ":" in raw:
+            key, _, value = raw.partition(":")
+            last = key.strip().lower()
+            current[last] = value.strip()
+    return stanzas
+
+
+def host_sources(apt_etc: Path = APT_ETC) -> list[tuple[str, list[str], str, Path]]:
+    """(uri, suites, signed-by, file) of every enabled `deb` source in the host's apt config."""
+    found: list[tuple[str, list[str], str, Path]] = []
+    d = apt_etc / "sources.list.d"
+    parts = sorted(d.iterdir()) if d.is_dir() else []
+    for f in [apt_etc / "sources.list", *(p for p in parts if p.name.endswith(".list"))]:
+        try:
+            lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            m = re.match(r"\s*deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)", line.split("#", 1)[0])
+            if m:
+                opts = dict(o.partition("=")[::2] for o in (m.group(1) or "").split())
+                found.append((m.group(2), [m.group(3)], opts.get("signed-by", ""), f))
+    for f in (p for p in parts if p.name.endswith(".sources")):
+        try:
+            stanzas = _deb822_stanzas(f.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        for st in stanzas:
+            enabled = st.get("enabled", "yes").lower() not in ("no", "false", "0")
+            if enabled and "deb" in st.get("types", "").split() and st.get("uris"):
+                uri = st["uris"].split()[0]
+                found.append((uri, st.get("suites", "").split(), st.get("signed-by", ""), f))
+    return found
+
+
+def _looks_like_main_archive(suites: list[str], signed_by: str, known: set[str]) -> bool:
+    if not suites or any("security" in s for s in suites):
+        return False
+    bases = {s.split("-", 1)[0] for s in suites}
+    return bool(bases & (known | _ALIASES)) or "debian-archive" in signed_by
+
+
+def find_mirror(
+    explicit: str | None, known_dists: set[str], apt_etc: Path = APT_ETC
+) -> tuple[str, str]:
+    """(mirror URI, where it came from): --mirror, else $QEMU_IMG_MIRROR, else the host's apt."""
+    for uri, origin in (
+        (explicit, "--mirror"),
+        (os.environ.get("QEMU_IMG_MIRROR"), "$QEMU_IMG_MIRROR"),
+    ):
+        if uri:
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
+                raise BadInput(f"mirror {uri!r} ({origin}) is not a URL such as http://HOST/debian")
+            return uri.rstrip("/"), origin
+    known = {d.split("-", 1)[0] for d in known_dists}
+    for uri, suites, signed_by, f in host_sources(apt_etc):
+        if not uri.startswith("cdrom:") and _looks_like_main_archive(suites, signed_by, known):
+            return uri.rstrip("/"), str(f)
+    raise BadInput(
+        "found no Debian archive mirror in the host's apt configuration "
+        f"({apt_etc}/sources.list, {apt_etc}/sources.list.d/*.sources): "
+        "pass --mirror URL (a Debian archive, the URI a sources.list `deb` line would name) "
+        "or set QEMU_IMG_MIRROR"
+    )
+
+
+def _apt_conf(work: Path, arch: str) -> str:
+    etc, state, cache = work / "etc", work / "state", work / "cache"
+    clears = ["APT::Architectures", "APT::Update::Pre-Invoke", "APT::Update::Post-Invoke"]
+    clears += ["APT::Update::Post-Invoke-Success", "DPkg::Pre-Invoke", "DPkg::Post-Invoke"]
+    clears += ["DPkg::Pre-Install-Pkgs"]
+    settings = {
+        "Dir::Etc::SourceList": etc / "sources.list",
+        "Dir::Etc::SourceParts": etc / "sources.list.d",
+        "Dir::Etc::Preferences": etc / "preferences",
+        "Dir::Etc::PreferencesParts": etc / "preferences.d",
+        "Dir::State": state,
+        "Dir::State::lists": state / "lists",
+        "Dir::State::status": state / "status",
+        "Dir::Cache": cache,
+        "Dir::Log": work / "log",
+        "Debug::NoLocking": "true",
+        "APT::Architecture": arch,
+        "APT::Install-Recommends": "false",
+        "APT::Update::Error-Mode": "any",
+    }
+    lines = [f"#clear {c};" for c in clears]
+    lines += [f'{k} "{v}";' for k, v in settings.items()]
+    lines.append(f'APT::Architectures {{ "{arch}"; }};')
+    return "\n".join(lines) + "\n"
+
+
+def _apt(cmd: list[str], what: str, timeout: float) -> None:
+    try:
+        proc = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise SuiteFailed(f"{what} took longer than {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        out = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+        errors = [ln.removeprefix("E: ") for ln in out if ln.startswith("E:")][:1]
+        errors += [ln for ln in out if "Depends:" in ln][:3]  # why the resolver gave up
+        raise SuiteFailed(f"{what} failed: " + " | ".join(errors or out[-2:]))
+
+
+def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list[Path]:
+    """Download lst.package and its whole dependency closure from `suite` into `work`."""
+    keyring = KEYRING_DIR / suite.signed_by
+    if not keyring.is_file():
+        raise SuiteFailed(f"keyring {keyring} is missing (install debian-archive-keyring)")
+    for sub in ("etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "log"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
+    (work / "state/status").write_text("")
+    comps = " ".join(suite.components)
+    (work / "etc/sources.list").write_text(
+        "".join(f"deb [signed-by={keyring}] {mirror} {d} {comps}\n" for d in suite.dists)
+    )
+    conf = work / "apt.conf"
+    conf.write_text(_apt_conf(work, lst.architecture))
+    apt = ["apt-get", "-q", "-c", str(conf)]
+    _apt([*apt, "update"], "apt-get update", 600)
+    install = ["install", "--download-only", "-y", "-t", suite.target_release, lst.package]
+    _apt([*apt, *install], f"resolving {lst.package}", 900)
+    debs = sorted((work / "cache/archives").glob("*.deb"))
+    if not debs:
+        raise SuiteFailed("apt-get downloaded nothing")
+    return debs

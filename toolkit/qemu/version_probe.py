@@ -1,0 +1,90 @@
+"""Run `qemu-img --version` once per binary: results are cached by (resolved path, size, mtime_ns).
+
+The cache is a JSON file in the user cache dir, written atomically; a corrupt or unreadable
+cache is treated as empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from toolkit.model import atomic
+from toolkit.model.versions import parse_version_line
+
+__all__ = ["ProbeCache", "sha256_file"]
+
+_PROBE_TIMEOUT = 30.0
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib  # here, not at the top: OpenSSL's load costs every start ~10 ms
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ProbeCache:
+    """`--version` first line and sha256 per resolved path, valid while size and mtime hold."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dirty = False
+        self.entries: dict[str, dict[str, Any]] = {}
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                self.entries = {k: v for k, v in data.items() if isinstance(v, dict)}
+
+    def version_of(self, exe: Path) -> tuple[str, str]:
+        """(version_line, sha256) of `exe`; raises ValueError with the reason it can't be used."""
+        try:
+            real = exe.resolve(strict=True)
+            st = real.stat()
+        except OSError as exc:
+            raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+        if not real.is_file() or not os.access(real, os.X_OK):
+            raise ValueError("is not an executable file")
+        stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        hit = self.entries.get(str(real))
+        if hit and all(hit.get(k) == v for k, v in stamp.items()):
+            line, digest = hit.get("version_line"), hit.get("sha256")
+            if isinstance(line, str) and isinstance(digest, str) and parse_version_line(line):
+                return line, digest
+        try:
+            proc = subprocess.run(
+                [str(exe), "--version"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=_PROBE_TIMEOUT,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ValueError(f"failed to run `--version`: {exc}") from None
+        lines = proc.stdout.splitlines()
+        first = lines[0].strip() if lines else ""
+        if proc.returncode != 0:
+            why = (proc.stderr.strip().splitlines() or [first])[-1]
+            raise ValueError(f"`--version` exited {proc.returncode}: {why}")
+        if parse_version_line(first) is None:
+            raise ValueError(f"`--version` printed no parsable version: {first!r}")
+        digest = sha256_file(real)
+        self.entries[str(real)] = {**stamp, "version_line": first, "sha256": digest}
+        self.dirty = True
+        return first, digest
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        live = {k: v for k, v in self.entries.items() if os.path.exists(k)}
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self.path, json.dumps(live, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,52 @@
+"""The fuzz run's summary: rates, each invariant's tally, drift, notes and failures."""
+
+from __future__ import annotations
+
+from toolkit.stages.fuzz.invariants import INVARIANTS
+from toolkit.stages.fuzz.session import FuzzResult
+
+__all__ = ["summary"]
+
+
+def summary(result: FuzzResult) -> str:
+    """Examples and rates, each invariant's tally, drift and grammar notes, each failure."""
+    session, elapsed, found, saved = result.session, result.elapsed, result.found, result.saved
+    save_to = result.save_to
+    lines: list[str] = []
+    add = lines.append
+    n, versions = session.examples, [b.version for b in session.binaries]
+    rate = n / elapsed if elapsed else 0.0
+    add(
+        f"fuzz resize: {n} examples on {len(versions)} version(s) ({', '.join(versions)}) in "
+        f"{elapsed:.1f} s: {rate:.1f} examples/s, {rate * len(versions):.1f} version-examples/s"
+    )
+    for inv, name in INVARIANTS.items():
+        if inv in session.selected:
+            t = {w: session.tally[inv, w] for w in ("passed", "failed", "n/a")}
+            first = session.first_failure.get(inv)
+            when = f" (first at example {first})" if first else ""
+            add(
+                f"  {inv} {name:<24} {t['passed']:>5} passed {t['failed']:>5} failed{when}"
+                f" {t['n/a']:>5} n/a"
+            )
+    for key in sorted(session.notes):
+        add(f"  grammar note ({session.notes[key].text!r}): {key}")
+    for key in sorted(session.drift):
+        add(f"  {key}")
+    where = f" to {save_to}" if save_to else " (--no-save)"
+    skipped = f", {len(found) - len(saved)} already recorded" if save_to else ""
+    lost = session.unsaveable
+    unsaved = f", {lost} not saveable (the case loader rejects the size)" if lost else ""
+    add(
+        f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
+        f"{len(session.notes)} grammar notes; cases saved: {len(saved)}{where}{skipped}{unsaved}"
+    )
+    for inv in sorted(session.failing):
+        ex, failed = session.failing[inv]
+        add(
+            f"FAILED {inv} {INVARIANTS[inv]} on {failed[0].version}: {failed[0].detail}\n"
+            f"  example: {ex.case.format} start={ex.case.start_size!r} end={ex.case.end_spec!r}"
+            f" options={list(ex.case.create_options)} prealloc={ex.case.prealloc}"
+            f" shrink={ex.case.shrink} size-string={ex.size_text!r}"
+        )
+    return "\n".join(lines) + "\n"

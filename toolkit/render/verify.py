@@ -1,0 +1,100 @@
+"""verify's Outcome as a terminal summary and as the --report JSON."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from toolkit.model.errors import EXIT_OK
+from toolkit.stages.verify.outcome import Outcome
+
+__all__ = ["report", "summary"]
+
+SHOW_PER_CHECK = 20  # offline problems printed per check; --report has them all
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def summary(out: Outcome) -> str:
+    """The terminal summary: offline problems, the run, each difference, the verdict."""
+    lines: list[str] = []
+    add = lines.append
+    off = out.offline
+    versions = f"{plural(len(out.versions), 'version')}: {', '.join(out.versions)}"
+    add(f"verify {out.spec.name}: {out.root} ({versions})")
+    add(
+        f"offline: {plural(off.triples, 'triple')} checked: {plural(len(off.errors), 'error')}, "
+        f"{plural(len(off.warnings), 'warning')}; version-map: {off.version_map}"
+    )
+    shown: Counter[str] = Counter()
+    for p in off.problems:
+        shown[p.check] += 1
+        if shown[p.check] <= SHOW_PER_CHECK:
+            add(f"  {'warning' if p.warning else 'error'} [{p.check}] {p.where}: {p.message}")
+    for check, n in sorted(shown.items()):
+        if n > SHOW_PER_CHECK:
+            add(f"  ... and {n - SHOW_PER_CHECK} more [{check}] (see --report)")
+    if out.mode != "offline":
+        tally = ", ".join(f"{n} {s}" for s, n in out.counts.items() if n or s == "pass")
+        add(
+            f"{out.mode}: {plural(len(out.ran), 'version')}, {plural(len(out.cases), 'case')} "
+            f"in {out.seconds or 0:.1f} s: {tally}"
+        )
+    if out.candidate:
+        add(f"  candidate: {out.candidate['path']}, held to {out.candidate['version']}")
+    for v, why in out.not_run.items():
+        add(f"  not run: {v}: {why}")
+    for b in out.without_baselines:
+        add(f"  binary without baselines: {b.version} ({b.path})")
+    for note in out.notes:
+        add(f"  note: {note}")
+    for c in out.cases:
+        if c.status in ("skip", "gap"):
+            add(f"  {c.status} {c.label}: {c.reason}")
+    for c in out.cases:
+        if c.status != "diff":
+            continue
+        where = "rewritten in the tree" if c.updated else f"obtained: {c.obtained}.*"
+        add(f"diff {c.label}: {c.reason} ({where})")
+        for line in c.differences:
+            add(f"    {line}")
+    updated = sum(c.updated for c in out.cases)
+    if updated:
+        add(f"--update: rewrote {plural(updated, 'baseline')} from what was obtained")
+    verdict = "OK" if out.exit_code == EXIT_OK else "FAILED"
+    add(
+        f"{verdict}: {plural(len(off.errors), 'offline error')}, "
+        f"{plural(len(out.failures), 'case')} differing"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def report(out: Outcome) -> dict[str, Any]:
+    return {
+        "command": out.spec.name,
+        "expected_outputs": str(out.root),
+        "mode": out.mode,
+        "ok": out.exit_code == EXIT_OK,
+        "exit_code": out.exit_code,
+        "versions": out.versions,
+        "offline": {
+            "triples": out.offline.triples,
+            "errors": [p.as_dict() for p in out.offline.errors],
+            "warnings": [p.as_dict() for p in out.offline.warnings],
+            "version_map": out.offline.version_map,
+        },
+        "run": {
+            "seconds": None if out.seconds is None else round(out.seconds, 3),
+            "versions": out.ran,
+            "not_run": out.not_run,
+            "binaries_without_baselines": [
+                {"version": b.version, "path": str(b.path)} for b in out.without_baselines
+            ],
+            "notes": out.notes,
+        },
+        "candidate": out.candidate,
+        "counts": out.counts,
+        "cases": [c.as_dict() for c in out.cases],
+    }

@@ -1,0 +1,73 @@
+"""Running a check on hypothesis-generated examples: profiles, database, shrinking.
+
+Hypothesis profiles: `ci` (derandomized, 10 examples, no database, no deadline; the
+test suite uses it) and `fuzz` (random, 100 examples, example database under
+$XDG_CACHE_HOME/qemu-img-baselines/hypothesis, no deadline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from toolkit.qemu.store import user_cache_dir
+from toolkit.stages.fuzz.strategies import FuzzExample, fuzz_examples
+
+__all__ = ["explore", "register_profiles"]
+
+
+def register_profiles() -> None:
+    """`ci`: derandomized, small, no database. `fuzz`: random, database in the user cache."""
+    base = settings(
+        deadline=None,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.register_profile("ci", base, derandomize=True, max_examples=10, database=None)
+    database = DirectoryBasedExampleDatabase(user_cache_dir() / "hypothesis")
+    # Explicit: hypothesis's own default turns derandomize on when $CI is set.
+    settings.register_profile("fuzz", base, derandomize=False, max_examples=100, database=database)
+
+
+def explore(
+    check: Callable[[FuzzExample], None],
+    formats: tuple[str, ...],
+    profile: str,
+    expected: type[Exception],
+    max_examples: int | None = None,
+    seed: int | None = None,
+    shrink: bool = True,
+) -> None:
+    """Run `check` on generated examples. Raising `expected` marks an example as failing
+    (hypothesis then shrinks it); those failures are swallowed here, anything else raises.
+    A seed turns the database off: replayed entries would change what runs."""
+    register_profiles()
+    base = settings.get_profile(profile)
+    chosen = settings(
+        base,
+        max_examples=max_examples or base.max_examples,
+        database=None if seed is not None else base.database,
+        phases=[p for p in base.phases if shrink or p is not Phase.shrink],
+    )
+
+    @chosen
+    @given(fuzz_examples(formats))
+    def fuzz_resize(example: FuzzExample) -> None:
+        check(example)
+
+    test = hypothesis.seed(seed)(fuzz_resize) if seed is not None else fuzz_resize
+    try:
+        test()
+    except Exception as exc:
+        if not _only(exc, (expected, hypothesis.errors.Flaky)):
+            raise
+
+
+def _only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only(e, kinds) for e in exc.exceptions)
+    return isinstance(exc, kinds)

@@ -1,0 +1,233 @@
+"""Fuzz findings become curated cases, appended to `curated_cases/resize-discovered.toml`.
+
+The file uses the schema of curated_cases/resize.toml, so `load_cases` and `generate
+resize` read it like any other case file, without hypothesis. Each case carries `# ...`
+lines naming the invariant or the drift and the versions, and a `comment` ending in one
+`[finding: KEY]` per finding it stands for (findings that share a case share a table).
+A finding is skipped when its key is already recorded, or when a case with the same
+format, sizes, options, prealloc and shrink already exists in any resize case file
+beside it. The whole new text is validated as load_cases will, then written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.baseline.cases import case_files, parse_case
+from toolkit.model import atomic
+from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import Case
+from toolkit.model.versions import version_key
+
+__all__ = [
+    "DEFAULT_FILE",
+    "Finding",
+    "case_name",
+    "from_drift",
+    "from_failure",
+    "from_note",
+    "save",
+    "simplicity",
+    "toml_string",
+]
+
+DEFAULT_FILE = "resize-discovered.toml"
+HEADER = """\
+# Resize cases found by `python -m toolkit fuzz` (toolkit/stages/fuzz/findings.py): each one failed
+# an invariant (I1-I6) or showed drift between qemu-img versions. Same schema as
+# resize.toml; `python -m toolkit generate resize` records them like any other case.
+# Edit freely: fuzz only appends, and skips findings already recorded here.
+"""
+_KEY = re.compile(r"\[finding: ([^\]]+)\]")
+NAME_PREFIX = "fz"
+_UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
+RESIZE = COMMANDS["resize"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str  # what makes it distinct, e.g. "I2 raw 7.2.22" or "drift raw resize.rc 5.2.0 | ..."
+    case: Case
+    summary: str  # one line for the `#` comment: what failed or drifted, on which versions
+
+
+def case_name(
+    fmt: str,
+    start: str,
+    end: str,
+    options: tuple[str, ...],
+    prealloc: str | None,
+    shrink: bool | None,
+) -> str:
+    """A filename-safe name: a readable summary plus a digest of the whole tuple.
+
+    The digest makes distinct tuples get distinct names (None and "off" differ, option
+    order matters, as it does on qemu-img's command line).
+    """
+    canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
+    digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
+    rel = {"+": "plus", "-": "minus"}.get(end[:1], "to")
+    amount = end[1:] if end[:1] in "+-" else end
+    parts = [NAME_PREFIX, fmt, _slug(start), rel, _slug(amount)]
+    parts += [_slug(o) for o in options]
+    if prealloc is not None:
+        parts.append(f"prealloc-{prealloc}")
+    if shrink is not None:
+        parts.append("shrink" if shrink else "no-shrink")
+    readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
+    return f"{readable}-{digest}"
+
+
+def _slug(text: str) -> str:
+    slug = _UNSAFE.sub("_", text).strip("._")
+    while ".." in slug:
+        slug = slug.replace("..", ".")
+    return slug
+
+
+def identity(case: Case) -> tuple[Any, ...]:
+    return (case.format, case.start_size, case.end_spec, case.create_options, case.prealloc,
+            case.shrink)  # fmt: skip
+
+
+def grammar_case(text: str) -> Case | None:
+    """A raw case resizing 1M by `text`, or None when the case loader cannot take it."""
+    entry: dict[str, Any] = {"format": "raw", "start": "1M", "end": text}
+    entry["name"] = case_name("raw", "1M", text, (), None, None)
+    case, _errors = parse_case(entry, RESIZE, "<fuzz>")
+    return case
+
+
+def toml_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out) + '"'
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render(group: Sequence[Finding]) -> str:
+    """One [[case]] table for findings that share a case."""
+    c = group[0].case
+    lines = [f"# {_one_line(f.summary)}" for f in group] + ["[[case]]"]
+    lines += [f"format = {toml_string(c.format)}", f"name = {toml_string(c.name)}"]
+    lines += [f"start = {toml_string(c.start_size)}", f"end = {toml_string(c.end_spec or '')}"]
+    if c.create_options:
+        lines.append(f"options = [{', '.join(toml_string(o) for o in c.create_options)}]")
+    if c.prealloc is not None:
+        lines.append(f"prealloc = {toml_string(c.prealloc)}")
+    if c.shrink is not None:
+        lines.append(f"shrink = {'true' if c.shrink else 'false'}")
+    what = "; ".join(_one_line(f.summary) for f in group)
+    keys = " ".join(f"[finding: {_one_line(f.key)}]" for f in group)
+    lines.append(f"comment = {toml_string(f'fuzz: {what} {keys}')}")
+    return "\n".join(lines) + "\n"
+
+
+def _entries(path: Path) -> list[Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read it as a case file ({exc}); fix or move it") from exc
+    entries = data.get("case", [])
+    return entries if isinstance(entries, list) else []
+
+
+def _known(paths: Iterable[Path]) -> tuple[set[str], set[tuple[Any, ...]], set[tuple[str, str]]]:
+    keys: set[str] = set()
+    tuples: set[tuple[Any, ...]] = set()
+    names: set[tuple[str, str]] = set()
+    for path in paths:
+        for entry in _entries(path):
+            case, _errors = parse_case(entry, RESIZE, str(path))
+            if case is None:
+                continue
+            keys.update(_KEY.findall(case.comment))
+            tuples.add(identity(case))
+            names.add((case.format, case.name))
+    return keys, tuples, names
+
+
+def save(findings: Sequence[Finding], path: Path, curated_dir: Path) -> list[Finding]:
+    """Append the findings not yet recorded; return those written."""
+    existing = path.read_text(encoding="utf-8") if path.is_file() else HEADER
+    neighbours = {*case_files(curated_dir, RESIZE.name), *case_files(path.parent, RESIZE.name)}
+    keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()))
+    groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
+    for f in findings:
+        ident, name = identity(f.case), (f.case.format, f.case.name)
+        if f.key in keys or (ident not in groups and (ident in tuples or name in names)):
+            continue
+        keys.add(f.key)
+        names.add(name)
+        groups.setdefault(ident, []).append(f)
+    if not groups:
+        return []
+    text = existing.rstrip("\n") + "\n\n" + "\n".join(render(g) for g in groups.values())
+    _validate(text, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, text)
+    except OSError as exc:
+        raise ToolkitFailure(f"cannot write {path}: {exc}") from exc
+    return [f for g in groups.values() for f in g]
+
+
+def _validate(text: str, path: Path) -> None:
+    """The file must load exactly as `load_cases` will load it; never write it otherwise."""
+    try:
+        entries = tomllib.loads(text).get("case", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise ToolkitFailure(f"refusing to write {path}: rendered TOML is invalid: {exc}") from exc
+    seen: set[tuple[str, str]] = set()
+    for index, entry in enumerate(entries, start=1):
+        case, errors = parse_case(entry, RESIZE, str(path), index)
+        if case is None or (case.format, case.name) in seen:
+            why = "; ".join(errors) or f"duplicate name {entry.get('name')!r}"
+            raise ToolkitFailure(f"refusing to write {path}: {why}")
+        seen.add((case.format, case.name))
+
+
+def simplicity(case: Case) -> tuple[int, int, str]:
+    """Smaller is easier to read in review: fewer options and flags, then fewer characters."""
+    flags = len(case.create_options) + (case.prealloc is not None) + (case.shrink is not None)
+    return flags, len(case.start_size + (case.end_spec or "")), case.name
+
+
+def from_failure(invariant: str, name: str, case: Case, size_text: str,
+                 failed: Sequence[Any]) -> Finding | None:  # fmt: skip
+    """An invariant failure: the example's case (for I5, a raw case resizing by the string)."""
+    versions = ",".join(sorted({v.version for v in failed}, key=version_key))
+    detail = failed[0].detail if failed else ""
+    if invariant == "I5":
+        grammar = grammar_case(size_text)
+        if grammar is None:
+            return None
+        case = grammar
+    return Finding(f"{invariant} {case.format} {versions}", case,
+                   f"{invariant} {name} failed on {versions}: {detail}")  # fmt: skip
+
+
+def from_drift(case: Case, key: str) -> Finding:
+    return Finding(key, case, key.replace("drift ", "drift between versions: ", 1))
+
+
+def from_note(text: str, key: str) -> Finding | None:
+    case = grammar_case(text)
+    return None if case is None else Finding(key, case, f"size {text!r}: {key}")

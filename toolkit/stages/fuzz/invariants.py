@@ -1,0 +1,215 @@
+"""The fuzzer's invariants as small pure functions over CaseResults, plus cross-version drift.
+
+The results come from `FUZZ_SPEC`: create -> info-before -> resize -> info (the last two
+run whenever create succeeded, so a rejected resize is still followed by an info).
+
+The sizes I1 expects come from qemu-img's rounding rules (toolkit.model.rounding),
+checked on every provisioned version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from toolkit.baseline.whitelist import mask
+from toolkit.model.info import info_object
+from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.records import CaseResult, StepResult
+from toolkit.model.rounding import created_size, resized_size
+from toolkit.model.sizes import EndSpec, SizeError, grammar_for, parse_end_spec, parse_size
+
+__all__ = [
+    "FUZZ_SPEC",
+    "INVARIANTS",
+    "Drift",
+    "Verdict",
+    "check_run",
+    "drift",
+    "fingerprint",
+    "i1_exact_size",
+    "i2_shrink_guard",
+    "i3_rejected_resize_safe",
+    "i4_direction",
+    "i6_determinism",
+    "info_json",
+]
+
+# The resize command's own steps, plus an info before the resize; resize and the final
+# info need only create, so a rejected resize is still followed by an info.
+_create, _resize, _info = COMMANDS["resize"].steps
+FUZZ_SPEC = CommandSpec(
+    "resize",
+    "resize-info-json",
+    (
+        _create,
+        replace(_info, name="info-before", marker="---INFO BEFORE STDERR---", requires=("create",)),
+        replace(_resize, requires=("create",)),
+        replace(_info, requires=("create",)),
+    ),
+    needs_end_spec=True,
+)
+INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
+              "I4": "direction", "I5": "grammar", "I6": "determinism"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    invariant: str
+    version: str
+    ok: bool | None  # None: not applicable to this example
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Versions disagree on one aspect of one step; `groups` lists versions per distinct value."""
+
+    format: str
+    step: str
+    aspect: str  # "rc", "stdout" or "stderr"
+    groups: tuple[tuple[str, ...], ...]
+
+    @property
+    def key(self) -> str:
+        groups = " | ".join(",".join(g) for g in self.groups)
+        return f"drift {self.format} {self.step}.{self.aspect} {groups}"
+
+
+def info_json(step: StepResult) -> dict[str, Any] | None:
+    """The JSON object a successful info step printed."""
+    if step.return_code != 0 or step.timed_out:
+        return None
+    return info_object(step.stdout)
+
+
+def _vsize(step: StepResult) -> int | None:
+    info = info_json(step)
+    size = info.get("virtual-size") if info else None
+    return size if isinstance(size, int) else None
+
+
+def _parsed(r: CaseResult) -> tuple[int, EndSpec] | None:
+    grammar = grammar_for(r.binary.version)
+    try:
+        assert r.case.end_spec is not None
+        return parse_size(r.case.start_size, grammar), parse_end_spec(r.case.end_spec, grammar)
+    except SizeError:
+        return None
+
+
+def _verdict(inv: str, r: CaseResult, ok: bool | None, detail: str = "") -> Verdict:
+    return Verdict(inv, r.binary.version, ok, detail)
+
+
+def i1_exact_size(r: CaseResult) -> Verdict:
+    parsed, before, after = _parsed(r), _vsize(r.step("info-before")), _vsize(r.step("info"))
+    if parsed is None or before is None:
+        return _verdict("I1", r, None)
+    start, end = parsed
+    opts = r.case.create_options
+    want = created_size(r.case.format, opts, start)
+    if before != want:
+        return _verdict("I1", r, False, f"create {start}: virtual-size {before}, expected {want}")
+    if r.step("resize").return_code != 0 or after is None:
+        return _verdict("I1", r, True)
+    final = end.final_size(before)
+    want = resized_size(r.case.format, opts, final)
+    ok = after == want
+    return _verdict("I1", r, ok, "" if ok else f"resize to {final}: virtual-size {after}, "
+                    f"expected {want}")  # fmt: skip
+
+
+def i2_shrink_guard(r: CaseResult) -> Verdict:
+    parsed, resize = _parsed(r), r.step("resize")
+    if parsed is None or not resize.ran or r.applied_shrink_flag:
+        return _verdict("I2", r, None)
+    start, end = parsed
+    final = end.final_size(start)
+    if final >= start:
+        return _verdict("I2", r, None)
+    ok = resize.return_code != 0
+    return _verdict("I2", r, ok, "" if ok else f"shrink {start} -> {final} without --shrink "
+                    "returned 0")  # fmt: skip
+
+
+def i3_rejected_resize_safe(r: CaseResult) -> Verdict:
+    before_step, resize = r.step("info-before"), r.step("resize")
+    before = info_json(before_step)
+    if not resize.ran or resize.return_code == 0 or before is None:
+        return _verdict("I3", r, None)
+    after = info_json(r.step("info"))
+    fmt = r.case.format
+    problems = []
+    if after is None:
+        problems.append("the image no longer opens")
+    elif mask(before, fmt) != mask(after, fmt):
+        changed = sorted(k for k in set(before) | set(after) if mask(before.get(k), fmt)
+                         != mask(after.get(k), fmt))  # fmt: skip
+        problems.append(f"info changed: {', '.join(changed)}")
+    if before_step.image_bytes != resize.image_bytes:
+        problems.append(f"file length {before_step.image_bytes} -> {resize.image_bytes}")
+    return _verdict("I3", r, not problems, "; ".join(problems))
+
+
+def i4_direction(r: CaseResult) -> Verdict:
+    parsed, before, after = _parsed(r), _vsize(r.step("info-before")), _vsize(r.step("info"))
+    if parsed is None or before is None or after is None or r.step("resize").return_code != 0:
+        return _verdict("I4", r, None)
+    target = parsed[1].final_size(before)
+    if target == before:
+        return _verdict("I4", r, None)
+    grow = target > before
+    ok = after >= before if grow else after <= before
+    what = "grow" if grow else "shrink"
+    return _verdict("I4", r, ok, "" if ok else f"{what} {before} -> {target} gave {after}")
+
+
+def fingerprint(r: CaseResult) -> tuple[tuple[Any, ...], ...]:
+    """What a run's artefacts are made of, after normalisation and the whitelist."""
+    return tuple(
+        (s.name, s.argv, s.return_code, s.timed_out, _masked_stdout(s, r.case.format), s.stderr)
+        for s in r.steps
+    )
+
+
+def _masked_stdout(step: StepResult, fmt: str) -> str:
+    info = info_json(step) if step.name.startswith("info") else None
+    return step.stdout if info is None else json.dumps(mask(info, fmt), sort_keys=True)
+
+
+def i6_determinism(a: CaseResult, b: CaseResult) -> Verdict:
+    fa, fb = fingerprint(a), fingerprint(b)
+    if fa == fb:
+        return _verdict("I6", a, True)
+    diff = next(f"{x[0]} differs" for x, y in zip(fa, fb, strict=True) if x != y)
+    return _verdict("I6", a, False, f"two runs of the same example: {diff}")
+
+
+def check_run(r: CaseResult) -> list[Verdict]:
+    return [i1_exact_size(r), i2_shrink_guard(r), i3_rejected_resize_safe(r), i4_direction(r)]
+
+
+def drift(results: Sequence[CaseResult]) -> list[Drift]:
+    """Differences between versions running the same case (one result per version)."""
+    if len(results) < 2:
+        return []
+    found = []
+    for name in ("create", "resize", "info"):
+        steps = [(r.binary.version, r.step(name), r.case.format) for r in results]
+        aspects = {
+            "rc": [(v, repr(s.return_code)) for v, s, _ in steps],
+            "stdout": [(v, _masked_stdout(s, f)) for v, s, f in steps if s.ran],
+            "stderr": [(v, s.stderr) for v, s, _ in steps if s.ran],
+        }
+        for aspect, values in aspects.items():
+            groups: dict[str, list[str]] = {}
+            for version, value in values:
+                groups.setdefault(value, []).append(version)
+            if len(groups) > 1:
+                found.append(
+                    Drift(results[0].case.format, name, aspect, tuple(map(tuple, groups.values())))
+                )
+    return found

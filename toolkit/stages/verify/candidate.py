@@ -1,0 +1,180 @@
+"""Candidate mode: another qemu-img-compatible CLI against one version's baselines.
+
+`verify --candidate PATH --candidate-version V` runs the curated cases with PATH
+through the same runner, with the same argv as the version-V baselines (the
+candidate's QemuBinary carries version V, so the plan uses V's size grammar), and
+reports each case as one of:
+
+  skip  V's baseline has nothing to compare: its create failed (or it is unreadable);
+  gap   V refused the resize and the candidate did it (vmdk, vhd and vhdx on every
+        qemu version). No diff then, but internal consistency: info's virtual-size is
+        expected_final_size (rounded up to a sector, see toolkit.model.rounding), and
+        `PATH check` returns 0 when the candidate has a `check` command (63, qemu-img's
+        "this format does not support checks", is accepted and noted);
+  pass  the same as the baseline under the whitelist (online.triple_differences);
+  diff  anything else, a gap that fails its consistency checks included.
+
+`check` runs as one more step of the same pipeline (it needs the image, which the
+runner removes with its case directory); whether the candidate has `check` at all
+is asked once, with `PATH check --help`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from toolkit.baseline.tree import case_dir
+from toolkit.baseline.triple import read_baseline, to_baseline
+from toolkit.model.errors import BadInput
+from toolkit.model.formats import driver_for
+from toolkit.model.info import info_object
+from toolkit.model.pipeline import IMAGE, CommandSpec, Plan, StepSpec
+from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.model.rounding import round_up
+from toolkit.qemu.pool import Progress, no_progress, run_many
+from toolkit.qemu.process import run_process
+from toolkit.qemu.runner import run_directory
+from toolkit.stages.verify.online import clear_obtained, triple_differences, write_obtained
+from toolkit.stages.verify.outcome import CaseOutcome
+
+__all__ = ["candidate_binary", "run_candidate"]
+
+CHECK_NOT_SUPPORTED = 63  # qemu-img check: "This image format does not support checks"
+SOURCE = "candidate"
+
+
+def _check_argv(case: Case, plan: Plan) -> list[str]:
+    return ["check", "-f", driver_for(case.format), IMAGE]
+
+
+def with_check_step(spec: CommandSpec) -> CommandSpec:
+    """The command's steps plus `check`, run when the resize (or else the first step) succeeded."""
+    anchor = "resize" if "resize" in spec.step_names() else spec.steps[0].name
+    check = StepSpec("check", _check_argv, None, requires=(anchor,))
+    return dataclasses.replace(spec, steps=(*spec.steps, check))
+
+
+def candidate_binary(path: Path, version: str, timeout: float) -> QemuBinary:
+    """The candidate as a QemuBinary of version V, used as given (its name is kept)."""
+    exe = Path(os.path.abspath(path))
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise BadInput(f"--candidate {path}: not an executable file")
+    with run_directory() as scratch:
+        raw = run_process([str(exe), "--version"], scratch, timeout)
+    first = raw.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
+    line = first[0] if first else f"{exe.name} (no --version output)"
+    return QemuBinary(version, exe, SOURCE, line)
+
+
+def supports_check(binary: QemuBinary, timeout: float) -> bool:
+    with run_directory() as scratch:
+        raw = run_process([*binary.command(), "check", "--help"], scratch, timeout)
+    return raw.return_code == 0 and not raw.timed_out
+
+
+def _first_message(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("---")]
+    return lines[0] if lines else "(no message)"
+
+
+def classify(
+    result: CaseResult, expected: Baseline, spec: CommandSpec, has_check: bool
+) -> tuple[CaseOutcome, Baseline]:
+    """pass / diff / skip / gap for one case, and the obtained triple (without `check`)."""
+    case, version = result.case, result.binary.version
+    own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
+    obtained = to_baseline(own, spec)
+    outcome = CaseOutcome(case.format, version, case.name, "pass")
+    create_rc = expected.meta.get("create_return_code")
+    if create_rc != 0:
+        outcome.status = "skip"
+        outcome.reason = f"the {version} baseline's create failed (rc {create_rc}): nothing to do"
+        return outcome, obtained
+    base_rc = expected.meta.get("resize_return_code")
+    resize = result.step("resize") if "resize" in spec.step_names() else None
+    if base_rc not in (0, None) and resize is not None and resize.return_code == 0:
+        return _gap(result, expected, base_rc, has_check, outcome), obtained
+    outcome.differences = triple_differences(expected, obtained, case.format, spec)
+    if outcome.differences:
+        outcome.status, outcome.reason = "diff", f"differs from the {version} baseline"
+    return outcome, obtained
+
+
+def _gap(
+    result: CaseResult, expected: Baseline, base_rc: int, has_check: bool, outcome: CaseOutcome
+) -> CaseOutcome:
+    problems: list[str] = []
+    notes: list[str] = []
+    info = result.step("info")
+    final = result.expected_final_size
+    if info.return_code != 0:
+        problems.append(f"info returned {info.return_code}: {_first_message(info.stderr)}")
+    elif final is not None:
+        data = info_object(info.stdout)
+        size = data.get("virtual-size") if data is not None else None
+        if size == round_up(final):
+            notes.append(f"virtual-size {size} = expected_final_size")
+        else:
+            problems.append(f"virtual-size is {size!r}, expected_final_size is {final}")
+    check = result.step("check")
+    if not has_check:
+        notes.append("the candidate has no `check` command")
+    elif check.return_code == 0:
+        notes.append("check passed")
+    elif check.return_code == CHECK_NOT_SUPPORTED:
+        notes.append(f"check: not supported for {result.case.format} (rc 63)")
+    else:
+        problems.append(f"check returned {check.return_code}: {_first_message(check.stderr)}")
+    refused = f"qemu-img {result.binary.version} refuses it (rc {base_rc}: "
+    refused += f"{_first_message(expected.stderr)})"
+    if problems:
+        outcome.status = "diff"
+        outcome.reason = f"capability gap that fails internal consistency; {refused}"
+        outcome.differences = problems
+    else:
+        outcome.status = "gap"
+        outcome.reason = f"capability gap: the candidate resized, {refused}; {', '.join(notes)}"
+    return outcome
+
+
+def run_candidate(
+    root: Path,
+    spec: CommandSpec,
+    binary: QemuBinary,
+    cases: list[Case],
+    readable: set[tuple[str, str, str]],
+    workers: int,
+    timeout: float,
+    obtained_root: Path,
+    progress: Progress = no_progress,
+) -> list[CaseOutcome]:
+    """Every selected case of version binary.version, run with the candidate."""
+    version = binary.version
+    outcomes: dict[tuple[str, str], CaseOutcome] = {}
+    jobs = []
+    for case in cases:
+        if (case.format, version, case.name) in readable:
+            jobs.append((binary, case))
+        else:
+            outcomes[case.format, case.name] = CaseOutcome(
+                case.format,
+                version,
+                case.name,
+                "skip",
+                "no readable baseline (see the offline problems)",
+            )
+    has_check = supports_check(binary, timeout)
+    cspec = with_check_step(spec)
+    for result in run_many(jobs, cspec, workers, timeout, label="candidate", progress=progress):
+        fmt, name = result.case.format, result.case.name
+        expected = read_baseline(case_dir(root, spec, fmt, version), name)
+        outcome, obtained = classify(result, expected, spec, has_check)
+        out_dir = obtained_root / SOURCE / fmt / version
+        if outcome.status == "diff":
+            outcome.obtained = write_obtained(out_dir, name, obtained)
+        else:
+            clear_obtained(out_dir, name)
+        outcomes[fmt, name] = outcome
+    return [outcomes[c.format, c.name] for c in cases]

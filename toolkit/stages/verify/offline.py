@@ -1,0 +1,237 @@
+"""Offline checks of the golden tree (`verify --offline`): no qemu-img needed.
+
+Every problem carries the id of the check that found it (messages, --report, tests):
+
+  missing         each selected curated case has its whole triple in every version directory
+  stale           a file or directory that belongs to no curated case (--allow-stale: warning)
+  schema          the meta is a JSON object that validates against toolkit/data/meta.schema.json
+  identity        the meta names the command, case, format and version of the place it lives
+  case-data       the meta's inputs (start, end, options, prealloc, shrink) are the case's
+  plan            applied_shrink_flag and expected_final_size, recomputed from the case
+  argv            every step's argv, recomputed from the case
+  return-codes    which steps ran follows from the return codes; a step that did not run has
+                  only nulls; a failed step said why on stderr; byte counts match the texts
+  stdout-json     stdout.txt is info's JSON object when info returned 0, and empty otherwise
+  stderr-markers  stderr.txt is exactly the stderr of the steps that ran, joined by markers
+  final-size      resize returned 0 => info's virtual-size is expected_final_size (see below)
+  abs-path        no absolute path and no temp-directory name in any file ($FILENAME only)
+  versions-json   versions.json lists exactly the version directories, with their version lines
+  version-map     version-map.json is current (toolkit.baseline.profiles computes it)
+
+Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
+--version/--format/--case filter (and in candidate mode) only the selection is
+checked: stale directories outside it, the versions.json listing and the version
+map are tree-wide and wait for an unfiltered run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.baseline.profiles import VERSION_MAP_FILE, expected_version_map
+from toolkit.baseline.tree import VERSIONS_FILE, case_dir, version_dirs
+from toolkit.baseline.triple import SUFFIXES, dump_json, triple_paths
+from toolkit.model.errors import ToolkitError
+from toolkit.model.pipeline import CommandSpec
+from toolkit.model.records import Case
+from toolkit.model.versions import is_version_name
+from toolkit.stages.verify.triple_checks import Problem, check_triple, relative
+
+__all__ = ["CHECKS", "OfflineResult", "Scope", "check_tree"]
+
+CHECKS = (
+    "missing",
+    "stale",
+    "schema",
+    "identity",
+    "case-data",
+    "plan",
+    "argv",
+    "return-codes",
+    "stdout-json",
+    "stderr-markers",
+    "final-size",
+    "abs-path",
+    "versions-json",
+    "version-map",
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to check: the selected cases and versions; stale files are judged on all cases."""
+
+    root: Path
+    spec: CommandSpec
+    all_cases: tuple[Case, ...]
+    cases: tuple[Case, ...]
+    versions: tuple[str, ...]  # selected version directories
+    case_globs: tuple[str, ...] = ()
+    filtered: bool = False  # any --version/--format/--case: the tree-wide checks are skipped
+    allow_stale: bool = False
+
+    @property
+    def type_dir(self) -> Path:
+        return self.root / self.spec.output_type
+
+
+@dataclass
+class OfflineResult:
+    problems: list[Problem] = field(default_factory=list)
+    triples: int = 0
+    readable: set[tuple[str, str, str]] = field(default_factory=set)  # (format, version, case)
+    version_map: str = "not checked"
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.warning]
+
+
+def check_tree(scope: Scope) -> OfflineResult:
+    result = OfflineResult()
+    versions_json = _load_versions_json(scope, result)
+    if scope.filtered:  # only the per-triple version lines; the listing is tree-wide
+        result.problems = [p for p in result.problems if p.check != "versions-json"]
+    for fmt, version, case in _layout(scope, result):
+        result.triples += 1
+        problems, readable = check_triple(scope.root, scope.spec, case, version, versions_json)
+        result.problems.extend(problems)
+        if readable:
+            result.readable.add((fmt, version, case.name))
+    if scope.filtered:
+        result.version_map = "not checked (filtered)"
+    else:
+        result.version_map = _check_version_map(scope, result)
+    return result
+
+
+Stale = Callable[[Path, str], None]
+
+
+def _layout(scope: Scope, result: OfflineResult) -> Iterator[tuple[str, str, Case]]:
+    """missing + stale; yields (format, version, case) for each complete triple in scope."""
+
+    def stale(path: Path, why: str) -> None:
+        result.problems.append(Problem("stale", relative(scope.root, path), why, scope.allow_stale))
+
+    if not scope.filtered:
+        _stale_around_versions(scope, stale)
+    for fmt in sorted({c.format for c in scope.cases}):
+        for version in scope.versions:
+            yield from _version_dir(scope, fmt, version, result, stale)
+
+
+def _stale_around_versions(scope: Scope, stale: Stale) -> None:
+    """Files beside the format directories, formats without cases, non-version directories."""
+    formats = sorted({c.format for c in scope.all_cases})
+    tops = {VERSIONS_FILE, VERSION_MAP_FILE}
+    for entry in sorted(scope.type_dir.iterdir()):
+        if not entry.is_dir():
+            if entry.name not in tops:
+                stale(entry, "a file outside the <format>/<version>/<case>.* layout")
+        elif entry.name not in formats:
+            stale(entry, f"a format with no curated case (formats with cases: {formats})")
+        else:
+            for sub in sorted(entry.iterdir()):
+                if not (sub.is_dir() and is_version_name(sub.name)):
+                    stale(sub, "not a version directory (expected <format>/<version>/)")
+
+
+def _version_dir(
+    scope: Scope, fmt: str, version: str, result: OfflineResult, stale: Stale
+) -> Iterator[tuple[str, str, Case]]:
+    d = case_dir(scope.root, scope.spec, fmt, version)
+    cases = [c for c in scope.cases if c.format == fmt]
+    regenerate = f"`python -m toolkit generate {scope.spec.name} --version {version} --format {fmt}"
+    if not d.is_dir():
+        why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate}`"
+        result.problems.append(Problem("missing", relative(scope.root, d), why))
+        return
+    known = {c.name for c in scope.all_cases if c.format == fmt}
+    names = {p.name for p in d.iterdir()}
+    for name in sorted(names):
+        stem, suffix = _split_name(name)
+        if scope.case_globs and not any(fnmatch.fnmatchcase(stem, g) for g in scope.case_globs):
+            continue
+        if suffix is None:
+            stale(d / name, f"not a baseline file (suffixes: {', '.join(SUFFIXES)})")
+        elif stem not in known:
+            stale(d / name, f"belongs to no curated {fmt} case (renamed or removed?)")
+    for case in cases:
+        absent = [p for p in triple_paths(d, case.name) if p.name not in names]
+        for p in absent:
+            why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"
+            result.problems.append(Problem("missing", relative(scope.root, p), why))
+        if not absent:
+            yield fmt, version, case
+
+
+def _split_name(name: str) -> tuple[str, str | None]:
+    for suffix in SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return name, None
+
+
+def _load_versions_json(scope: Scope, result: OfflineResult) -> dict[str, Any] | None:
+    path = scope.type_dir / VERSIONS_FILE
+
+    def problem(message: str) -> None:
+        result.problems.append(Problem("versions-json", relative(scope.root, path), message))
+
+    fix = f"regenerate it with `python -m toolkit generate {scope.spec.name}`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem(f"missing; {fix}")
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem(f"unreadable: {exc}; {fix}")
+        return None
+    if not isinstance(data, dict):
+        problem(f"must be a JSON object mapping version -> provenance; {fix}")
+        return None
+    present = set(version_dirs(scope.type_dir))
+    for v in sorted(present - set(data)):
+        problem(f"does not list version directory {v}; {fix}")
+    for v in sorted(set(data) - present):
+        problem(f"lists {v}, which has no version directory")
+    for v, entry in sorted(data.items()):
+        shape_ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("version_line"), str)
+            and isinstance(entry.get("source"), dict)
+            and isinstance(entry.get("sha256"), str)
+        )
+        if not shape_ok:
+            problem(f"entry {v!r} needs version_line (text), source (object) and sha256 (text)")
+    return data
+
+
+def _check_version_map(scope: Scope, result: OfflineResult) -> str:
+    """'current', or 'failed' with a problem."""
+    path = scope.type_dir / VERSION_MAP_FILE
+    fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
+    try:
+        want: str | None = dump_json(expected_version_map(scope.root, scope.spec))
+    except ToolkitError as exc:
+        want, why = None, f"cannot be recomputed: {exc}"
+    try:
+        have: str | None = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        have = None
+    if want is not None:
+        if have == want:
+            return "current"
+        why = f"missing; {fix}" if have is None else f"not current for this tree; {fix}"
+    result.problems.append(Problem("version-map", relative(scope.root, path), why))
+    return "failed"

@@ -1,0 +1,153 @@
+"""Online verify: re-run the baselines with the one runner and compare what comes back.
+
+Comparison (`triple_differences`), shared with candidate mode:
+  - every step's return code and timed-out flag, exactly;
+  - stderr.txt, exactly (unified diff);
+  - the stdout a step keeps in the meta (create's `Formatting ...` line), exactly;
+  - info's JSON after `whitelist.mask` (deepdiff paths, old -> new).
+Byte counts are not compared on their own: they restate texts compared above,
+and info's follows the whitelisted actual-size.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from toolkit.baseline import whitelist
+from toolkit.baseline.diff import deep_differences
+from toolkit.baseline.tree import case_dir
+from toolkit.baseline.triple import read_baseline, to_baseline, triple_paths, write_baseline
+from toolkit.model.errors import ToolkitFailure
+from toolkit.model.info import parse_info
+from toolkit.model.pipeline import CommandSpec
+from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.qemu.pool import Progress, no_progress, run_many
+from toolkit.stages.verify.outcome import CaseOutcome
+
+__all__ = [
+    "clear_obtained",
+    "run_online",
+    "triple_differences",
+    "write_obtained",
+]
+
+MAX_VALUE = 160  # characters of a JSON value shown in a diff line
+_ABSENT = "(absent)"
+
+
+def triple_differences(
+    expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec
+) -> list[str]:
+    """Readable differences between two triples of one case; [] when they agree."""
+    out: list[str] = []
+    for n in spec.step_names():
+        for key in (f"{n}_return_code", f"{n}_timed_out"):
+            a, b = expected.meta.get(key), obtained.meta.get(key)
+            if a != b:
+                out.append(f"{key}: {json.dumps(a)} → {json.dumps(b)}")
+    for s in spec.steps:
+        key = f"{s.name}_stdout"
+        if not s.stdout_is_artefact and expected.meta.get(key) != obtained.meta.get(key):
+            out += text_diff(key, expected.meta.get(key) or "", obtained.meta.get(key) or "")
+    if expected.stderr != obtained.stderr:
+        out += text_diff("stderr", expected.stderr, obtained.stderr)
+    out += json_diff(expected.stdout, obtained.stdout, fmt)
+    return out
+
+
+def text_diff(label: str, a: str, b: str) -> list[str]:
+    lines = list(
+        difflib.unified_diff(
+            a.splitlines(),
+            b.splitlines(),
+            fromfile=f"baseline {label}",
+            tofile=f"obtained {label}",
+            lineterm="",
+        )
+    )
+    if not lines:  # equal line by line: only the final line break differs
+        lines = [f"{label}: differs only in the trailing line break ({a[-1:]!r} → {b[-1:]!r})"]
+    return lines
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
+    """info JSON after the whitelist: one `path: old → new` line per difference."""
+    a, b = parse_info(a_text), parse_info(b_text)
+    if not (isinstance(a, dict | list) and isinstance(b, dict | list)):
+        # empty or not JSON on either side: compare as text
+        return [] if a_text == b_text else text_diff("stdout", a_text, b_text)
+    ma, mb = whitelist.mask(a, fmt), whitelist.mask(b, fmt)
+    if ma == mb:
+        return []
+    rows = sorted(
+        (
+            path,
+            f"  {path}: {_ABSENT if kind == 'added' else _show(before)} → "
+            f"{_ABSENT if kind == 'removed' else _show(after)}",
+        )
+        for kind, path, _keys, before, after in deep_differences(ma, mb)
+    )
+    return ["info JSON (after the whitelist):", *(row for _, row in rows)]
+
+
+def write_obtained(directory: Path, name: str, baseline: Baseline) -> str:
+    try:
+        write_baseline(directory, name, baseline)
+    except OSError as exc:
+        raise ToolkitFailure(
+            f"cannot write the obtained triple of {name} to {directory}: "
+            f"{exc.strerror or exc}; choose another place with --obtained DIR"
+        ) from exc
+    return str(directory / name)
+
+
+def clear_obtained(directory: Path, name: str) -> None:
+    """A case that passes now leaves no obtained triple of an earlier run behind."""
+    for p in triple_paths(directory, name):
+        p.unlink(missing_ok=True)
+
+
+def run_online(
+    root: Path,
+    spec: CommandSpec,
+    jobs: list[tuple[QemuBinary, Case]],
+    workers: int,
+    timeout: float,
+    obtained_root: Path | None,
+    progress: Progress = no_progress,
+) -> tuple[list[CaseOutcome], dict[tuple[str, str, str], Baseline]]:
+    """Re-run every job; pass or diff per case. Also returns each diff's obtained triple.
+
+    Obtained triples go to obtained_root/<format>/<version>/ (None: keep them in memory
+    only, for --update).
+    """
+    results: list[CaseResult] = run_many(
+        jobs, spec, workers, timeout, label="verify", progress=progress
+    )
+    outcomes: list[CaseOutcome] = []
+    obtained_by_case: dict[tuple[str, str, str], Baseline] = {}
+    for result in results:
+        fmt, version, name = result.case.format, result.binary.version, result.case.name
+        expected = read_baseline(case_dir(root, spec, fmt, version), name)
+        obtained = to_baseline(result, spec)
+        diffs = triple_differences(expected, obtained, fmt, spec)
+        out_dir = obtained_root / fmt / version if obtained_root is not None else None
+        if not diffs:
+            if out_dir is not None:
+                clear_obtained(out_dir, name)
+            outcomes.append(CaseOutcome(fmt, version, name, "pass"))
+            continue
+        obtained_by_case[fmt, version, name] = obtained
+        where = write_obtained(out_dir, name, obtained) if out_dir is not None else None
+        outcomes.append(
+            CaseOutcome(fmt, version, name, "diff", "not reproduced", diffs, obtained=where)
+        )
+    return outcomes, obtained_by_case

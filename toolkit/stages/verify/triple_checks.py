@@ -1,0 +1,275 @@
+"""The per-triple offline checks: one case in one version directory.
+
+(Over 250 lines on purpose: one class reads the triple once, and every check works
+on the same parsed texts and meta; split up, each would re-read or be handed them.)
+
+The meta, the stderr layout and the argv are not re-derived here: the triple is
+turned back into a CaseResult and rebuilt with triple.build_meta and
+triple.combined_stderr, the very functions that wrote it; every key that
+differs is reported under the check it belongs to.
+
+Which steps ran and how stderr.txt is cut into steps: toolkit.stages.verify.step_checks.
+
+The final-size rule: qemu's block layer keeps lengths in whole 512-byte sectors, so
+info reports the virtual size rounded up to a multiple of 512, and the rule is
+virtual-size == round_up(expected_final_size) (see toolkit.model.rounding, checked on
+every provisioned version). qcow2 refuses an unaligned size and vmdk, vhd and vhdx
+refuse resize, so in real baselines the rule meets raw alone; every size in the
+curated matrix is a multiple of 512, where the rule is equality.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from toolkit.baseline.tree import case_dir
+from toolkit.baseline.triple import build_meta, combined_stderr, meta_errors, triple_paths
+from toolkit.model.pipeline import QEMU_IMG, CommandSpec, plan_for
+from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
+from toolkit.model.rounding import round_up
+from toolkit.model.sizes import grammar_for
+from toolkit.qemu.runner import RUN_DIR_PREFIX
+from toolkit.stages.verify.step_checks import Report, return_codes, stderr_sections
+
+__all__ = ["Problem", "check_triple", "relative"]
+
+# Meta keys that say where a triple belongs: its command, case, format and version.
+PLACE_KEYS = ("command", "case_name", "format", "qemu_version")
+PLAN_KEYS = ("applied_shrink_flag", "expected_final_size")
+REBUILD_HINTS = {
+    "identity": "the triple is filed under the wrong case, format or version",
+    "plan": "recomputed from the case data and the version's size grammar",
+    "argv": "recomputed from the case data",
+    "case-data": "the curated case ({source}) changed since this was recorded; regenerate it",
+}
+# An absolute path: a '/' that starts a path component, not one inside a word like "on/off".
+ABS_PATH_RE = re.compile(r"(?<![\w$.~+-])/[\w.+-]+")
+TEMP_NAME_RE = re.compile(r"\b(?:tmp[a-z0-9_]{8}|case-[a-z0-9_]{8})\b")  # mkdtemp names
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # one of toolkit.stages.verify.offline.CHECKS
+    where: str  # path relative to the tree root
+    message: str
+    warning: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "where": self.where, "message": self.message}
+
+
+def _check_for_key(key: str) -> str:
+    """Which check owns a meta key that the rebuild disagrees with."""
+    if key in PLACE_KEYS:
+        return "identity"
+    if key in PLAN_KEYS:
+        return "plan"
+    return "argv" if key.endswith("_argv") else "case-data"
+
+
+def relative(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@cache
+def host_paths() -> tuple[str, ...]:
+    """This host's home and temp directories, as text that must never reach a baseline."""
+    tmp = tempfile.gettempdir()
+    found = {str(Path.home()), tmp, os.path.realpath(tmp), RUN_DIR_PREFIX}
+    return tuple(sorted(p for p in found if len(p) > 1))
+
+
+def check_triple(
+    root: Path,
+    spec: CommandSpec,
+    case: Case,
+    version: str,
+    versions_json: dict[str, Any] | None,
+) -> tuple[list[Problem], bool]:
+    """Every per-triple problem, and whether the triple could be read (meta valid)."""
+    found = _TripleCheck(root, spec, case, version, versions_json).run()
+    return found.problems, found.readable
+
+
+@dataclass
+class _Found:
+    problems: list[Problem] = field(default_factory=list)
+    readable: bool = False
+
+
+class _TripleCheck:
+    """Every per-triple check of one case in one version directory."""
+
+    def __init__(
+        self,
+        root: Path,
+        spec: CommandSpec,
+        case: Case,
+        version: str,
+        versions_json: dict[str, Any] | None,
+    ) -> None:
+        self.root, self.spec, self.case, self.version = root, spec, case, version
+        self.paths = triple_paths(case_dir(root, spec, case.format, version), case.name)
+        self.versions_json = versions_json
+        self.found = _Found()
+
+    def problem(self, check: str, path: Path, message: str) -> None:
+        self.found.problems.append(Problem(check, relative(self.root, path), message))
+
+    def on(self, path: Path) -> Report:
+        """Records problems of one file of the triple."""
+        return lambda check, message: self.problem(check, path, message)
+
+    def run(self) -> _Found:
+        meta_p = self.paths[2]
+        texts: list[str] = []
+        for p in self.paths:
+            try:
+                texts.append(p.read_bytes().decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self.problem("schema", p, f"not UTF-8 text: {exc}")
+            except OSError as exc:
+                self.problem("schema", p, f"cannot be read: {exc.strerror or exc}")
+        if len(texts) != 3:
+            return self.found
+        stdout, stderr, meta_text = texts
+        for p, text in zip(self.paths, texts, strict=True):
+            self._abs_path(p, text)
+        try:
+            meta = json.loads(meta_text)
+        except json.JSONDecodeError as exc:
+            self.problem("schema", meta_p, f"not valid JSON: {exc}")
+            return self.found
+        errors = meta_errors(meta, self.spec)
+        for e in errors[:5]:
+            self.problem("schema", meta_p, f"fails the meta schema at {e}")
+        if errors:
+            return self.found
+        self.found.readable = True
+        self._version_line(meta)
+        sections = stderr_sections(self.spec, stderr, meta, self.on(self.paths[1]))
+        return_codes(self.spec, meta, self.on(meta_p))
+        info = self._stdout_json(stdout, meta)
+        self._rebuild(meta, sections, stderr)
+        self._final_size(meta, info)
+        return self.found
+
+    def _abs_path(self, path: Path, text: str) -> None:
+        hits = [n for n in host_paths() if n in text]
+        hits += [m.group(0) for m in (ABS_PATH_RE.search(text), TEMP_NAME_RE.search(text)) if m]
+        if hits:
+            self.problem(
+                "abs-path",
+                path,
+                f"contains host path material {hits[0]!r}: only $FILENAME (and $TEST_DIR) may "
+                "stand for scratch paths; fix toolkit/qemu/normalise.py and regenerate",
+            )
+
+    def _version_line(self, meta: dict[str, Any]) -> None:
+        entry = (self.versions_json or {}).get(self.version)
+        if not isinstance(entry, dict):
+            return  # reported once, by the versions.json check
+        if entry.get("version_line") != meta["qemu_version_line"]:
+            self.problem(
+                "versions-json",
+                self.paths[2],
+                f"qemu_version_line {meta['qemu_version_line']!r} is not versions.json's "
+                f"{entry.get('version_line')!r} for {self.version}: recorded by another build",
+            )
+
+    def _stdout_json(self, stdout: str, meta: dict[str, Any]) -> dict[str, Any] | None:
+        out_p = self.paths[0]
+        artefact = next((s.name for s in self.spec.steps if s.stdout_is_artefact), None)
+        if artefact is None:
+            return None
+        rc, timed_out = meta[f"{artefact}_return_code"], meta[f"{artefact}_timed_out"]
+        size = meta[f"{artefact}_stdout_bytes"]
+        if rc is not None and len(stdout.encode()) != size:
+            self.problem(
+                "stdout-json",
+                out_p,
+                f"is {len(stdout.encode())} bytes, {artefact}_stdout_bytes says {size}",
+            )
+        if rc != 0 or timed_out:
+            if stdout:
+                state = "did not run" if rc is None else f"returned {rc}"
+                self.problem(
+                    "stdout-json", out_p, f"has {len(stdout)} characters but {artefact} {state}"
+                )
+            return None
+        try:
+            data = json.loads(stdout)
+        except json.JSONDecodeError as exc:
+            self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is not JSON: {exc}")
+            return None
+        if not isinstance(data, dict):
+            self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is no JSON object")
+            return None
+        return data
+
+    def _rebuild(self, meta: dict[str, Any], sections: list[str] | None, stderr: str) -> None:
+        """Rebuild meta and stderr from the case and the recorded step results; compare."""
+        case, spec = self.case, self.spec
+        plan = plan_for(case, grammar_for(self.version))
+        section = iter(sections or [])
+        steps = []
+        for s in spec.steps:
+            n = s.name
+            ran = meta[f"{n}_return_code"] is not None
+            steps.append(
+                StepResult(
+                    name=n,
+                    argv=(QEMU_IMG, *s.argv(case, plan)),
+                    return_code=meta[f"{n}_return_code"],
+                    stdout=meta.get(f"{n}_stdout") or "",
+                    stderr=next(section) if ran and sections is not None else "",
+                    stdout_bytes=meta[f"{n}_stdout_bytes"],
+                    stderr_bytes=meta[f"{n}_stderr_bytes"],
+                    timed_out=meta[f"{n}_timed_out"],
+                )
+            )
+        binary = QemuBinary(self.version, Path(QEMU_IMG), "tree", meta["qemu_version_line"])
+        result = CaseResult(
+            case, binary, tuple(steps), plan.applied_shrink_flag, plan.expected_final_size
+        )
+        expected = build_meta(result, spec)
+        for key in sorted(set(expected) | set(meta)):
+            have, want = meta.get(key, "(absent)"), expected.get(key, "(absent)")
+            if have == want:
+                continue
+            check = _check_for_key(key)
+            hint = REBUILD_HINTS[check].format(source=case.source)
+            self.problem(check, self.paths[2], f"{key} is {have!r}, expected {want!r} ({hint})")
+        if sections is not None and combined_stderr(result, spec) != stderr:
+            self.problem(
+                "stderr-markers",
+                self.paths[1],
+                "does not match the layout: first step's stderr, then '<marker>' and the stderr "
+                "of each later step that ran, each marker on its own line",
+            )
+
+    def _final_size(self, meta: dict[str, Any], info: dict[str, Any] | None) -> None:
+        if "resize" not in self.spec.step_names() or meta["resize_return_code"] != 0:
+            return
+        final = plan_for(self.case, grammar_for(self.version)).expected_final_size
+        if info is None or final is None:
+            return
+        want = round_up(final)
+        if info.get("virtual-size") != want:
+            self.problem(
+                "final-size",
+                self.paths[0],
+                f"resize returned 0 but virtual-size is {info.get('virtual-size')!r}, not "
+                f"expected_final_size {final}"
+                + (f" rounded up to a sector ({want})" if want != final else ""),
+            )

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from toolkit.baseline import profiles
+from toolkit.baseline import profiles, whitelist
 from toolkit.baseline.diff import ARTEFACTS, Change
 from toolkit.baseline.tree import Tree
 from toolkit.baseline.triple import triple_paths
@@ -440,3 +440,37 @@ def test_a_corrupt_baseline_is_bad_input_naming_the_file(copy: Tree, capsys: Any
     assert run_cli("oldest", "latest", "--expected-outputs", str(copy.root)) == 2
     err = capsys.readouterr().err
     assert str(meta.parent / "1M-to-64M-default") in err and "generate resize" in err
+
+
+def test_a_removed_list_item_is_removed_and_an_added_one_added(copy: Tree) -> None:
+    """deepdiff's iterable_item_removed/added keep their kinds (not a generic `changed`)."""
+    name = "1M-to-64M-default"
+    base = json.loads(copy.read("qcow2", "11.1.3", name).stdout)
+    (child,) = base["children"]
+    _edit(copy, "qcow2", "11.1.3", name, stdout=json.dumps({**base, "children": []}))
+    _edit(copy, "qcow2", "11.1.2", name, stdout=json.dumps({**base, "children": [child, child]}))
+    report = drift.drift_between(copy, "10.0.13", "11.1.3")
+    (case,) = [c for c in report.cases if c.status == "changed"]
+    assert [(c.kind, c.path) for c in case.changes] == [("removed", "root['children'][0]")]
+    assert case.changes[0].before == whitelist.mask(base, "qcow2")["children"][0]
+    report = drift.drift_between(copy, "10.0.13", "11.1.2")
+    (case,) = [c for c in report.cases if c.status == "changed"]
+    assert [(c.kind, c.path) for c in case.changes] == [("added", "root['children'][1]")]
+
+
+def test_a_whitelisted_key_that_comes_or_goes_is_still_a_change(copy: Tree) -> None:
+    """Masking hides a whitelisted value, not the key itself (except `drop` entries,
+    whose very presence depends on the host)."""
+    info = {"virtual-size": 1, "actual-size": 4096, "children": [{"info": {"actual-size": 1}}]}
+    without = {"virtual-size": 1, "children": [{"info": {}}]}
+    assert whitelist.mask(info, "raw") != whitelist.mask(without, "raw")
+    assert whitelist.mask(info, "raw")["actual-size"] == whitelist.MASKED
+    name = "1M-to-64M-default"
+    base = json.loads(copy.read("qcow2", "11.1.3", name).stdout)
+    del base["actual-size"]
+    _edit(copy, "qcow2", "11.1.3", name, stdout=json.dumps(base))
+    (case,) = [c for c in drift.drift_between(copy, "11.1.2", "11.1.3").cases if c.changes]
+    assert [(c.kind, c.path) for c in case.changes] == [("removed", "root['actual-size']")]
+    hint = {"format-specific": {"data": {"extent-size-hint": 1048576}}}
+    dropped = whitelist.mask({"children": [{"info": hint}]}, "raw")
+    assert dropped == {"children": [{"info": {"format-specific": {"data": {}}}}]}

@@ -150,6 +150,31 @@ def test_grammar_eras_are_what_the_real_binaries_do(
         assert got == expected, (version, proc.stdout + proc.stderr)
 
 
+# Each rule's first release, from upstream qemu's history (util/cutils.c, qemu-img.c): the
+# last release before it parses the old way, the first one the new way. No build of the
+# 6.x-9.x releases is installed, so these boundaries are only stated here.
+BOUNDARIES = [
+    # (text, last release without the rule, its answer, first release with it, its answer)
+    ("1e3", "5.2.0", 1000, "6.0.0", None),  # fixed point: exponents refused
+    ("0x10M", "7.2.0", 16 << 20, "8.0.0", None),  # hex with a suffix refused
+    (".5k", "8.0.5", None, "8.1.0", 512),  # a bare fraction accepted again
+    ("0.9999999999999999999999k", "8.0.5", 0, "8.1.0", 1024),  # the carry kept
+    ("-.5M", "9.2.0", 512 << 10, "10.0.0", None),  # resize: `-x` an option unless x is a digit
+]
+
+
+@pytest.mark.parametrize(("text", "before", "old", "since", "new"), BOUNDARIES)
+def test_each_rule_starts_at_its_release(
+    text: str, before: str, old: int | None, since: str, new: int | None
+) -> None:
+    for version, expected in ((before, old), (since, new)):
+        try:
+            got: int | None = parse_end_spec(text, grammar_for(version)).amount
+        except SizeError:
+            got = None
+        assert got == expected, (text, version)
+
+
 @pytest.mark.parametrize("spec", ["-.5M", "-+1M", "- 1M"])
 def test_resize_dash_without_digit_is_an_option_from_10_0(spec: str) -> None:
     assert parse_end_spec(spec, grammar_for("5.2.0")).sign == "-"

@@ -20,7 +20,7 @@ from helpers import case_files
 
 from toolkit.baseline import profiles
 from toolkit.baseline.tree import Tree
-from toolkit.baseline.triple import dump_json
+from toolkit.baseline.triple import SUFFIXES, dump_json
 from toolkit.cli import main as cli
 from toolkit.model.errors import ToolkitError
 from toolkit.model.pipeline import COMMANDS
@@ -532,3 +532,37 @@ def test_a_directory_named_like_a_major_version_is_no_version_anywhere(
     assert "10" not in json.loads(capsys.readouterr().out)["version_to_profile"]
     code = cli.main(["drift", OLD, "10", "--expected-outputs", str(tree)])
     assert code == 2 and "unknown qemu-img version '10'" in capsys.readouterr().err
+
+
+def test_a_case_file_is_stale_in_a_format_that_has_no_such_case(
+    tree: Path, verify: Callable[..., Run]
+) -> None:
+    """`64M-to-1M-shrink` is a raw case; the same triple under vmdk belongs to nothing."""
+    for src in triple(tree, "raw", NEW, "64M-to-1M-shrink"):
+        shutil.copy(src, tree / SPEC.output_type / "vmdk" / NEW / src.name)
+    _refresh_version_map(tree)
+    run = verify("--offline")
+    assert run.code == 1 and run.checks() == {"stale"}, run.out
+    wheres = sorted(p["where"] for p in run.report["offline"]["errors"])
+    assert wheres == sorted(f"{SPEC.output_type}/vmdk/{NEW}/64M-to-1M-shrink{s}" for s in SUFFIXES)
+
+
+def test_stray_formats_versions_and_top_level_files_are_stale(
+    tree: Path, verify: Callable[..., Run]
+) -> None:
+    type_dir = tree / SPEC.output_type
+    shutil.copytree(type_dir / "raw", type_dir / "qcow2")  # no qcow2 case in this selection
+    (type_dir / "raw" / "latest").mkdir()  # not a version directory
+    (type_dir / "raw" / "README").write_text("a file beside the version directories\n")
+    (type_dir / "notes.txt").write_text("a file beside the format directories\n")
+    _refresh_version_map(tree)
+    run = verify("--offline")
+    assert run.code == 1 and run.checks() == {"stale"}, run.out
+    stale = {p["where"]: p["message"] for p in run.report["offline"]["errors"]}
+    assert sorted(stale) == [
+        f"{SPEC.output_type}/notes.txt",
+        f"{SPEC.output_type}/qcow2",
+        f"{SPEC.output_type}/raw/README",
+        f"{SPEC.output_type}/raw/latest",
+    ]
+    assert "format with no curated case" in stale[f"{SPEC.output_type}/qcow2"]

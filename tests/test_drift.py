@@ -6,10 +6,10 @@ No qemu-img is needed: drift reads the tree only.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -344,12 +344,39 @@ def test_output_is_deterministic(tree: Tree) -> None:
     )
 
 
-def test_drift_between_two_versions_is_fast(tree: Tree) -> None:
-    start = time.perf_counter()
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["oldest", "latest", "--all"],
+        ["oldest", "latest", "--all", "--format", "json"],
+        ["oldest", "latest", "--format", "html"],
+        ["7.2", "10.0.2", "--format", "markdown"],
+        ["--format", "html"],
+        ["--format", "json"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_output_does_not_depend_on_the_hash_seed(argv: list[str]) -> None:
+    """Set and dict order can follow the hash seed; two processes with different seeds
+    must print the same bytes."""
+    outputs = []
+    for seed in ("0", "12345"):
+        env = {"PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
+        proc = subprocess.run(
+            [sys.executable, "-m", "toolkit", "drift", *argv],
+            capture_output=True,
+            cwd=REPO,
+            env={**os.environ, **env},
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1]
+
+
+def test_drift_with_all_between_7_2_and_10_0(tree: Tree) -> None:
+    # How long this takes is measured by `nox -s bench` (drift_s), not asserted here.
     report = drift.drift_between(Tree(GOLDEN, SPEC), "7.2.22", "10.0.2", show_all=True)
-    render_text(report)
-    assert time.perf_counter() - start < 1.0
-    assert report.drifted
+    assert report.drifted and "7.2.22 → 10.0.2" in render_text(report)
 
 
 # --- edited copies: what the committed tree does not show today ---------------------------

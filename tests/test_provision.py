@@ -81,11 +81,9 @@ def test_each_version_creates_resizes_and_infos(
 def test_second_run_is_a_no_op_without_network() -> None:
     store = default_store()
     before = {p.name: p.stat().st_mtime_ns for p in store.iterdir()}
-    t0 = time.monotonic()
+    # How long this takes is measured by `nox -s bench` (provision_noop_s), not asserted here.
     run = toolkit("provision", "--store", str(store), "--mirror", UNREACHABLE)
-    took = time.monotonic() - t0
     assert run.returncode == 0, run.stdout + run.stderr
-    assert took < 2.0
     assert run.stdout.count("already present") == len(load_suites().names())
     assert "mirror" not in run.stdout
     assert {p.name: p.stat().st_mtime_ns for p in store.iterdir()} == before

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,18 +320,14 @@ def test_filters_narrow_the_offline_checks(tree: Path, verify: Callable[..., Run
     assert run.code == 1 and run.report["offline"]["triples"] == 1  # vmdk's; raw's is broken
 
 
-def test_committed_tree_verifies_offline_in_well_under_a_second(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_committed_tree_verifies_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    # How long this takes is measured by `nox -s bench` (verify_offline_s), not asserted here.
     root = REPO / "expected-outputs"
     assert (root / SPEC.output_type).is_dir(), "no committed tree: run `nox -s generate_resize`"
     argv = ["verify", "--offline", "--expected-outputs", str(root)]
-    start = time.perf_counter()
     code = cli.main([*argv, "--curated-cases", str(REPO / "curated_cases")])
-    elapsed = time.perf_counter() - start
     out = capsys.readouterr().out
     assert code == 0, out
-    assert elapsed < 1.0, f"offline verify took {elapsed:.2f} s"
 
 
 # ---------------------------------------------------------------- online

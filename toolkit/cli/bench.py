@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             expected_outputs=args.expected_outputs,
             runs=args.runs,
             skip_fuzz=args.skip_fuzz,
+            store=args.store,
         )
     )
     print(json.dumps(results, indent=2))

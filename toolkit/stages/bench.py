@@ -38,7 +38,10 @@ TARGETS = {
     "verify_offline_s": 1.0,
     "drift_s": 1.0,
     "tmp_peak_mib_j2": 16.0,
+    "provision_noop_s": 2.0,
 }
+# Nothing listens on the discard port: a provision run that touches the network fails.
+UNREACHABLE_MIRROR = "http://127.0.0.1:9/debian"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class BenchRequest:
     expected_outputs: Path
     runs: int
     skip_fuzz: bool
+    store: Path | None = None  # --store, for the provision no-op
 
 
 def _toolkit(*args: str) -> list[str]:
@@ -179,6 +183,7 @@ def bench(req: BenchRequest) -> dict[str, Any]:
         peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak", peak_env)
         results["tmp_peak_mib_j2"] = round(peak / 2**20, 2)
         results.update(_tree_timings(req, env))
+        results["provision_noop_s"] = _provision_noop(req, env)
         if not req.skip_fuzz:
             results.update(_fuzz_rate(list(req.selection), env))
     results["targets"] = {
@@ -209,6 +214,13 @@ def _tree_timings(req: BenchRequest, env: dict[str, str]) -> dict[str, float]:
         )  # fmt: skip
         out["drift_s"] = round(statistics.median(_timed(drift, env) for _ in range(req.runs)), 4)
     return out
+
+
+def _provision_noop(req: BenchRequest, env: dict[str, str]) -> float:
+    """A second provision run with every build present: no network I/O at all."""
+    store = ["--store", str(req.store)] if req.store is not None else []
+    argv = _toolkit("provision", *store, "--mirror", UNREACHABLE_MIRROR)
+    return round(statistics.median(_timed(argv, env) for _ in range(req.runs)), 4)
 
 
 def _fuzz_rate(selection: list[str], env: dict[str, str]) -> dict[str, Any]:

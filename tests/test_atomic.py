@@ -15,11 +15,12 @@ from toolkit.model import atomic
 def test_write_replaces_and_reports_changes(tmp_path: Path) -> None:
     target = tmp_path / "a.meta.json"
     assert atomic.write_text(target, "one\n") is True
+    inode = target.stat().st_ino
     assert atomic.write_text(target, "one\n") is False  # unchanged: not rewritten
-    mtime = target.stat().st_mtime_ns
+    assert target.stat().st_ino == inode
     assert atomic.write_text(target, "two\n") is True
     assert target.read_text() == "two\n"
-    assert target.stat().st_mtime_ns >= mtime
+    assert target.stat().st_ino != inode  # a new file renamed over the old, not an edit in place
     assert [p.name for p in tmp_path.iterdir()] == ["a.meta.json"]  # no temp file left
 
 
@@ -51,8 +52,21 @@ def test_temp_files_never_look_like_baselines_and_are_swept(tmp_path: Path) -> N
     assert not tmp.exists()
 
 
-def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
-    target = tmp_path / "missing-dir" / "x.meta.json"
-    with pytest.raises(FileNotFoundError):
-        atomic.write_text(target, "x")
-    assert not target.parent.exists()
+@pytest.mark.parametrize("existing", [None, "the old baseline\n"])
+def test_a_write_that_fails_midway_leaves_the_old_file_or_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: str | None
+) -> None:
+    """A failure after some bytes are written (a full disk, a kill) never shows half a file:
+    the target keeps its old content, or stays absent, and no temp file is left."""
+    target = tmp_path / "x.meta.json"
+    if existing is not None:
+        target.write_text(existing)
+
+    def fsync_fails(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync_fails)  # the new bytes are written, then it fails
+    with pytest.raises(OSError, match="No space"):
+        atomic.write_text(target, "the new baseline, half of which would be a lie\n")
+    assert (target.read_text() if target.exists() else None) == existing
+    assert [p.name for p in tmp_path.iterdir()] == ([target.name] if existing else [])

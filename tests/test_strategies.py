@@ -85,7 +85,14 @@ def test_decimal_spellings_parse_close_to_the_value(
 def test_end_spec_round_trips_and_final_size(sign: str, amount: int, start: int) -> None:
     end = parse_end_spec(sign + exact_spelling(amount))
     assert end == EndSpec(sign, amount)
-    assert end.final_size(start) == {"+": start + amount, "-": start - amount}.get(sign, amount)
+    absolute = parse_end_spec(exact_spelling(amount))
+    if sign == "":  # an absolute size ignores where the image starts
+        assert end.final_size(start) == end.final_size(0) == amount
+    else:  # a relative one moves the image by exactly the amount, in the sign's direction
+        moved = end.final_size(start) - start
+        assert abs(moved) == absolute.final_size(start) and (moved < 0) == (
+            sign == "-" and amount > 0
+        )
 
 
 @MANY
@@ -102,10 +109,10 @@ def test_shrink_inference(start: int, sign: str, amount: int, explicit: bool | N
         assert flag is explicit  # the case's word always wins
     elif sign == "-":
         assert flag  # subtractive always shrinks, even by 0
-    else:
-        assert flag == (end.final_size(start) < start)
-        if sign == "+":
-            assert not flag  # additive never shrinks
+    elif sign == "+":
+        assert not flag  # additive never shrinks
+    else:  # the plan's rule: --shrink whenever the requested size is below the start
+        assert flag is (amount < start)
 
 
 _TUPLES = st.tuples(

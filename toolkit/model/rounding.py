@@ -42,9 +42,12 @@ def round_up(n: int, to: int = SECTOR) -> int:
 def _geometry(sectors: int) -> int:
     """cylinders x heads x sectors-per-track that block/vpc.c picks for `sectors`."""
     sectors = min(sectors, VHD_MAX_GEOMETRY)
-    spt, heads = (255, 16) if sectors >= 65535 * 16 * 63 else (17, 0)
-    cth = sectors // spt
-    if spt == 17:
+    if sectors >= 65535 * 16 * 63:
+        spt, heads = 255, 16
+        cth = sectors // spt
+    else:
+        spt = 17
+        cth = sectors // spt
         heads = max(-(-cth // 1024), 4)
         if cth >= heads * 1024 or heads > 16:
             spt, heads = 31, 16
@@ -73,8 +76,6 @@ def created_size(fmt: str, options: Sequence[str], size: int) -> int:
 
 def resized_size(fmt: str, options: Sequence[str], final: int) -> int:
     """The virtual size info reports after a successful resize to `final` bytes."""
-    if fmt == "raw":
-        return round_up(final)
     if fmt == "qcow2":
         return final  # anything but a multiple of 512 must have been rejected
-    return created_size(fmt, options, final)
+    return created_size(fmt, options, final)  # raw: the length rounded up to a sector

@@ -26,8 +26,8 @@ def stderr_sections(
     markers = {s.marker for s in spec.steps if s.marker is not None}
     wanted = [s.marker for s in ran[1:]]
     lines = stderr.splitlines(keepends=True)
-    at = [i for i, line in enumerate(lines) if line.rstrip("\n") in markers]
-    if [lines[i].rstrip("\n") for i in at] != wanted:
+    at = [i for i, line in enumerate(lines) if line.removesuffix("\n") in markers]
+    if [lines[i].removesuffix("\n") for i in at] != wanted:
         problem(
             "stderr-markers",
             f"marker lines {[lines[i].rstrip() for i in at]} do not match the steps that ran "
@@ -62,7 +62,7 @@ def return_codes(spec: CommandSpec, meta: dict[str, Any], problem: Report) -> No
     ok: dict[str, bool] = {}
     for step, needs in spec.schedule():
         n = step.name
-        should = all(ok.get(r, False) for r in needs)
+        should = all(ok[r] for r in needs)  # schedule() lists a step after its needs
         rc, timed_out = meta[f"{n}_return_code"], meta[f"{n}_timed_out"]
         ran = rc is not None
         ok[n] = ran and rc == 0 and not timed_out

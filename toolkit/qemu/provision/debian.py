@@ -23,12 +23,14 @@ __all__ = [
     "SuiteList",
     "fetch_closure",
     "find_mirror",
+    "find_security_mirror",
     "host_sources",
     "load_suites",
 ]
 
 KEYRING_DIR = Path("/usr/share/keyrings")
 APT_ETC = Path("/etc/apt")
+ARCHIVES = ("debian", "debian-security")
 _ALIASES = {"stable", "oldstable", "oldoldstable", "testing", "unstable", "experimental"}
 
 
@@ -43,6 +45,9 @@ class Suite:
     components: tuple[str, ...]
     signed_by: str
     target_release: str
+    # Where target_release lives: "debian" (the main archive) or "debian-security" (the
+    # security archive, a separate mirror path). The other dists, the base, are always main's.
+    archive: str = "debian"
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,16 @@ def load_suites() -> SuiteList:
             components=tuple(s["components"]),
             signed_by=s["signed_by"],
             target_release=s.get("target_release", s["name"]),
+            archive=s.get("archive", "debian"),
         )
         for s in data["suite"]
     )
+    for s in suites:
+        if s.archive not in ARCHIVES:
+            raise BadInput(
+                f"suites.toml: suite {s.name!r}: archive {s.archive!r} is not one of "
+                f"{', '.join(ARCHIVES)}"
+            )
     return SuiteList(data["package"], data["architecture"], suites)
 
 
@@ -151,6 +163,35 @@ def find_mirror(
     )
 
 
+def find_security_mirror(
+    explicit: str | None, main: str, apt_etc: Path = APT_ETC
+) -> tuple[str, str]:
+    """(security archive URI, origin): --security-mirror, $QEMU_IMG_SECURITY_MIRROR, the host's
+    apt source for a *-security suite, else the main mirror's sibling `.../debian-security`
+    (the layout of deb.debian.org and of Debian's mirrors)."""
+    for uri, origin in (
+        (explicit, "--security-mirror"),
+        (os.environ.get("QEMU_IMG_SECURITY_MIRROR"), "$QEMU_IMG_SECURITY_MIRROR"),
+    ):
+        if uri:
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
+                raise BadInput(
+                    f"security mirror {uri!r} ({origin}) is not a URL such as "
+                    "http://HOST/debian-security"
+                )
+            return uri.rstrip("/"), origin
+    for uri, suites, _signed_by, f in host_sources(apt_etc):
+        if not uri.startswith("cdrom:") and suites and all("-security" in s for s in suites):
+            return uri.rstrip("/"), str(f)
+    if main.endswith("/debian"):
+        return main + "-security", f"beside the main mirror {main}"
+    raise BadInput(
+        "found no Debian security archive in the host's apt configuration and cannot derive "
+        f"one from the mirror {main}: pass --security-mirror URL (the URI a sources.list "
+        "`deb ... bookworm-security main` line would name) or set QEMU_IMG_SECURITY_MIRROR"
+    )
+
+
 def _apt_conf(work: Path, arch: str) -> str:
     etc, state, cache = work / "etc", work / "state", work / "cache"
     clears = ["APT::Architectures", "APT::Update::Pre-Invoke", "APT::Update::Post-Invoke"]
@@ -191,8 +232,14 @@ def _apt(cmd: list[str], what: str, timeout: float) -> None:
         raise SuiteFailed(f"{what} failed: " + " | ".join(errors or out[-2:]))
 
 
-def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list[Path]:
-    """Download lst.package and its whole dependency closure from `suite` into `work`."""
+def fetch_closure(
+    suite: Suite, lst: SuiteList, mirror: str, work: Path, security_mirror: str = ""
+) -> list[Path]:
+    """Download lst.package and its whole dependency closure from `suite` into `work`.
+
+    The suite's own dist comes from its archive (the security mirror for "debian-security");
+    its base dists always from the main mirror.
+    """
     keyring = KEYRING_DIR / suite.signed_by
     if not keyring.is_file():
         raise SuiteFailed(f"keyring {keyring} is missing (install debian-archive-keyring)")
@@ -201,8 +248,12 @@ def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list
     (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
     (work / "state/status").write_text("")
     comps = " ".join(suite.components)
+    def uri_of(dist: str) -> str:
+        own = dist == suite.target_release and suite.archive == "debian-security"
+        return security_mirror if own else mirror
+
     (work / "etc/sources.list").write_text(
-        "".join(f"deb [signed-by={keyring}] {mirror} {d} {comps}\n" for d in suite.dists)
+        "".join(f"deb [signed-by={keyring}] {uri_of(d)} {d} {comps}\n" for d in suite.dists)
     )
     conf = work / "apt.conf"
     conf.write_text(_apt_conf(work, lst.architecture))

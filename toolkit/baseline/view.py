@@ -27,7 +27,7 @@ from toolkit.model.info import parse_info
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline
 
-__all__ = ["View", "stderr_sections", "view"]
+__all__ = ["View", "same_recording", "stderr_sections", "view"]
 
 # Meta keys that name the version that recorded a triple, so always differ between versions.
 VERSION_IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
@@ -80,3 +80,18 @@ def view(baseline: Baseline, fmt: str, spec: CommandSpec, show_all: bool = False
     if not show_all and isinstance(stdout, dict | list):
         stdout = whitelist.mask(stdout, fmt)
     return View(stdout, stderr_sections(baseline.stderr, spec), meta_view(baseline.meta, show_all))
+
+
+def same_recording(old: Baseline, new: Baseline, fmt: str, spec: CommandSpec) -> bool:
+    """Whether `new` records nothing `old` does not: equal views and the same version identity.
+
+    generate keeps `old` then, so a regeneration writes nothing for output that differs only
+    in whitelisted noise (vmdk's random `cid` on every create, `actual-size` on another file
+    system) and in the byte counts that restate it: the tree stays byte-identical.
+    """
+    same_identity = all(
+        old.meta.get(k) == new.meta.get(k) for k in new.meta if is_version_identity_key(k)
+    )
+    return (
+        same_identity and view(old, fmt, spec).fingerprint() == view(new, fmt, spec).fingerprint()
+    )

@@ -59,7 +59,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     report = provision(
-        args.suites or None, args.store, args.mirror, log=print, security_mirror=args.security_mirror
+        args.suites or None,
+        args.store,
+        args.mirror,
+        log=print,
+        security_mirror=args.security_mirror,
     )
     if report.failed:
         names = ", ".join(o.suite for o in report.failed)

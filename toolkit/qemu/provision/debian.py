@@ -248,6 +248,7 @@ def fetch_closure(
     (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
     (work / "state/status").write_text("")
     comps = " ".join(suite.components)
+
     def uri_of(dist: str) -> str:
         own = dist == suite.target_release and suite.archive == "debian-security"
         return security_mirror if own else mirror

@@ -43,9 +43,21 @@ def generate_resize(session: nox.Session) -> None:
 
 
 @nox.session
+def generate_create(session: nox.Session) -> None:
+    """Record create -> info baselines (the create matrix) for every qemu-img version."""
+    _toolkit(session, "generate", "create")
+
+
+@nox.session
 def verify(session: nox.Session) -> None:
-    """Check the golden tree (offline) and re-run it against the binaries."""
-    _toolkit(session, "verify")
+    """Check the golden trees (offline) and re-run them against the binaries.
+
+    Both recorded commands (resize, then create) unless the first argument names one."""
+    if session.posargs and session.posargs[0] in ("resize", "create"):
+        _toolkit(session, "verify")
+        return
+    for command in ("resize", "create"):
+        _toolkit(session, "verify", command)
 
 
 @nox.session

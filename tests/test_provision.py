@@ -17,13 +17,9 @@ from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover
 from toolkit.qemu.provision.builds import present_suites
-from toolkit.qemu.provision.debian import (
-    find_mirror,
-    find_security_mirror,
-    host_sources,
-    load_suites,
-)
+from toolkit.qemu.provision.debian import load_suites
 from toolkit.qemu.provision.install import provision
+from toolkit.qemu.provision.mirrors import find_mirror, find_security_mirror, host_sources
 from toolkit.qemu.store import default_store
 
 pytestmark = pytest.mark.qemu

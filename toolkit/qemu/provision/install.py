@@ -36,10 +36,9 @@ from toolkit.qemu.provision.debian import (
     SuiteFailed,
     SuiteList,
     fetch_closure,
-    find_mirror,
-    find_security_mirror,
     load_suites,
 )
+from toolkit.qemu.provision.mirrors import find_mirror, find_security_mirror
 from toolkit.qemu.store import PROVENANCE, default_store
 from toolkit.qemu.version_probe import sha256_file
 

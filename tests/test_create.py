@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,19 @@ def test_drift_and_profiles_read_the_create_tree() -> None:
     assert len(table.rows) == 36
     check = toolkit("profiles", "--command", "create", "--check")
     assert check.returncode == 0, check.stdout
+
+
+def test_regenerating_the_committed_create_tree_writes_nothing(
+    tmp_path: Path, qemu_binaries: list[QemuBinary]
+) -> None:
+    """What a clean clone's `nox -s generate_create` does: every recorded version, 0 files."""
+    committed = TREE / SPEC.output_type
+    shutil.copytree(committed, tmp_path / SPEC.output_type)
+    versions = json.loads((committed / "versions.json").read_text())
+    args = [a for b in qemu_binaries if b.version in versions for a in ("--qemu-img", str(b.path))]
+    proc = toolkit("generate", "create", "--expected-outputs", str(tmp_path), *args, "-j", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(versions)} versions" in proc.stdout and "files written 0," in proc.stdout
+    for p in committed.rglob("*"):
+        if p.is_file() and p.name != "versions.json":  # sources: store vs --qemu-img
+            assert (tmp_path / p.relative_to(TREE)).read_bytes() == p.read_bytes(), p

@@ -68,7 +68,9 @@ def drift(session: nox.Session) -> None:
 
 @nox.session
 def profiles(session: nox.Session) -> None:
-    """Group versions with identical behaviour per case; write version-map.json."""
+    """Group versions into profiles; write version-map.json and profiles/.
+
+    `nox -s profiles -- --for 7.2.22 --command create`: which baseline applies to a qemu-img."""
     _toolkit(session, "profiles")
 
 

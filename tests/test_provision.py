@@ -17,7 +17,7 @@ from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover
 from toolkit.qemu.provision.builds import present_suites
-from toolkit.qemu.provision.debian import load_suites
+from toolkit.qemu.provision.debian import SuiteFailed, load_suites, sources_list
 from toolkit.qemu.provision.install import provision
 from toolkit.qemu.provision.mirrors import find_mirror, find_security_mirror, host_sources
 from toolkit.qemu.store import default_store
@@ -227,5 +227,12 @@ def test_security_mirror_for_a_security_suite(
     with pytest.raises(BadInput, match="--security-mirror"):
         find_security_mirror(None, "http://odd.invalid/x", tmp_path / "nothing")
     suite = next(s for s in load_suites().suites if s.name == "bookworm-security")
-    assert (suite.archive, suite.target_release) == ("debian-security", "bookworm-security")
-    assert suite.dists == ("bookworm-security", "bookworm")
+    key = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    assert sources_list(suite, key, main, "http://sec.invalid/debian-security") == (
+        f"deb [signed-by={key}] http://sec.invalid/debian-security bookworm-security main\n"
+        f"deb [signed-by={key}] http://mirror.invalid/debian bookworm main\n"
+    )
+    with pytest.raises(SuiteFailed, match="security archive"):
+        sources_list(suite, key, main)
+    bookworm = next(s for s in load_suites().suites if s.name == "bookworm")
+    assert sources_list(bookworm, key, main) == f"deb [signed-by={key}] {main} bookworm main\n"

@@ -21,6 +21,7 @@ __all__ = [
     "SuiteList",
     "fetch_closure",
     "load_suites",
+    "sources_list",
 ]
 
 KEYRING_DIR = Path("/usr/share/keyrings")
@@ -117,6 +118,19 @@ def _apt(cmd: list[str], what: str, timeout: float) -> None:
         raise SuiteFailed(f"{what} failed: " + " | ".join(errors or out[-2:]))
 
 
+def sources_list(suite: Suite, keyring: Path, mirror: str, security_mirror: str = "") -> str:
+    """The private sources.list: the suite's own dist from its archive, its base from main."""
+    if suite.archive == "debian-security" and not security_mirror:
+        raise SuiteFailed(f"{suite.name} lives in the security archive, and no mirror was found")
+    comps = " ".join(suite.components)
+
+    def uri_of(dist: str) -> str:
+        own = dist == suite.target_release and suite.archive == "debian-security"
+        return security_mirror if own else mirror
+
+    return "".join(f"deb [signed-by={keyring}] {uri_of(d)} {d} {comps}\n" for d in suite.dists)
+
+
 def fetch_closure(
     suite: Suite, lst: SuiteList, mirror: str, work: Path, security_mirror: str = ""
 ) -> list[Path]:
@@ -132,15 +146,7 @@ def fetch_closure(
         (work / sub).mkdir(parents=True, exist_ok=True)
     (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
     (work / "state/status").write_text("")
-    comps = " ".join(suite.components)
-
-    def uri_of(dist: str) -> str:
-        own = dist == suite.target_release and suite.archive == "debian-security"
-        return security_mirror if own else mirror
-
-    (work / "etc/sources.list").write_text(
-        "".join(f"deb [signed-by={keyring}] {uri_of(d)} {d} {comps}\n" for d in suite.dists)
-    )
+    (work / "etc/sources.list").write_text(sources_list(suite, keyring, mirror, security_mirror))
     conf = work / "apt.conf"
     conf.write_text(_apt_conf(work, lst.architecture))
     apt = ["apt-get", "-q", "-c", str(conf)]

@@ -87,6 +87,17 @@ def test_generate_create_records_and_regenerates_nothing(
     assert (
         d / "profiles" / f"profile-{v.replace('.', '-')}" / "raw-1G-default.meta.json"
     ).is_file()
+    # A triple that is wrong in itself (a stale byte count) is rewritten, noise or not.
+    meta_p = d / "vmdk" / v / "1M-default.meta.json"
+    stale = json.loads(meta_p.read_text())
+    stale["info_stdout_bytes"] += 1
+    meta_p.write_text(json.dumps(stale, indent=2, sort_keys=True) + "\n")
+    args = ["--curated-cases", str(cases), "--expected-outputs", str(tmp_path / "a")]
+    again = toolkit("generate", "create", *args, "--qemu-img", str(latest.path))
+    assert re.search(r"files written [1-9]", again.stdout), again.stdout
+    fixed = json.loads(meta_p.read_text())
+    stdout = (d / "vmdk" / v / "1M-default.stdout.txt").read_bytes()
+    assert fixed["info_stdout_bytes"] == len(stdout)
 
 
 def test_drift_and_profiles_read_the_create_tree() -> None:

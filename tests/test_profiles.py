@@ -163,6 +163,15 @@ def test_write_refresh_and_check(copy: Path, capsys: Any) -> None:
     assert first == dump_json(profiles.expected_version_map(copy, SPEC))
     assert cli.main([*args, "--check"]) == 0
     assert profiles.write_version_map(copy, SPEC) is False  # unchanged: untouched
+    # A hand-edited profile file: --check names it, a refresh restores the copy.
+    edited = next((copy / SPEC.output_type / "profiles").glob("profile-*/qcow2-*.stdout.txt"))
+    original = edited.read_bytes()
+    edited.write_bytes(original + b" ")
+    capsys.readouterr()
+    assert cli.main([*args, "--check"]) == 1
+    assert f"{edited}: differs from the representative" in capsys.readouterr().out
+    assert profiles.write_version_map(copy, SPEC) is True
+    assert edited.read_bytes() == original
     # New behaviour in 11.1.3 only: a third profile for that case; the map goes stale.
     meta = triple_paths(copy / SPEC.output_type / "vhd" / "11.1.3", "1M-to-64M-default")[2]
     data = json.loads(meta.read_text(encoding="utf-8"))

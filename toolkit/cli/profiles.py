@@ -10,9 +10,11 @@ import argparse
 import json
 from pathlib import Path
 
+from toolkit.baseline import profile_files
 from toolkit.baseline.profiles import (
     VERSION_MAP_FILE,
     compute,
+    version_map,
     version_map_path,
     version_map_text,
     write_version_map,
@@ -39,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} is missing or not current",
+        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} or profiles/ is not current",
     )
     pick = p.add_mutually_exclusive_group()
     pick.add_argument(
@@ -95,18 +97,23 @@ def run(args: argparse.Namespace) -> int:
     tree.require_versions()
     path = version_map_path(args.expected_outputs, spec)
     if args.check:
-        wanted = version_map_text(compute(tree))
+        table = compute(tree)
         try:
             current: str | None = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             current = None
-        if current != wanted:
+        if current != version_map_text(table):
             print(
                 f"{path} is missing or not current: run `python -m toolkit profiles` "
                 "(generate also refreshes it)"
             )
             return EXIT_FAILED
-        print(f"{path} is current")
+        wrong = profile_files.problems(args.expected_outputs, spec, version_map(table)["profiles"])
+        for where, message in wrong:
+            print(f"{where}: {message}")
+        if wrong:
+            return EXIT_FAILED
+        print(f"{path} and its profiles/ are current")
         return EXIT_OK
     with tree_lock(args.expected_outputs):  # never while a generate is rewriting the tree
         table = compute(tree)

@@ -43,9 +43,21 @@ def generate_resize(session: nox.Session) -> None:
 
 
 @nox.session
+def generate_create(session: nox.Session) -> None:
+    """Record create -> info baselines (the create matrix) for every qemu-img version."""
+    _toolkit(session, "generate", "create")
+
+
+@nox.session
 def verify(session: nox.Session) -> None:
-    """Check the golden tree (offline) and re-run it against the binaries."""
-    _toolkit(session, "verify")
+    """Check the golden trees (offline) and re-run them against the binaries.
+
+    Both recorded commands (resize, then create) unless the first argument names one."""
+    if session.posargs and session.posargs[0] in ("resize", "create"):
+        _toolkit(session, "verify")
+        return
+    for command in ("resize", "create"):
+        _toolkit(session, "verify", command)
 
 
 @nox.session
@@ -56,7 +68,9 @@ def drift(session: nox.Session) -> None:
 
 @nox.session
 def profiles(session: nox.Session) -> None:
-    """Group versions with identical behaviour per case; write version-map.json."""
+    """Group versions into profiles; write version-map.json and profiles/.
+
+    `nox -s profiles -- --for 7.2.22 --command create`: which baseline applies to a qemu-img."""
     _toolkit(session, "profiles")
 
 

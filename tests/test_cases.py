@@ -73,12 +73,19 @@ REJECTIONS = {
     "prealloc": (_case(prealloc='"sparse"'), "prealloc 'sparse' is not one of"),
     "shrink-type": (_case(shrink='"yes"'), "shrink must be true or false"),
     "unknown-key": (_case(colour='"red"'), "unknown key 'colour'"),
-    "over-256M": (_case(end='"257M"'), "exceeds the 256M cap"),
+    "sparse-over-1G": (_case(end='"1025M"'), "exceeds the 1024M cap"),
+    "raw-over-1G": (_case(format='"raw"', start='"2G"'), "exceeds the 1024M cap"),
+    "metadata-over-256M": (
+        _case(end='"257M"', options='["preallocation=metadata"]'),
+        "exceeds the 256M cap",
+    ),
+    "metadata-flag-over-256M": (_case(end='"257M"', prealloc='"metadata"'), "256M cap"),
     "full-over-4M": (_case(end='"5M"', prealloc='"full"'), "exceeds the 4M cap"),
     "falloc-over-4M": (_case(end='"8M"', prealloc='"falloc"'), "exceeds the 4M cap"),
-    "fixed-vhd-over-4M": (
-        _case(format='"vhd"', end='"8M"', options='["subformat=fixed"]'),
-        "exceeds the 4M cap",
+    "full-option-over-4M": (_case(end='"5M"', options='["preallocation=full"]'), "4M cap"),
+    "fixed-vhd-over-16M": (
+        _case(format='"vhd"', end='"17M"', options='["subformat=fixed"]'),
+        "exceeds the 16M cap",
     ),
     "backing-file": (_case(options='["backing_file=/etc/passwd"]'), "reaches a host file"),
     "data-file": (_case(options='["data_file=/tmp/x"]'), "reaches a host file"),
@@ -99,8 +106,8 @@ def test_loader_rejects(label: str, tmp_path: Path) -> None:
 
 
 def test_loader_names_the_case(tmp_path: Path) -> None:
-    (tmp_path / "resize.toml").write_text(_case(name='"big-one"', end='"1G"'))
-    with pytest.raises(BadInput, match=r"case 'big-one' \(qcow2\): final size .* 256M cap"):
+    (tmp_path / "resize.toml").write_text(_case(name='"big-one"', end='"2G"'))
+    with pytest.raises(BadInput, match=r"case 'big-one' \(qcow2\): final size .* 1024M cap"):
         load_cases(tmp_path, RESIZE)
 
 

@@ -40,10 +40,11 @@ def generate_argv(binary: Path, out: Path, *extra: str) -> list[str]:
 
 
 def triples(tree: Path) -> dict[str, set[str]]:
-    """case stem -> suffixes present, for every baseline file under tree."""
+    """case stem -> suffixes present, for every baseline file under tree (not the copies
+    under profiles/, which are derived from them)."""
     out: dict[str, set[str]] = {}
     for p in tree.rglob("*"):
-        if p.is_file() and not p.name.startswith("."):
+        if p.is_file() and not p.name.startswith(".") and "profiles" not in p.parts:
             for suffix in (".stdout.txt", ".stderr.txt", ".meta.json"):
                 if p.name.endswith(suffix):
                     out.setdefault(str(p)[: -len(suffix)], set()).add(suffix)

@@ -60,12 +60,27 @@ def test_committed_version_map_is_current() -> None:
     )
 
 
-def test_version_map_structure(tree: Tree) -> None:
+def test_version_map_structure(tree: Tree, table: profiles.ProfileTable) -> None:
     vmap = profiles.expected_version_map(GOLDEN, SPEC)
-    assert set(vmap) == {"profiles", "version_to_profile"}
-    assert set(vmap["version_to_profile"]) == set(tree.versions)
+    assert set(vmap) == {"profiles", "version_to_profile", "cases"}
+    # The ecosystem's shape: profile -> representative, version -> profile.
+    to_profile = vmap["version_to_profile"]
+    assert list(to_profile) == sorted(tree.versions, key=version_key) or set(to_profile) == set(
+        tree.versions
+    )
+    ordered = sorted(tree.versions, key=version_key)
+    for name, rep in vmap["profiles"].items():
+        members = [v for v in ordered if to_profile[v] == name]
+        assert members[0] == rep and name == "profile-" + rep.replace(".", "-")
+        # consecutive versions, identical in every case
+        first = ordered.index(rep)
+        assert members == ordered[first : first + len(members)]
+        assert all(r.letters.get(v) == r.letters.get(rep) for r in table.rows for v in members)
+    for a, b in itertools.pairwise(ordered):  # maximal: a new profile means a changed case
+        if to_profile[a] != to_profile[b]:
+            assert any(r.letters.get(a) != r.letters.get(b) for r in table.rows)
     for fmt in tree.formats:
-        for case, groups in vmap["profiles"][fmt].items():
+        for case, groups in vmap["cases"][fmt].items():
             have = [v for v in tree.versions if case in tree.cases(fmt, v)]
             letters = sorted(groups, key=lambda p: (len(p), p))
             assert letters == [profiles.letter(i) for i in range(len(groups))]
@@ -75,8 +90,6 @@ def test_version_map_structure(tree: Tree) -> None:
             assert all(vs == sorted(vs, key=version_key) for vs in groups.values())
             firsts = [groups[p][0] for p in letters]
             assert firsts == sorted(firsts, key=version_key) and firsts[0] == have[0]
-            for p, vs in groups.items():
-                assert all(vmap["version_to_profile"][v][fmt][case] == p for v in vs)
 
 
 def test_profiles_agree_with_drift_for_every_pair(tree: Tree, table: profiles.ProfileTable) -> None:
@@ -89,14 +102,19 @@ def test_profiles_agree_with_drift_for_every_pair(tree: Tree, table: profiles.Pr
 
 def test_the_real_profiles(table: profiles.ProfileTable) -> None:
     """Today's tree: one change in behaviour, at 10.0 (info lists children)."""
-    assert table.versions == ("5.2.0", "7.2.22", "10.0.2", "10.0.13", "11.1.2", "11.1.3")
+    assert table.versions == (
+        "5.2.0", "7.2.18", "7.2.22", "10.0.2", "10.0.13", "11.1.2", "11.1.3"
+    )  # fmt: skip
     two = {(r.format, r.case) for r in table.rows if r.profile_count == 2}
     assert all(r.profile_count <= 2 for r in table.rows)
     assert {f for f, _ in two} == {"qcow2", "raw"} and len(two) == 25
     for r in table.rows:
         if (r.format, r.case) in two:
-            assert [r.letters[v] for v in table.versions] == ["A", "A", "B", "B", "B", "B"]
+            assert [r.letters[v] for v in table.versions] == ["A"] * 3 + ["B"] * 4
     assert table.first_seen() == {"10.0.2": 25}
+    assert table.profiles() == [
+        ("5.2.0", "7.2.18", "7.2.22"), ("10.0.2", "10.0.13", "11.1.2", "11.1.3")
+    ]  # fmt: skip
 
 
 def test_matrix_text(table: profiles.ProfileTable) -> None:
@@ -127,7 +145,10 @@ def test_matrix_formats(capsys: Any) -> None:
     assert "| format | case | 5.2.0 |" in md and md.count("\n| ") == 1 + 41
     assert cli.main(["drift", "--format", "html"]) == 0
     page = capsys.readouterr().out
-    assert page.count('<td class="p p') == 41 * 6 and "<script" not in page
+    assert (
+        page.count('<td class="p p') == 41 * len(Tree(GOLDEN, SPEC).versions)
+        and "<script" not in page
+    )
     assert cli.main(["drift", "--fail-on-drift"]) == 1  # behaviour does change across versions
 
 
@@ -142,6 +163,15 @@ def test_write_refresh_and_check(copy: Path, capsys: Any) -> None:
     assert first == dump_json(profiles.expected_version_map(copy, SPEC))
     assert cli.main([*args, "--check"]) == 0
     assert profiles.write_version_map(copy, SPEC) is False  # unchanged: untouched
+    # A hand-edited profile file: --check names it, a refresh restores the copy.
+    edited = next((copy / SPEC.output_type / "profiles").glob("profile-*/qcow2-*.stdout.txt"))
+    original = edited.read_bytes()
+    edited.write_bytes(original + b" ")
+    capsys.readouterr()
+    assert cli.main([*args, "--check"]) == 1
+    assert f"{edited}: differs from the representative" in capsys.readouterr().out
+    assert profiles.write_version_map(copy, SPEC) is True
+    assert edited.read_bytes() == original
     # New behaviour in 11.1.3 only: a third profile for that case; the map goes stale.
     meta = triple_paths(copy / SPEC.output_type / "vhd" / "11.1.3", "1M-to-64M-default")[2]
     data = json.loads(meta.read_text(encoding="utf-8"))
@@ -150,8 +180,12 @@ def test_write_refresh_and_check(copy: Path, capsys: Any) -> None:
     assert cli.main([*args, "--check"]) == 1
     assert profiles.write_version_map(copy, SPEC) is True
     vmap = json.loads(path.read_text(encoding="utf-8"))
-    assert vmap["profiles"]["vhd"]["1M-to-64M-default"]["B"] == ["11.1.3"]
-    assert vmap["version_to_profile"]["11.1.3"]["vhd"]["1M-to-64M-default"] == "B"
+    assert vmap["cases"]["vhd"]["1M-to-64M-default"]["B"] == ["11.1.3"]
+    # 11.1.3 now differs from 11.1.2: a profile of its own, its files copied from it.
+    assert vmap["version_to_profile"]["11.1.3"] == "profile-11-1-3"
+    assert vmap["profiles"]["profile-11-1-3"] == "11.1.3"
+    copied = copy / SPEC.output_type / "profiles" / "profile-11-1-3" / "vhd-1M-to-64M-default"
+    assert Path(f"{copied}.meta.json").read_bytes() == meta.read_bytes()
 
 
 def test_a_case_missing_in_one_version(copy: Path) -> None:
@@ -162,9 +196,12 @@ def test_a_case_missing_in_one_version(copy: Path) -> None:
     assert "7.2.22" not in row.letters and set(row.letters.values()) == {"A"}
     lines = profiles_render.render_text(table).splitlines()
     line = next(ln for ln in lines if ln.split()[:2] == ["vmdk", "1M-to-64M-default"])
-    assert line.split()[2:4] == ["A", profiles_render.ABSENT]
+    assert line.split()[2:5] == ["A", "A", profiles_render.ABSENT]  # 5.2.0, 7.2.18, 7.2.22
     vmap = profiles.version_map(table)
-    assert "1M-to-64M-default" not in vmap["version_to_profile"]["7.2.22"]["vmdk"]
+    assert "7.2.22" not in itertools.chain(*vmap["cases"]["vmdk"]["1M-to-64M-default"].values())
+    # A case present on one side only is a difference: 7.2.22 is a profile of its own.
+    assert vmap["version_to_profile"]["7.2.22"] == "profile-7-2-22"
+    assert vmap["version_to_profile"]["10.0.2"] == "profile-10-0-2"
 
 
 def test_profiles_on_no_tree_is_bad_input(tmp_path: Path, capsys: Any) -> None:

@@ -17,8 +17,9 @@ from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover
 from toolkit.qemu.provision.builds import present_suites
-from toolkit.qemu.provision.debian import find_mirror, host_sources, load_suites
+from toolkit.qemu.provision.debian import SuiteFailed, load_suites, sources_list
 from toolkit.qemu.provision.install import provision
+from toolkit.qemu.provision.mirrors import find_mirror, find_security_mirror, host_sources
 from toolkit.qemu.store import default_store
 
 pytestmark = pytest.mark.qemu
@@ -200,3 +201,38 @@ def test_mirror_comes_from_host_apt_config(tmp_path: Path, monkeypatch: pytest.M
         find_mirror(None, dists, tmp_path / "nothing")
     with pytest.raises(BadInput, match="not a URL"):
         find_mirror("mirror.invalid", dists, etc)
+
+
+def test_security_mirror_for_a_security_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bookworm-security's own dist comes from the security archive, its base from main."""
+    etc = tmp_path / "apt"
+    (etc / "sources.list.d").mkdir(parents=True)
+    monkeypatch.delenv("QEMU_IMG_SECURITY_MIRROR", raising=False)
+    main = "http://mirror.invalid/debian"
+    assert find_security_mirror(None, main, etc)[0] == "http://mirror.invalid/debian-security"
+    (etc / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/debian\nSuites: bookworm\nComponents: main\n\n"
+        "Types: deb\nURIs: http://sec.invalid/debian-security/\nSuites: bookworm-security\n"
+        "Components: main\n"
+    )
+    assert find_security_mirror(None, main, etc)[0] == "http://sec.invalid/debian-security"
+    monkeypatch.setenv("QEMU_IMG_SECURITY_MIRROR", "http://env.invalid/ds")
+    assert find_security_mirror(None, main, etc)[0] == "http://env.invalid/ds"
+    assert find_security_mirror("http://arg.invalid/ds", main, etc)[0] == "http://arg.invalid/ds"
+    with pytest.raises(BadInput, match="not a URL"):
+        find_security_mirror("sec.invalid", main, etc)
+    monkeypatch.delenv("QEMU_IMG_SECURITY_MIRROR")
+    with pytest.raises(BadInput, match="--security-mirror"):
+        find_security_mirror(None, "http://odd.invalid/x", tmp_path / "nothing")
+    suite = next(s for s in load_suites().suites if s.name == "bookworm-security")
+    key = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    assert sources_list(suite, key, main, "http://sec.invalid/debian-security") == (
+        f"deb [signed-by={key}] http://sec.invalid/debian-security bookworm-security main\n"
+        f"deb [signed-by={key}] http://mirror.invalid/debian bookworm main\n"
+    )
+    with pytest.raises(SuiteFailed, match="security archive"):
+        sources_list(suite, key, main)
+    bookworm = next(s for s in load_suites().suites if s.name == "bookworm")
+    assert sources_list(bookworm, key, main) == f"deb [signed-by={key}] {main} bookworm main\n"

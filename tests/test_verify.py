@@ -169,6 +169,10 @@ def _case_data(t: Path) -> None:
     edit_meta(t, "raw", NEW, GROWN, prealloc="off")
 
 
+def _case_data_preallocation(t: Path) -> None:
+    edit_meta(t, "raw", NEW, GROWN, preallocation="off")  # prealloc stays null
+
+
 def _plan(t: Path) -> None:
     edit_meta(t, "raw", NEW, GROWN, applied_shrink_flag=True)
 
@@ -228,8 +232,24 @@ def _version_lines(t: Path) -> None:
 def _version_map(t: Path) -> None:
     path = profiles.version_map_path(t, SPEC)
     data = json.loads(path.read_text())
-    data["version_to_profile"][NEW]["raw"][GROWN] = "Z"
+    data["version_to_profile"][NEW] = "profile-9-9-9"
     path.write_text(dump_json(data))
+
+
+def _profile_file(t: Path, suffix: str = ".stdout.txt") -> Path:
+    return next((t / SPEC.output_type / "profiles").glob(f"profile-*/raw-{GROWN}{suffix}"))
+
+
+def _profile_edited(t: Path) -> None:
+    replace_text(_profile_file(t), '"virtual-size"', '"virtual-size" ')
+
+
+def _profile_missing(t: Path) -> None:
+    _profile_file(t, ".meta.json").unlink()
+
+
+def _profile_stale(t: Path) -> None:
+    shutil.copy(_profile_file(t), _profile_file(t).with_name("raw-gone.stdout.txt"))
 
 
 DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
@@ -238,6 +258,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("schema", _schema, "create_return_code"),
     ("identity", _identity, "qemu_version"),
     ("case-data", _case_data, "prealloc"),
+    ("case-data", _case_data_preallocation, "preallocation"),
     ("plan", _plan, "applied_shrink_flag"),
     ("argv", _argv, "resize_argv"),
     ("return-codes", _return_codes, "info did not run although resize"),
@@ -249,6 +270,9 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("versions-json", _versions_json, f"does not list version directory {OLD}"),
     ("versions-json", _version_lines, "recorded by another build"),
     ("version-map", _version_map, "not current"),
+    ("profiles", _profile_edited, "hand-edited or stale"),
+    ("profiles", _profile_missing, "missing: the profile's copy of"),
+    ("profiles", _profile_stale, "belongs to no profile"),
 ]
 
 
@@ -275,7 +299,7 @@ def test_each_offline_check_catches_its_defect(
 ) -> None:
     assert verify("--offline").code == 0
     plant(tree)
-    if check != "version-map":
+    if check not in ("version-map", "profiles"):  # a refresh would repair what is planted
         _refresh_version_map(tree)
     run = verify("--offline")
     assert run.code == 1, run.out

@@ -173,6 +173,11 @@ def parse_case(
     prealloc = entry.get("prealloc")
     if prealloc is not None and prealloc not in PREALLOC_MODES:
         bad(f"prealloc {prealloc!r} is not one of {', '.join(PREALLOC_MODES)} (or leave it out)")
+    if prealloc is not None and "resize" not in spec.step_names():
+        bad(
+            f"prealloc is resize's --preallocation flag; the {spec.name!r} command has no "
+            f'resize step: use options = ["preallocation={prealloc}"] instead'
+        )
     shrink = entry.get("shrink")
     if shrink is not None and not isinstance(shrink, bool):
         bad("shrink must be true or false (or leave it out to infer it)")

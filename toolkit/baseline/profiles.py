@@ -1,24 +1,32 @@
-"""Profiles: for each format x case, the versions whose recorded behaviour is identical.
+"""Profiles: which versions behave identically, per case and over a whole output type.
 
-Two versions share a profile for a case when their views are equal (see
-toolkit.baseline.view: info JSON after the whitelist, stderr, meta without identity
-fields and derived byte counts), which is exactly when `drift` reports that case
-unchanged between them.
+Two versions share a behaviour for a case when their views are equal (see
+toolkit.baseline.view: info JSON after the whitelist in toolkit/data/whitelist.toml,
+stderr, meta without identity fields and derived byte counts), which is exactly when
+`drift` reports that case unchanged between them.
 
-`expected-outputs/<output-type>/version-map.json`:
+`expected-outputs/<output-type>/version-map.json`, in the layout the consuming harnesses
+read across their testdata:
 
     {
-      "profiles": {"<format>": {"<case>": {"A": ["5.2.0", "7.2.22"], "B": ["10.0.2"]}}},
-      "version_to_profile": {"<version>": {"<format>": {"<case>": "A"}}}
+      "profiles": {"profile-5-2-0": "5.2.0", "profile-10-0-2": "10.0.2"},
+      "version_to_profile": {"5.2.0": "profile-5-2-0", "7.2.22": "profile-5-2-0", ...},
+      "cases": {"<format>": {"<case>": {"A": ["5.2.0", "7.2.22"], "B": ["10.0.2"]}}}
     }
 
-Letters are given per case in order of first appearance, oldest version first:
-the oldest version that has the case is always "A", and each new letter is
-behaviour that no earlier version showed (A..Z, then AA, AB, ...). A profile
-lists its versions oldest first, so its first version is its representative. A
-version without a triple for a case appears in neither map for that case. The
-file is a pure function of the tree, written with sorted keys: `generate`
-refreshes it (`write_version_map`), verify compares it with `expected_version_map`.
+A *profile* is a maximal run of consecutive versions (sorted by full version) whose
+views are equal for every case of the output type (a case present in one and absent
+in the other is a difference). It is named `profile-X-Y-Z` after its oldest version,
+which is its representative; `profiles/<profile>/` holds the representative's triples
+once (toolkit.baseline.profile_files).
+
+`cases` is the per-case grid: letters per case in order of first appearance, oldest
+version first ("A" is always the oldest version that has the case; each new letter
+is behaviour no earlier version showed: A..Z, AA, AB, ...). A version without a
+triple for a case is absent from that case's grid.
+
+The file is a pure function of the tree, written with sorted keys: `generate` refreshes
+it (`write_version_map`), verify compares it with `expected_version_map`.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import profile_files
 from toolkit.baseline.tree import Tree
 from toolkit.baseline.triple import dump_json
 from toolkit.baseline.view import view
@@ -35,11 +44,14 @@ from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec
 
 __all__ = [
+    "PROFILE_PREFIX",
     "VERSION_MAP_FILE",
     "ProfileTable",
     "Row",
     "compute",
     "expected_version_map",
+    "profile_name",
+    "refresh",
     "version_map",
     "version_map_path",
     "version_map_text",
@@ -47,6 +59,7 @@ __all__ = [
 ]
 
 VERSION_MAP_FILE = "version-map.json"
+PROFILE_PREFIX = "profile-"
 
 
 def letter(index: int) -> str:
@@ -75,6 +88,16 @@ class ProfileTable:
     output_type: str
     versions: tuple[str, ...]  # oldest first
     rows: tuple[Row, ...]  # sorted by (format, case)
+
+    def profiles(self) -> list[tuple[str, ...]]:
+        """Maximal runs of consecutive versions whose behaviour is equal in every row."""
+        runs: list[list[str]] = []
+        for v in self.versions:
+            if runs and all(r.letters.get(v) == r.letters.get(runs[-1][-1]) for r in self.rows):
+                runs[-1].append(v)
+            else:
+                runs.append([v])
+        return [tuple(run) for run in runs]
 
     @property
     def drifted(self) -> bool:
@@ -113,16 +136,24 @@ def compute(tree: Tree) -> ProfileTable:
     return ProfileTable(tree.spec.output_type, versions, tuple(rows))
 
 
+def profile_name(representative: str) -> str:
+    """`7.2.18` -> `profile-7-2-18`."""
+    return PROFILE_PREFIX + representative.replace(".", "-")
+
+
 def version_map(table: ProfileTable) -> dict[str, Any]:
-    profiles: dict[str, dict[str, dict[str, list[str]]]] = {}
-    to_profile: dict[str, dict[str, dict[str, str]]] = {v: {} for v in table.versions}
+    cases: dict[str, dict[str, dict[str, list[str]]]] = {}
     for row in table.rows:
-        groups = profiles.setdefault(row.format, {}).setdefault(row.case, {})
+        groups = cases.setdefault(row.format, {}).setdefault(row.case, {})
         for v in table.versions:
             if v in row.letters:
                 groups.setdefault(row.letters[v], []).append(v)
-                to_profile[v].setdefault(row.format, {})[row.case] = row.letters[v]
-    return {"profiles": profiles, "version_to_profile": to_profile}
+    runs = table.profiles()
+    return {
+        "profiles": {profile_name(run[0]): run[0] for run in runs},
+        "version_to_profile": {v: profile_name(run[0]) for run in runs for v in run},
+        "cases": cases,
+    }
 
 
 def version_map_path(root: Path, spec: CommandSpec) -> Path:
@@ -140,8 +171,16 @@ def version_map_text(table: ProfileTable) -> str:
 
 
 def write_version_map(root: Path, spec: CommandSpec, table: ProfileTable | None = None) -> bool:
-    """Refresh version-map.json from the tree (atomic). Returns whether the file changed."""
+    """Refresh version-map.json and profiles/ from the tree. Returns whether anything changed."""
+    return refresh(root, spec, table) > 0
+
+
+def refresh(root: Path, spec: CommandSpec, table: ProfileTable | None = None) -> int:
+    """Rewrite version-map.json and profiles/ where they differ from the tree (each file
+    atomic, the map last). Returns how many files changed or were removed."""
     path = version_map_path(root, spec)
     if not path.parent.is_dir():
-        return False
-    return atomic.write_text(path, version_map_text(table or compute(Tree(root, spec))))
+        return 0
+    table = table or compute(Tree(root, spec))
+    changed = profile_files.write(root, spec, version_map(table)["profiles"])
+    return changed + int(atomic.write_text(path, version_map_text(table)))

@@ -27,6 +27,7 @@ from toolkit.model.versions import is_version_name, select_versions, version_key
 __all__ = [
     "LOCK_FILE",
     "META_SUFFIX",
+    "PROFILES_DIR",
     "VERSIONS_FILE",
     "Tree",
     "case_dir",
@@ -40,6 +41,9 @@ __all__ = [
 META_SUFFIX = ".meta.json"
 VERSIONS_FILE = "versions.json"
 LOCK_FILE = ".generate.lock"
+# `<output-type>/profiles/`: each profile's files once (toolkit.baseline.profile_files);
+# never a format directory.
+PROFILES_DIR = "profiles"
 
 
 def case_dir(root: Path, spec: CommandSpec, fmt: str, version: str) -> Path:
@@ -53,7 +57,7 @@ def version_dirs(type_dir: Path) -> list[str]:
         {
             v.name
             for f in type_dir.iterdir()
-            if f.is_dir() and not f.name.startswith(".")
+            if f.is_dir() and not f.name.startswith(".") and f.name != PROFILES_DIR
             for v in f.iterdir()
             if v.is_dir() and is_version_name(v.name)
         }
@@ -89,7 +93,9 @@ class Tree:
         if not self.type_dir.is_dir():
             return []
         return sorted(
-            d.name for d in self.type_dir.iterdir() if d.is_dir() and not d.name.startswith(".")
+            d.name
+            for d in self.type_dir.iterdir()
+            if d.is_dir() and not d.name.startswith(".") and d.name != PROFILES_DIR
         )
 
     def cases(self, fmt: str, version: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.model import atomic
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.pipeline import CommandSpec, preallocation_mode
 from toolkit.model.records import Baseline, CaseResult
 from toolkit.model.resources import data_text
 
@@ -74,6 +74,9 @@ def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
         "end_spec": case.end_spec,
         "create_options": list(case.create_options),
         "prealloc": case.prealloc,
+        # The name the consuming harness reads (meta.get('preallocation')): for resize the
+        # same value as prealloc, for create the `-o preallocation=` mode.
+        "preallocation": preallocation_mode(case, spec),
         "shrink": case.shrink,
         "applied_shrink_flag": result.applied_shrink_flag,
         "expected_final_size": result.expected_final_size,

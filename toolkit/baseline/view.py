@@ -27,7 +27,7 @@ from toolkit.model.info import parse_info
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline
 
-__all__ = ["View", "stderr_sections", "view"]
+__all__ = ["View", "same_recording", "stderr_sections", "view"]
 
 # Meta keys that name the version that recorded a triple, so always differ between versions.
 VERSION_IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
@@ -80,3 +80,26 @@ def view(baseline: Baseline, fmt: str, spec: CommandSpec, show_all: bool = False
     if not show_all and isinstance(stdout, dict | list):
         stdout = whitelist.mask(stdout, fmt)
     return View(stdout, stderr_sections(baseline.stderr, spec), meta_view(baseline.meta, show_all))
+
+
+def same_recording(old: Baseline, new: Baseline, fmt: str, spec: CommandSpec) -> bool:
+    """Whether `new` differs from `old` only in whitelisted info JSON values (and the byte
+    count of that text), with `old` consistent in itself.
+
+    generate keeps `old` then, so a regeneration writes nothing for output that differs only
+    in noise (vmdk's random `cid` on every create, `actual-size` on another file system):
+    the tree stays byte-identical. Anything else, a stale byte count included, is rewritten.
+    """
+    if old.stdout == new.stdout or old.stderr != new.stderr:
+        return False  # nothing to keep, or a real difference
+    counts = {f"{s.name}_stdout_bytes" for s in spec.steps if s.stdout_is_artefact}
+    if {k: v for k, v in old.meta.items() if k not in counts} != {
+        k: v for k, v in new.meta.items() if k not in counts
+    }:
+        return False
+    if any(old.meta.get(k) != len(old.stdout.encode("utf-8")) for k in counts):
+        return False
+    before, after = parse_info(old.stdout), parse_info(new.stdout)
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    return bool(whitelist.mask(before, fmt) == whitelist.mask(after, fmt))

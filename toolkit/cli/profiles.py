@@ -1,20 +1,30 @@
-"""`profiles`: group versions with identical behaviour per case; write version-map.json."""
+"""`profiles`: group versions into profiles; write version-map.json and profiles/.
+
+With `--for VERSION` or `--qemu-img PATH`: which recorded baseline (version directory
+and profile) applies to that qemu-img (toolkit.baseline.selection); nothing is written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
+from toolkit.baseline import profile_files
 from toolkit.baseline.profiles import (
     VERSION_MAP_FILE,
     compute,
+    version_map,
     version_map_path,
     version_map_text,
     write_version_map,
 )
+from toolkit.baseline.selection import Selection, select_baseline
 from toolkit.baseline.tree import Tree, tree_lock
 from toolkit.cli import options
-from toolkit.model.errors import EXIT_FAILED, EXIT_OK
+from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput
 from toolkit.model.pipeline import COMMANDS
+from toolkit.qemu.discovery import discover
 from toolkit.render.profiles import render_text
 
 __all__ = ["register", "run"]
@@ -31,29 +41,79 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} is missing or not current",
+        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} or profiles/ is not current",
     )
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument(
+        "--for",
+        dest="host",
+        metavar="VERSION",
+        help="which baseline applies to this qemu-img: a full version (7.2.22) or its "
+        "`--version` line ('qemu-img version 7.2.22 (Debian ...)'); writes nothing",
+    )
+    pick.add_argument(
+        "--qemu-img",
+        dest="probe",
+        type=Path,
+        metavar="PATH",
+        help="as --for, with the version this qemu-img reports (it is run with --version)",
+    )
+    p.add_argument("--json", action="store_true", help="with --for/--qemu-img: print JSON")
     p.set_defaults(func=run)
 
 
+def _select(args: argparse.Namespace) -> int:
+    spec = COMMANDS[args.command]
+    host = args.host
+    if args.probe is not None:
+        found = discover([args.probe], None, None, options.warn)
+        if not found:
+            raise BadInput(f"--qemu-img {args.probe}: not a usable qemu-img (see above)")
+        host = found[0].version_line
+    pick: Selection = select_baseline(args.expected_outputs, spec.output_type, host)
+    if pick.relation == "older":
+        options.warn(pick.note)
+    if args.json:
+        print(json.dumps({"command": spec.name, **pick.as_dict()}, indent=2, sort_keys=True))
+        return EXIT_OK
+    print(
+        f"{spec.output_type} for qemu-img {pick.host}: version {pick.version}, profile "
+        f"{pick.profile} (representative {pick.representative}); {pick.note}"
+    )
+    print(
+        f"  version dir: {pick.version_dir('<target>')}/<case>.{{stdout.txt,stderr.txt,meta.json}}"
+    )
+    print(f"  profile dir: {pick.profile_dir}/<target>-<case>.{{stdout.txt,stderr.txt,meta.json}}")
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.host is not None or args.probe is not None:
+        return _select(args)
+    if args.json:
+        raise BadInput("--json goes with --for VERSION or --qemu-img PATH")
     spec = COMMANDS[args.command]
     tree = Tree(args.expected_outputs, spec)
     tree.require_versions()
     path = version_map_path(args.expected_outputs, spec)
     if args.check:
-        wanted = version_map_text(compute(tree))
+        table = compute(tree)
         try:
             current: str | None = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             current = None
-        if current != wanted:
+        if current != version_map_text(table):
             print(
                 f"{path} is missing or not current: run `python -m toolkit profiles` "
                 "(generate also refreshes it)"
             )
             return EXIT_FAILED
-        print(f"{path} is current")
+        wrong = profile_files.problems(args.expected_outputs, spec, version_map(table)["profiles"])
+        for where, message in wrong:
+            print(f"{where}: {message}")
+        if wrong:
+            return EXIT_FAILED
+        print(f"{path} and its profiles/ are current")
         return EXIT_OK
     with tree_lock(args.expected_outputs):  # never while a generate is rewriting the tree
         table = compute(tree)

@@ -42,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="URL",
         help="Debian archive URL (default: $QEMU_IMG_MIRROR, else the host's apt sources)",
     )
+    p.add_argument(
+        "--security-mirror",
+        default=None,
+        metavar="URL",
+        help="Debian security archive URL, for *-security suites (default: "
+        "$QEMU_IMG_SECURITY_MIRROR, else the host's apt sources, else beside --mirror)",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,7 +58,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _terminate)
-    report = provision(args.suites or None, args.store, args.mirror, log=print)
+    report = provision(
+        args.suites or None,
+        args.store,
+        args.mirror,
+        log=print,
+        security_mirror=args.security_mirror,
+    )
     if report.failed:
         names = ", ".join(o.suite for o in report.failed)
         print(f"error: {len(report.failed)} suite(s) failed: {names} (see above)", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from toolkit.model.formats import driver_for
+from toolkit.model.formats import driver_for, split_option_string
 from toolkit.model.records import Case
 from toolkit.model.sizes import (
     MODERN,
@@ -23,7 +23,16 @@ from toolkit.model.sizes import (
     shrink_flag,
 )
 
-__all__ = ["COMMANDS", "IMAGE", "QEMU_IMG", "CommandSpec", "Plan", "StepSpec", "plan_for"]
+__all__ = [
+    "COMMANDS",
+    "IMAGE",
+    "QEMU_IMG",
+    "CommandSpec",
+    "Plan",
+    "StepSpec",
+    "plan_for",
+    "preallocation_mode",
+]
 
 IMAGE = "$FILENAME"  # placeholder in argv templates; the runner substitutes the temp image
 QEMU_IMG = "qemu-img"  # argv[0] as recorded in baselines, whatever binary actually ran
@@ -112,6 +121,18 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("create", "create-info-json", (CREATE_STEP, INFO_STEP), needs_end_spec=False),
     )
 }
+
+
+def preallocation_mode(case: Case, spec: CommandSpec) -> str | None:
+    """The preallocation mode the command applies: resize's `--preallocation` flag (the
+    case's `prealloc`), or for a command without a resize step, create's
+    `-o preallocation=` (the last one, as qemu takes it). None: no mode was asked for."""
+    if "resize" in spec.step_names():
+        return case.prealloc
+    found = [
+        v for o in case.create_options for k, v in split_option_string(o) if k == "preallocation"
+    ]
+    return found[-1] if found else None
 
 
 def plan_for(case: Case, grammar: Grammar = MODERN) -> Plan:

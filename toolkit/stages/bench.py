@@ -38,6 +38,7 @@ TARGETS = {
     "verify_offline_s": 1.0,
     "drift_s": 1.0,
     "tmp_peak_mib_j2": 16.0,
+    "create_tmp_peak_mib_j2": 100.0,  # the create matrix: 1G sparse images, 16M fixed vhd
     "provision_noop_s": 2.0,
 }
 # Nothing listens on the discard port: a provision run that touches the network fails.
@@ -182,6 +183,13 @@ def bench(req: BenchRequest) -> dict[str, Any]:
         peak_env = toolkit_env(root / "pycache", TMPDIR=str(root / "peak"))
         peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak", peak_env)
         results["tmp_peak_mib_j2"] = round(peak / 2**20, 2)
+        if (req.curated_cases / "create.toml").is_file():
+            create = _toolkit(
+                "generate", "create", *req.selection, "--curated-cases",
+                str(req.curated_cases), "--expected-outputs", str(root / "create-tree"), "-j", "2",
+            )  # fmt: skip
+            peak = _peak_dir_bytes(create, root / "peak", peak_env)
+            results["create_tmp_peak_mib_j2"] = round(peak / 2**20, 2)
         results.update(_tree_timings(req, env))
         results["provision_noop_s"] = _provision_noop(req, env)
         if not req.skip_fuzz:

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.baseline.profiles import write_version_map
+from toolkit.baseline.profiles import refresh
 from toolkit.baseline.tree import case_dir, confined, tree_lock, write_versions_file
-from toolkit.baseline.triple import to_baseline, write_baseline
+from toolkit.baseline.triple import read_baseline, to_baseline, write_baseline
+from toolkit.baseline.view import same_recording
 from toolkit.model import atomic
 from toolkit.model.errors import ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
-from toolkit.model.records import Case, CaseResult, QemuBinary
+from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 
 __all__ = ["GenerateSummary", "commit_tree", "generate"]
@@ -45,7 +46,7 @@ def generate(
     timeout: float,
     progress: Progress = no_progress,
 ) -> GenerateSummary:
-    """Run every case on every binary and write the triples, versions.json and the map."""
+    """Run every case on every binary; write the triples, versions.json, the map, profiles/."""
     runs = [(b, c) for b in binaries for c in cases]
     written = unchanged = 0
     nonzero: Counter[str] = Counter()
@@ -56,8 +57,15 @@ def generate(
         d = case_dir(root, spec, result.case.format, result.binary.version)
         if d not in checked:
             checked.add(confined(root, d))
+        for step in result.steps:
+            if step.ran and step.return_code != 0:
+                nonzero[step.name] += 1
+        new = to_baseline(result, spec)
+        if _recorded_already(d, result.case, new, spec):
+            unchanged += 3
+            return
         try:
-            changed = write_baseline(d, result.case.name, to_baseline(result, spec))
+            changed = write_baseline(d, result.case.name, new)
         except OSError as exc:
             raise ToolkitFailure(
                 f"cannot write the baseline of {result.case.format}/{result.case.name} "
@@ -66,9 +74,6 @@ def generate(
             ) from exc
         written += changed
         unchanged += 3 - changed
-        for step in result.steps:
-            if step.ran and step.return_code != 0:
-                nonzero[step.name] += 1
 
     with tree_lock(root):
         atomic.sweep_temp_files(root / spec.output_type)
@@ -76,7 +81,7 @@ def generate(
             runs, spec, jobs, timeout, record, label=f"generate {spec.name}", progress=progress
         )
         write_versions_file(root, spec, binaries)
-        write_version_map(root, spec)
+        written += refresh(root, spec)  # version-map.json and profiles/
     return GenerateSummary(
         spec,
         tuple(binaries),
@@ -87,6 +92,15 @@ def generate(
         unchanged,
         root / spec.output_type,
     )
+
+
+def _recorded_already(d: Path, case: Case, new: Baseline, spec: CommandSpec) -> bool:
+    """The triple on disk records the same behaviour (see view.same_recording): keep it."""
+    try:
+        old = read_baseline(d, case.name)
+    except (OSError, ValueError):  # absent, unreadable or not JSON: write the new one
+        return False
+    return isinstance(old.meta, dict) and same_recording(old, new, case.format, spec)
 
 
 def commit_tree(tree: Path, versions: str) -> bool:

@@ -7,8 +7,6 @@ installed packages are never touched. Signatures are always checked (signed-by a
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -22,14 +20,12 @@ __all__ = [
     "SuiteFailed",
     "SuiteList",
     "fetch_closure",
-    "find_mirror",
-    "host_sources",
     "load_suites",
+    "sources_list",
 ]
 
 KEYRING_DIR = Path("/usr/share/keyrings")
-APT_ETC = Path("/etc/apt")
-_ALIASES = {"stable", "oldstable", "oldoldstable", "testing", "unstable", "experimental"}
+ARCHIVES = ("debian", "debian-security")
 
 
 class SuiteFailed(Exception):
@@ -43,6 +39,9 @@ class Suite:
     components: tuple[str, ...]
     signed_by: str
     target_release: str
+    # Where target_release lives: "debian" (the main archive) or "debian-security" (the
+    # security archive, a separate mirror path). The other dists, the base, are always main's.
+    archive: str = "debian"
 
 
 @dataclass(frozen=True)
@@ -66,89 +65,17 @@ def load_suites() -> SuiteList:
             components=tuple(s["components"]),
             signed_by=s["signed_by"],
             target_release=s.get("target_release", s["name"]),
+            archive=s.get("archive", "debian"),
         )
         for s in data["suite"]
     )
+    for s in suites:
+        if s.archive not in ARCHIVES:
+            raise BadInput(
+                f"suites.toml: suite {s.name!r}: archive {s.archive!r} is not one of "
+                f"{', '.join(ARCHIVES)}"
+            )
     return SuiteList(data["package"], data["architecture"], suites)
-
-
-def _deb822_stanzas(text: str) -> list[dict[str, str]]:
-    stanzas: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    last = ""
-    for raw in [*text.splitlines(), ""]:
-        if raw.startswith("#"):
-            continue
-        if not raw.strip():
-            if current:
-                stanzas.append(current)
-            current, last = {}, ""
-        elif raw[0] in " \t" and last:
-            current[last] += " " + raw.strip()
-        elif ":" in raw:
-            key, _, value = raw.partition(":")
-            last = key.strip().lower()
-            current[last] = value.strip()
-    return stanzas
-
-
-def host_sources(apt_etc: Path = APT_ETC) -> list[tuple[str, list[str], str, Path]]:
-    """(uri, suites, signed-by, file) of every enabled `deb` source in the host's apt config."""
-    found: list[tuple[str, list[str], str, Path]] = []
-    d = apt_etc / "sources.list.d"
-    parts = sorted(d.iterdir()) if d.is_dir() else []
-    for f in [apt_etc / "sources.list", *(p for p in parts if p.name.endswith(".list"))]:
-        try:
-            lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            m = re.match(r"\s*deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)", line.split("#", 1)[0])
-            if m:
-                opts = dict(o.partition("=")[::2] for o in (m.group(1) or "").split())
-                found.append((m.group(2), [m.group(3)], opts.get("signed-by", ""), f))
-    for f in (p for p in parts if p.name.endswith(".sources")):
-        try:
-            stanzas = _deb822_stanzas(f.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            continue
-        for st in stanzas:
-            enabled = st.get("enabled", "yes").lower() not in ("no", "false", "0")
-            if enabled and "deb" in st.get("types", "").split() and st.get("uris"):
-                uri = st["uris"].split()[0]
-                found.append((uri, st.get("suites", "").split(), st.get("signed-by", ""), f))
-    return found
-
-
-def _looks_like_main_archive(suites: list[str], signed_by: str, known: set[str]) -> bool:
-    if not suites or any("security" in s for s in suites):
-        return False
-    bases = {s.split("-", 1)[0] for s in suites}
-    return bool(bases & (known | _ALIASES)) or "debian-archive" in signed_by
-
-
-def find_mirror(
-    explicit: str | None, known_dists: set[str], apt_etc: Path = APT_ETC
-) -> tuple[str, str]:
-    """(mirror URI, where it came from): --mirror, else $QEMU_IMG_MIRROR, else the host's apt."""
-    for uri, origin in (
-        (explicit, "--mirror"),
-        (os.environ.get("QEMU_IMG_MIRROR"), "$QEMU_IMG_MIRROR"),
-    ):
-        if uri:
-            if not re.match(r"^[a-z][a-z0-9+.-]*:", uri):
-                raise BadInput(f"mirror {uri!r} ({origin}) is not a URL such as http://HOST/debian")
-            return uri.rstrip("/"), origin
-    known = {d.split("-", 1)[0] for d in known_dists}
-    for uri, suites, signed_by, f in host_sources(apt_etc):
-        if not uri.startswith("cdrom:") and _looks_like_main_archive(suites, signed_by, known):
-            return uri.rstrip("/"), str(f)
-    raise BadInput(
-        "found no Debian archive mirror in the host's apt configuration "
-        f"({apt_etc}/sources.list, {apt_etc}/sources.list.d/*.sources): "
-        "pass --mirror URL (a Debian archive, the URI a sources.list `deb` line would name) "
-        "or set QEMU_IMG_MIRROR"
-    )
 
 
 def _apt_conf(work: Path, arch: str) -> str:
@@ -191,8 +118,27 @@ def _apt(cmd: list[str], what: str, timeout: float) -> None:
         raise SuiteFailed(f"{what} failed: " + " | ".join(errors or out[-2:]))
 
 
-def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list[Path]:
-    """Download lst.package and its whole dependency closure from `suite` into `work`."""
+def sources_list(suite: Suite, keyring: Path, mirror: str, security_mirror: str = "") -> str:
+    """The private sources.list: the suite's own dist from its archive, its base from main."""
+    if suite.archive == "debian-security" and not security_mirror:
+        raise SuiteFailed(f"{suite.name} lives in the security archive, and no mirror was found")
+    comps = " ".join(suite.components)
+
+    def uri_of(dist: str) -> str:
+        own = dist == suite.target_release and suite.archive == "debian-security"
+        return security_mirror if own else mirror
+
+    return "".join(f"deb [signed-by={keyring}] {uri_of(d)} {d} {comps}\n" for d in suite.dists)
+
+
+def fetch_closure(
+    suite: Suite, lst: SuiteList, mirror: str, work: Path, security_mirror: str = ""
+) -> list[Path]:
+    """Download lst.package and its whole dependency closure from `suite` into `work`.
+
+    The suite's own dist comes from its archive (the security mirror for "debian-security");
+    its base dists always from the main mirror.
+    """
     keyring = KEYRING_DIR / suite.signed_by
     if not keyring.is_file():
         raise SuiteFailed(f"keyring {keyring} is missing (install debian-archive-keyring)")
@@ -200,10 +146,7 @@ def fetch_closure(suite: Suite, lst: SuiteList, mirror: str, work: Path) -> list
         (work / sub).mkdir(parents=True, exist_ok=True)
     (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
     (work / "state/status").write_text("")
-    comps = " ".join(suite.components)
-    (work / "etc/sources.list").write_text(
-        "".join(f"deb [signed-by={keyring}] {mirror} {d} {comps}\n" for d in suite.dists)
-    )
+    (work / "etc/sources.list").write_text(sources_list(suite, keyring, mirror, security_mirror))
     conf = work / "apt.conf"
     conf.write_text(_apt_conf(work, lst.architecture))
     apt = ["apt-get", "-q", "-c", str(conf)]

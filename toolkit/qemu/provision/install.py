@@ -36,9 +36,9 @@ from toolkit.qemu.provision.debian import (
     SuiteFailed,
     SuiteList,
     fetch_closure,
-    find_mirror,
     load_suites,
 )
+from toolkit.qemu.provision.mirrors import find_mirror, find_security_mirror
 from toolkit.qemu.store import PROVENANCE, default_store
 from toolkit.qemu.version_probe import sha256_file
 
@@ -102,7 +102,9 @@ def _tree_bytes(root: Path) -> int:
     return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(root) for f in files)
 
 
-def _provision_one(spec: Suite, lst: SuiteList, store: Path, mirror: str, log: Log) -> SuiteOutcome:
+def _provision_one(
+    spec: Suite, lst: SuiteList, store: Path, mirrors: dict[str, str], log: Log
+) -> SuiteOutcome:
     t0 = time.monotonic()
     build = store / build_dir_name(spec.name)
     work = Path(tempfile.mkdtemp(prefix=f"{APT_PREFIX}{os.getpid()}-"))
@@ -110,7 +112,8 @@ def _provision_one(spec: Suite, lst: SuiteList, store: Path, mirror: str, log: L
         build.mkdir()
         work.chmod(0o755)  # apt's download sandbox user must reach its partial dirs
         log(f"{spec.name}: resolving {lst.package} and its dependencies")
-        debs = fetch_closure(spec, lst, mirror, work)
+        mirror = mirrors["debian"]
+        debs = fetch_closure(spec, lst, mirror, work, mirrors.get("debian-security", ""))
         download = sum(d.stat().st_size for d in debs)
         stage = build / "stage"
         package_version, packages, exec_template = unpack(debs, stage, lst.package)
@@ -126,6 +129,7 @@ def _provision_one(spec: Suite, lst: SuiteList, store: Path, mirror: str, log: L
             "version_line": line,
             "sha256": sha256_file(stage / "root/usr/bin/qemu-img"),
             "mirror": mirror,
+            **({"security_mirror": mirrors["debian-security"]} if spec.archive != "debian" else {}),
             "packages": packages,
             "exec": exec_template,
             "provisioned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -147,6 +151,7 @@ def provision(
     store: Path | None = None,
     mirror: str | None = None,
     log: Log = _quiet,
+    security_mirror: str | None = None,
 ) -> ProvisionReport:
     """Make every requested suite's qemu-img present in the store (default: all suites)."""
     lst = load_suites()
@@ -161,7 +166,7 @@ def provision(
     sweep_leftovers(store, log)
     present = present_suites(store)
     todo = [s for s in chosen if s.name not in present]
-    uri = ""
+    mirrors: dict[str, str] = {}
     if todo:
         if not can_provision():
             raise BadInput(
@@ -171,13 +176,18 @@ def provision(
             )
         uri, origin = find_mirror(mirror, {d for s in lst.suites for d in s.dists})
         log(f"mirror {uri} (from {origin})")
+        mirrors["debian"] = uri
+        if any(s.archive == "debian-security" for s in todo):
+            sec, origin = find_security_mirror(security_mirror, uri)
+            log(f"security mirror {sec} (from {origin})")
+            mirrors["debian-security"] = sec
     for spec in chosen:
         if spec.name in present:
             report.outcomes.append(SuiteOutcome(spec.name, "present", present[spec.name]))
             log(f"{spec.name}: {present[spec.name]} already present")
             continue
         try:
-            outcome = _provision_one(spec, lst, store, uri, log)
+            outcome = _provision_one(spec, lst, store, mirrors, log)
         except (SuiteFailed, OSError, ValueError, subprocess.SubprocessError) as exc:
             outcome = SuiteOutcome(spec.name, "failed", detail=str(exc))
             log(f"{spec.name}: FAILED: {exc}")

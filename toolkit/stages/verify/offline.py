@@ -6,7 +6,8 @@ Every problem carries the id of the check that found it (messages, --report, tes
   stale           a file or directory that belongs to no curated case (--allow-stale: warning)
   schema          the meta is a JSON object that validates against toolkit/data/meta.schema.json
   identity        the meta names the command, case, format and version of the place it lives
-  case-data       the meta's inputs (start, end, options, prealloc, shrink) are the case's
+  case-data       the meta's inputs (start, end, options, prealloc and preallocation, shrink)
+                  are the case's
   plan            applied_shrink_flag and expected_final_size, recomputed from the case
   argv            every step's argv, recomputed from the case
   return-codes    which steps ran follows from the return codes; a step that did not run has
@@ -17,6 +18,8 @@ Every problem carries the id of the check that found it (messages, --report, tes
   abs-path        no absolute path and no temp-directory name in any file ($FILENAME only)
   versions-json   versions.json lists exactly the version directories, with their version lines
   version-map     version-map.json is current (toolkit.baseline.profiles computes it)
+  profiles        profiles/<profile>/<target>-<case>.* are exact copies of each profile's
+                  representative triples, and nothing else (toolkit.baseline.profile_files)
 
 Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
 --version/--format/--case filter (and in candidate mode) only the selection is
@@ -33,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import profile_files
 from toolkit.baseline.profiles import VERSION_MAP_FILE, expected_version_map
-from toolkit.baseline.tree import VERSIONS_FILE, case_dir, version_dirs
+from toolkit.baseline.tree import PROFILES_DIR, VERSIONS_FILE, case_dir, version_dirs
 from toolkit.baseline.triple import SUFFIXES, dump_json, triple_paths
 from toolkit.model.errors import ToolkitError
 from toolkit.model.pipeline import CommandSpec
@@ -59,6 +63,7 @@ CHECKS = (
     "abs-path",
     "versions-json",
     "version-map",
+    "profiles",
 )
 
 
@@ -138,6 +143,8 @@ def _stale_around_versions(scope: Scope, stale: Stale) -> None:
         if not entry.is_dir():
             if entry.name not in tops:
                 stale(entry, "a file outside the <format>/<version>/<case>.* layout")
+        elif entry.name == PROFILES_DIR:
+            continue  # the profiles check judges every file in it
         elif entry.name not in formats:
             stale(entry, f"a format with no curated case (formats with cases: {formats})")
         else:
@@ -222,9 +229,13 @@ def _check_version_map(scope: Scope, result: OfflineResult) -> str:
     path = scope.type_dir / VERSION_MAP_FILE
     fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
     try:
-        want: str | None = dump_json(expected_version_map(scope.root, scope.spec))
+        wanted = expected_version_map(scope.root, scope.spec)
+        want: str | None = dump_json(wanted)
     except ToolkitError as exc:
         want, why = None, f"cannot be recomputed: {exc}"
+    else:
+        for where, message in profile_files.problems(scope.root, scope.spec, wanted["profiles"]):
+            result.problems.append(Problem("profiles", relative(scope.root, where), message))
     try:
         have: str | None = path.read_text(encoding="utf-8")
     except FileNotFoundError:

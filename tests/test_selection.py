@@ -1,0 +1,114 @@
+"""Which baseline applies to a host's qemu-img: `profiles --for/--qemu-img` and the function."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import REPO, toolkit
+
+from toolkit.baseline import selection
+from toolkit.model.errors import BadInput
+from toolkit.model.records import QemuBinary
+
+TREE = REPO / "expected-outputs"
+DEBIAN_LINE = "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
+
+# host -> (version dir, relation), on a map of today's seven versions
+CASES = {
+    "7.2.0": ("5.2.0", "below"),
+    "7.2.18": ("7.2.18", "exact"),
+    "7.2.22": ("7.2.22", "exact"),
+    DEBIAN_LINE: ("7.2.22", "exact"),
+    "qemu-img version 10.0.5 (Ubuntu 1:10.0.5+ds-0ubuntu1)": ("10.0.2", "below"),
+    "7.2.30": ("7.2.22", "below"),
+    "10.0.5": ("10.0.2", "below"),
+    "12.0.0": ("11.1.3", "newer"),
+    "4.2.0": ("5.2.0", "older"),
+}
+VERSIONS = ["5.2.0", "7.2.18", "7.2.22", "10.0.2", "10.0.13", "11.1.2", "11.1.3"]
+# Profiles as a map could group them (any grouping: the rule picks the version first).
+VMAP = {
+    "profiles": {"profile-5-2-0": "5.2.0", "profile-7-2-18": "7.2.18", "profile-10-0-2": "10.0.2"},
+    "version_to_profile": {
+        v: "profile-5-2-0" if v[0] == "5" else "profile-7-2-18" if v[0] == "7" else "profile-10-0-2"
+        for v in VERSIONS
+    },
+}
+
+
+@pytest.mark.parametrize("host", sorted(CASES))
+def test_the_rule(host: str) -> None:
+    pick = selection.select_from_map(VMAP, host, Path("t"))
+    assert (pick.version, pick.relation) == CASES[host]
+    assert pick.profile == VMAP["version_to_profile"][pick.version]
+    assert pick.representative == VMAP["profiles"][pick.profile]
+    assert pick.version_dir("qcow2") == Path("t/qcow2") / pick.version
+    assert pick.profile_file("vhd", "1M-default", ".meta.json") == Path(
+        f"t/profiles/{pick.profile}/vhd-1M-default.meta.json"
+    )
+
+
+@pytest.mark.parametrize("text", ["", "qemu-img version", "seven", "qemu-img version x.y"])
+def test_not_a_version_is_bad_input(text: str) -> None:
+    with pytest.raises(BadInput, match="not a qemu-img version"):
+        selection.host_version(text)
+
+
+def test_a_map_without_versions_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "create-info-json").mkdir()
+    with pytest.raises(BadInput, match=r"version-map\.json is missing"):
+        selection.select_baseline(tmp_path, "create-info-json", "7.2.22")
+    (tmp_path / "create-info-json" / "version-map.json").write_text('{"profiles": {"A": []}}')
+    with pytest.raises(BadInput, match="has no versions"):
+        selection.select_baseline(tmp_path, "create-info-json", "7.2.22")
+
+
+@pytest.mark.parametrize("command", ["resize", "create"])
+def test_cli_json_names_files_that_exist(command: str) -> None:
+    proc = toolkit("profiles", "--for", "7.2.22", "--command", command, "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    vmap = json.loads((TREE / f"{command}-info-json" / "version-map.json").read_text())
+    assert out["version"] == "7.2.22" and out["relation"] == "exact"
+    assert out["profile"] == vmap["version_to_profile"]["7.2.22"]
+    assert out["representative"] == vmap["profiles"][out["profile"]]
+    profile_dir = REPO / out["profile_dir"]
+    files = sorted(p.name for p in profile_dir.iterdir())
+    assert len(files) == 3 * (41 if command == "resize" else 36)
+    assert (REPO / out["version_dir"].replace("<target>", "qcow2")).is_dir()
+
+
+def test_cli_older_warns_newer_says_so() -> None:
+    older = toolkit("profiles", "--for", "4.2.0", "--command", "create")
+    assert older.returncode == 0
+    assert "warning: 4.2.0 is older than every recorded version" in older.stderr
+    newer = toolkit("profiles", "--for", "12.0.0", "--command", "create")
+    assert newer.returncode == 0 and newer.stderr == ""
+    assert "12.0.0 is newer than every recorded version: using the newest" in newer.stdout
+    line = toolkit("profiles", "--for", DEBIAN_LINE, "--command", "create")
+    assert "version 7.2.22, profile" in line.stdout
+    assert "create-info-json/profiles/profile-" in line.stdout
+
+
+def test_cli_probes_a_binary(qemu_binaries: list[QemuBinary]) -> None:
+    b = qemu_binaries[0]
+    proc = toolkit("profiles", "--qemu-img", str(b.path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["host_version"] == b.version
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--for", "seven"], "'seven' is not a qemu-img version"),
+        (["--qemu-img", "/nonexistent/qemu-img"], "not a usable qemu-img"),
+        (["--json"], "--json goes with --for"),
+        (["--for", "7.2.22", "--expected-outputs", "/nonexistent"], "version-map.json is missing"),
+    ],
+)
+def test_cli_bad_input(args: list[str], message: str) -> None:
+    proc = toolkit("profiles", *args)
+    assert proc.returncode == 2, proc.stdout
+    assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -76,6 +76,16 @@ REJECTIONS = {
     "over-256M": (_case(end='"257M"'), "exceeds the 256M cap"),
     "full-over-4M": (_case(end='"5M"', prealloc='"full"'), "exceeds the 4M cap"),
     "falloc-over-4M": (_case(end='"8M"', prealloc='"falloc"'), "exceeds the 4M cap"),
+    # #12 item 1: a negative final size once skipped the cap check of the start too.
+    "full-start-over-4M-negative-end": (
+        _case(format='"raw"', start='"96M"', end='"-128M"', options='["preallocation=full"]'),
+        "start 100663296 bytes exceeds the 4M cap",
+    ),
+    "full-start-1P": (_case(start='"1P"', end='"-2P"', prealloc='"full"'), "exceeds the 4M cap"),
+    "start-over-256M-negative-end": (
+        _case(start='"200G"', end='"-300G"'),
+        "start 214748364800 bytes exceeds the 256M cap",
+    ),
     "fixed-vhd-over-4M": (
         _case(format='"vhd"', end='"8M"', options='["subformat=fixed"]'),
         "exceeds the 4M cap",

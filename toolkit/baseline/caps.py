@@ -26,9 +26,11 @@ def check_caps(
     bad: Callable[[str], None],
 ) -> None:
     opts = {k: v for text in options for k, v in split_option_string(text)}
-    sizes = [("start", start)] + ([("final size", final)] if final is not None else [])
-    if final is not None and final < 0:
-        return  # a negative result is a legitimate rejection case for qemu-img to record
+    sizes = [("start", start)]
+    # A negative final size is a legitimate rejection case for qemu-img to record: only
+    # the final size is exempt from the cap then, never the start, which create writes.
+    if final is not None and final >= 0:
+        sizes.append(("final size", final))
     materialised = (
         prealloc in ("falloc", "full")
         or opts.get("preallocation") in ("falloc", "full")

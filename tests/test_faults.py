@@ -77,14 +77,12 @@ def test_hang_is_killed_with_its_group_and_the_run_goes_on(
         env=env,
     )
     elapsed = time.monotonic() - t0
-    assert proc.returncode == 0, proc.stderr
+    # A timeout is the host's, not qemu-img's: reported, never recorded (#12 item 3).
+    assert proc.returncode == 1, proc.stderr
     assert elapsed < 30  # two 1 s timeouts, not two 300 s hangs
     for case in ("1M-to-64M-default", "1M-plus-63M-default"):
-        meta = json.loads(next(out.rglob(f"{case}.meta.json")).read_text())
-        assert meta["resize_timed_out"] is True
-        assert meta["resize_return_code"] == -signal.SIGKILL
-        assert meta["info_return_code"] is None
-        assert meta["create_timed_out"] is False
+        assert f"raw/{latest.version}/{case}: resize was killed at --timeout" in proc.stderr
+        assert list(out.rglob(f"{case}.*")) == []
     grandchildren = [int(x) for x in pids.read_text().split()]
     assert len(grandchildren) == 2
     time.sleep(0.2)

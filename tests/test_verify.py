@@ -152,6 +152,12 @@ def _missing(t: Path) -> None:
     triple(t, "raw", NEW, GROWN)[0].unlink()
 
 
+def _unfinished(t: Path) -> None:
+    # What a generate killed between two renames of this triple leaves beside it.
+    d = triple(t, "raw", NEW, GROWN)[2].parent
+    (d / f".{GROWN}.meta.json.tmp-999999-deadbeef").write_text('{"half": ')
+
+
 def _stale(t: Path) -> None:
     for src in triple(t, "raw", NEW, GROWN):
         shutil.copy(src, src.with_name(src.name.replace(GROWN, "1M-to-65M-renamed")))
@@ -234,6 +240,7 @@ def _version_map(t: Path) -> None:
 
 DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("missing", _missing, f"raw/{NEW}/{GROWN}.stdout.txt"),
+    ("unfinished", _unfinished, f"--format raw --case {GROWN}"),
     ("stale", _stale, "1M-to-65M-renamed.meta.json"),
     ("schema", _schema, "create_return_code"),
     ("identity", _identity, "qemu_version"),

@@ -3,6 +3,8 @@
 Every problem carries the id of the check that found it (messages, --report, tests):
 
   missing         each selected curated case has its whole triple in every version directory
+  unfinished      no staged file of a killed generate is left beside a triple (its files may
+                  mix two runs: new stdout, old meta)
   stale           a file or directory that belongs to no curated case (--allow-stale: warning)
   schema          the meta is a JSON object that validates against toolkit/data/meta.schema.json
   identity        the meta names the command, case, format and version of the place it lives
@@ -35,7 +37,7 @@ from typing import Any
 
 from toolkit.baseline.profiles import VERSION_MAP_FILE, expected_version_map
 from toolkit.baseline.tree import VERSIONS_FILE, case_dir, version_dirs
-from toolkit.baseline.triple import SUFFIXES, dump_json, triple_paths
+from toolkit.baseline.triple import SUFFIXES, dump_json, temp_file_owner, triple_paths
 from toolkit.model.errors import ToolkitError
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case
@@ -46,6 +48,7 @@ __all__ = ["CHECKS", "OfflineResult", "Scope", "check_tree"]
 
 CHECKS = (
     "missing",
+    "unfinished",
     "stale",
     "schema",
     "identity",
@@ -158,7 +161,11 @@ def _version_dir(
         return
     known = {c.name for c in scope.all_cases if c.format == fmt}
     names = {p.name for p in d.iterdir()}
-    for name in sorted(names):
+    staged: dict[str, list[str]] = {}  # case -> files a killed generate staged for it
+    for name, owner in ((n, temp_file_owner(n)) for n in sorted(names)):
+        if owner is not None and owner[0] in known:
+            staged.setdefault(owner[0], []).append(name)
+    for name in sorted(names - {n for left in staged.values() for n in left}):
         stem, suffix = _split_name(name)
         if scope.case_globs and not any(fnmatch.fnmatchcase(stem, g) for g in scope.case_globs):
             continue
@@ -167,6 +174,11 @@ def _version_dir(
         elif stem not in known:
             stale(d / name, f"belongs to no curated {fmt} case (renamed or removed?)")
     for case in cases:
+        if case.name in staged:
+            why = f"unfinished triple: a killed generate left staged files {staged[case.name]}, "
+            why += f"its files may mix two runs; repair it with {regenerate} --case {case.name}`"
+            result.problems.append(Problem("unfinished", relative(scope.root, d / case.name), why))
+            continue
         absent = [p for p in triple_paths(d, case.name) if p.name not in names]
         for p in absent:
             why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"

@@ -14,7 +14,7 @@ from pathlib import Path
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
-from toolkit.qemu.discovery import discover, select_binaries
+from toolkit.qemu.discovery import discover, select_binaries, store_builds
 
 __all__ = [
     "add_command_option",
@@ -24,6 +24,7 @@ __all__ = [
     "add_jobs_option",
     "add_timeout_option",
     "add_tree_options",
+    "discover_binaries",
     "find_binaries",
     "positive_int",
     "warn",
@@ -81,6 +82,12 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the provision store (default: $QEMU_IMG_STORE or "
         "$XDG_CACHE_HOME/qemu-img-baselines/qemu-img)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list every candidate that discovery skipped, not just a summary",
     )
 
 
@@ -154,17 +161,29 @@ def add_command_option(parser: argparse.ArgumentParser) -> None:
     add_expected_outputs_option(parser)
 
 
+def discover_binaries(args: argparse.Namespace) -> list[QemuBinary]:
+    """discover() with the command's options. An explicit --store must hold a build:
+    a mistyped one is bad input, never a store to provision or to find nothing in."""
+    if args.store is not None and not args.qemu_img and not store_builds(args.store):
+        raise BadInput(
+            f"--store {args.store}: holds no provisioned qemu-img; check the path, or "
+            f"provision into it first with `python -m toolkit provision --store {args.store}`"
+        )
+    return discover(args.qemu_img, args.binaries, args.store, warn, verbose=args.verbose)
+
+
 def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> list[QemuBinary]:
-    """Discovered binaries, filtered by --version; provisions first on a fresh machine."""
-    found = discover(args.qemu_img, args.binaries, args.store, warn)
-    if not found and not args.qemu_img and allow_provision:
+    """Discovered binaries, filtered by --version; provisions the default store first on a
+    fresh machine."""
+    found = discover_binaries(args)
+    if not found and not args.qemu_img and args.store is None and allow_provision:
         # Only a fresh machine gets here: the provisioning modules load only then.
         from toolkit.qemu.provision.install import can_provision, provision
 
         if can_provision():
             print("no qemu-img found: provisioning Debian's builds first (nox -s provision_qemu)")
             provision(None, args.store, None, log=print)
-            found = discover(args.qemu_img, args.binaries, args.store, warn)
+            found = discover_binaries(args)
     if not found:
         raise BadInput(
             "no qemu-img found. Run `nox -s provision_qemu` on a Debian/Ubuntu host, or pass "

@@ -19,7 +19,6 @@ from toolkit.cli import options
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.pipeline import COMMANDS
-from toolkit.qemu.discovery import discover
 from toolkit.render.progress import progress_bar
 from toolkit.render.verify import report, summary
 from toolkit.stages.verify.run import VerifyRequest, verify
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
     )
     online = mode == "online"
-    binaries = discover(args.qemu_img, args.binaries, args.store, options.warn) if online else []
+    binaries = options.discover_binaries(args) if online else []
     out = verify(request, binaries, progress_bar)
     print(summary(out), end="")
     if args.report is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, toolkit
 
+from toolkit.cli import main as cli
 from toolkit.model.records import QemuBinary
 
 pytestmark = pytest.mark.qemu
@@ -24,7 +25,12 @@ ONE_CASE = ["--format", "qcow2", "--case", "1M-to-4M-default"]
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """Every file under root with its bytes (a link: where it points)."""
+    return {
+        str(p.relative_to(root)): os.readlink(p).encode() if p.is_symlink() else p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() or p.is_symlink()
+    }
 
 
 @pytest.fixture
@@ -186,3 +192,138 @@ def test_a_farm_of_non_versions_warns_once_and_lists_with_v(
     assert "skipped 12 directories" in quiet.stderr and "-v lists them" in quiet.stderr
     loud = toolkit("versions", "--binaries", str(farm), "-v", env=env)
     assert loud.stderr.count("warning:") == 12
+
+
+# ------------------------------------------------- item 4: --timeout is finite and positive
+
+
+@pytest.mark.parametrize("command", [["generate", "resize"], ["verify"], ["fuzz"]])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "0", "-1", "1e300", "soon"])
+def test_timeout_must_be_finite_and_positive(
+    command: list[str], value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*command, f"--timeout={value}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --timeout: " in err and repr(value) in err
+
+
+# --------------------------- items 6, 8, 9, 10: bad paths and case files exit 2, before any work
+
+CURATED = str(REPO / "curated_cases")
+TREE = str(REPO / "expected-outputs")
+
+
+def _bad_inputs(t: Path) -> dict[str, tuple[list[str], str]]:
+    """label -> (argv, what the message says); `t` is an empty scratch directory."""
+    (t / "a-file").write_text("x")
+    (t / "empty").mkdir()
+    (t / "empty" / "resize.toml").write_text("")
+    (t / "unreadable").mkdir()
+    (t / "unreadable" / "resize.toml").symlink_to("/proc/self/mem")  # read() fails: EIO
+    (t / "long").mkdir()
+    (t / "long" / "resize.toml").write_text(
+        f'[[case]]\nformat = "raw"\nname = "{"x" * 250}"\nstart = "1M"\nend = "2M"\n'
+    )
+    (t / "crowded").mkdir()
+    (t / "crowded" / "notes.txt").write_text("mine")
+    gen = ["generate", "resize", "--curated-cases", CURATED, "--version", "latest"]
+    return {
+        "empty-case-file": (
+            ["generate", "resize", "--curated-cases", str(t / "empty")],
+            "holds no [[case]] table",
+        ),
+        "unreadable-case-file": (
+            ["generate", "resize", "--curated-cases", str(t / "unreadable")],
+            "cannot be read (Input/output error)",
+        ),
+        "long-case-name": (
+            ["generate", "resize", "--curated-cases", str(t / "long")],
+            "file names of at most 255 bytes",
+        ),
+        "drift-output-missing-dir": (
+            [
+                "drift",
+                "oldest",
+                "latest",
+                "--expected-outputs",
+                TREE,
+                "--output",
+                str(t / "nowhere" / "x.md"),
+            ],
+            f"directory {t / 'nowhere'} does not exist",
+        ),
+        "drift-output-a-directory": (
+            ["drift", "oldest", "latest", "--expected-outputs", TREE, "--output", str(t)],
+            "is a directory; name a file",
+        ),
+        "verify-report-a-directory": (
+            [
+                "verify",
+                "--offline",
+                "--expected-outputs",
+                TREE,
+                "--curated-cases",
+                CURATED,
+                "--report",
+                str(t),
+            ],
+            "is a directory; name a file",
+        ),
+        "generate-expected-outputs-a-file": (
+            [*gen, "--expected-outputs", str(t / "a-file")],
+            "is not a directory",
+        ),
+        "profiles-expected-outputs-a-file": (
+            ["profiles", "--expected-outputs", str(t / "a-file")],
+            "no golden tree",
+        ),
+        "provision-store-a-file": (
+            ["provision", "--store", str(t / "a-file")],
+            f"--store {t / 'a-file'}: is not a directory",
+        ),
+        "generate-into-filesystem-root": (
+            [*gen, "--expected-outputs", "/"],
+            "a filesystem root cannot hold the golden tree",
+        ),
+        "generate-into-a-crowded-directory": (
+            [*gen, "--expected-outputs", str(t / "crowded")],
+            "neither empty nor a golden tree (it holds notes.txt)",
+        ),
+        "generate-commit-outside-git": (
+            [*gen, "--expected-outputs", str(t / "out"), "--commit"],
+            "is not inside a git repository",
+        ),
+    }
+
+
+BAD_INPUT_LABELS = [
+    "empty-case-file", "unreadable-case-file", "long-case-name", "drift-output-missing-dir",
+    "drift-output-a-directory", "verify-report-a-directory", "generate-expected-outputs-a-file",
+    "profiles-expected-outputs-a-file", "provision-store-a-file",
+    "generate-into-filesystem-root", "generate-into-a-crowded-directory",
+    "generate-commit-outside-git",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("label", BAD_INPUT_LABELS)
+def test_bad_paths_and_case_files_exit_2_before_any_work(
+    label: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv, message = _bad_inputs(scratch)[label]
+    before = _files(scratch)
+    root_before = sorted(os.listdir("/"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    try:  # in-process: an uncaught exception (a traceback) fails the test by itself
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own exit
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err
+    assert _files(scratch) == before  # nothing written (no .generate.lock either)
+    assert sorted(os.listdir("/")) == root_before

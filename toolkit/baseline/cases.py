@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.baseline.caps import check_caps
+from toolkit.baseline.triple import SUFFIXES
+from toolkit.model import atomic
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import (
     FORMATS,
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
+# A case's longest file name, temp name included, must fit in one file name.
+MAX_FILE_NAME = atomic.NAME_MAX - atomic.TEMP_NAME_EXTRA
 KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
 
 
@@ -109,6 +113,10 @@ def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[st
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return [(None, [f"{path}: not valid TOML: {exc}. Fix the syntax and re-run."])]
+    except OSError as exc:
+        return [(None, [f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions"])]
+    if not data.get("case"):
+        return [(None, [f"{path}: holds no [[case]] table; add cases or remove the file"])]
     unknown_top = set(data) - {"case"}
     out: list[tuple[Case | None, list[str]]] = []
     if unknown_top:
@@ -149,6 +157,13 @@ def parse_case(
         bad(
             "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
             "with '.' or '-' (it becomes a file name)"
+        )
+    elif len(longest := f"{name}{max(SUFFIXES, key=len)}".encode()) > MAX_FILE_NAME:
+        bad(
+            f"name is {len(name.encode())} bytes: its files (e.g. {longest[:20].decode()}..., "
+            f"{len(longest)} bytes, and the temp names used while writing) need file names "
+            f"of at most {atomic.NAME_MAX} bytes; keep the name to "
+            f"{MAX_FILE_NAME - len(max(SUFFIXES, key=len))} bytes"
         )
     if fmt not in FORMATS:
         bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}")

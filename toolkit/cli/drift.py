@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
-from pathlib import Path
 
 from toolkit.baseline.profiles import compute
 from toolkit.baseline.tree import Tree
@@ -35,7 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--format", dest="render", choices=RENDER_FORMATS, default="text", help="(default: text)"
     )
-    p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, atomically")
+    p.add_argument(
+        "--output",
+        type=options.output_file_path,
+        metavar="FILE",
+        help="write the report here, atomically",
+    )
     p.add_argument("--all", dest="show_all", action="store_true", help="show whitelisted noise too")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
     options.add_command_option(p)

@@ -7,11 +7,13 @@ on a fresh machine) and printing warnings.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 from toolkit.model.errors import BadInput
+from toolkit.model.outputs import output_file
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover, select_binaries, store_builds
@@ -26,7 +28,9 @@ __all__ = [
     "add_tree_options",
     "discover_binaries",
     "find_binaries",
+    "output_file_path",
     "positive_int",
+    "timeout_seconds",
     "warn",
 ]
 
@@ -45,14 +49,33 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+MAX_TIMEOUT = 1e6  # seconds (11 days): far beyond any step, well inside what waits accept
+
+
+def timeout_seconds(text: str) -> float:
+    """The one validator of a timeout: a finite number of seconds, above 0.
+
+    inf overflowed the watchdog's wait (its thread died, nothing was ever killed) and
+    nan compares false with every deadline (a hanging step was never killed).
+    """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds above 0 and at most {MAX_TIMEOUT:.0f}, "
+            f"got {text!r}"
+        )
     return value
+
+
+def output_file_path(text: str) -> Path:
+    """argparse type of an option naming a file to write: checked before any work."""
+    try:
+        return output_file(Path(text))
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_discovery_options(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +166,7 @@ def add_jobs_option(parser: argparse.ArgumentParser) -> None:
 def add_timeout_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=positive_float,
+        type=timeout_seconds,
         default=60.0,
         metavar="S",
         help="kill a qemu-img step (and its process group) after S seconds (default: 60)",

@@ -18,6 +18,7 @@ from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS
 from toolkit.render.progress import progress_bar
 from toolkit.render.verify import report, summary
@@ -60,7 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="where obtained triples of mismatches go (default: ./.verify)",
     )
-    g.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
+    g.add_argument(
+        "--report",
+        type=options.output_file_path,
+        metavar="FILE.json",
+        help="write a JSON report",
+    )
     g.add_argument(
         "--candidate",
         type=Path,
@@ -90,8 +96,8 @@ def _validate(args: argparse.Namespace) -> None:
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
     if obtained == root or root in obtained.parents:
         raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
-    if args.report is not None and not args.report.parent.resolve().is_dir():
-        raise BadInput(f"--report {args.report}: directory {args.report.parent} does not exist")
+    if not args.offline:
+        output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
 
 
 def run(args: argparse.Namespace) -> int:

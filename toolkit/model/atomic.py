@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
+    "NAME_MAX",
     "TEMP_MARKER",
+    "TEMP_NAME_EXTRA",
     "iter_temp_files",
     "same_bytes",
     "stage",
@@ -25,6 +27,10 @@ __all__ = [
 ]
 
 TEMP_MARKER = ".tmp-"
+# What a temp name adds to the target's: the dot, the marker, a pid (at most 7 digits on
+# Linux, pid_max 4194304), a dash and 8 hex digits.
+TEMP_NAME_EXTRA = 1 + len(TEMP_MARKER) + 7 + 1 + 8
+NAME_MAX = 255  # bytes in one file name, on every Linux file system the tree may live on
 
 
 def temp_name_for(path: Path) -> Path:

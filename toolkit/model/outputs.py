@@ -39,9 +39,9 @@ def _existing_parent(path: Path) -> Path:
     return parent
 
 
-def output_file(path: Path, option: str) -> Path:
+def output_file(path: Path, option: str = "") -> Path:
     """A file to write: not a directory, in an existing, writable directory."""
-    what = f"{option} {path}"
+    what = f"{option} {path}".strip()
     if path.is_dir():
         raise BadInput(f"{what}: is a directory; name a file, e.g. {path / 'report.json'}")
     parent = Path(os.path.abspath(path)).parent
@@ -55,9 +55,9 @@ def output_file(path: Path, option: str) -> Path:
     return path
 
 
-def output_dir(path: Path, option: str, create: bool = True) -> Path:
+def output_dir(path: Path, option: str = "", create: bool = True) -> Path:
     """A directory to write into: one that exists, or (if `create`) can be made."""
-    what = f"{option} {path}"
+    what = f"{option} {path}".strip()
     if path.exists() and not path.is_dir():
         raise BadInput(f"{what}: is not a directory; name a directory")
     if path.is_dir():

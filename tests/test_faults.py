@@ -148,6 +148,9 @@ def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary) -> N
     found = triples(out)
     assert found and len(found) < 41  # interrupted mid-way
     assert all(s == {".stdout.txt", ".stderr.txt", ".meta.json"} for s in found.values())
+    # It says what it left and how to complete it (#12 item 12).
+    assert f"interrupted: {len(found)} of 41 runs were recorded, the tree is partial" in err
+    assert f"`python -m toolkit generate resize --version {latest.version} --format" in err
     assert not [p for p in out.rglob(".*") if p.name != ".generate.lock"]
 
 

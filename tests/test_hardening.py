@@ -327,3 +327,16 @@ def test_bad_paths_and_case_files_exit_2_before_any_work(
     assert message in err
     assert _files(scratch) == before  # nothing written (no .generate.lock either)
     assert sorted(os.listdir("/")) == root_before
+
+
+# --------------------------------------------------- item 12: drift of a version with itself
+
+
+def test_drift_says_when_it_compares_a_version_with_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["drift", "latest", "latest", "--expected-outputs", TREE]) == 0
+    err = capsys.readouterr().err
+    assert "this compares a version with itself" in err
+    assert cli.main(["drift", "oldest", "latest", "--expected-outputs", TREE]) == 0
+    assert "itself" not in capsys.readouterr().err

@@ -58,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
         text = profiles_page(table, args.render)
         drifted = table.drifted
     else:
-        report = drift_between(tree, tree.resolve(args.a), tree.resolve(args.b), args.show_all)
+        a, b = tree.resolve(args.a), tree.resolve(args.b)
+        if a == b:
+            options.warn(
+                f"{args.a!r} and {args.b!r} are both {a}: this compares a version with itself, "
+                "so nothing can drift; name two different versions"
+            )
+        report = drift_between(tree, a, b, args.show_all)
         text = drift_page(report, args.render, partial(compute, tree))
         drifted = report.drifted
     if args.output is not None:

@@ -189,6 +189,11 @@ def _return_codes(t: Path) -> None:
     edit_meta(t, "raw", NEW, REFUSED, resize_return_code=0)  # then info should have run
 
 
+def _timed_out(t: Path) -> None:
+    # A consistent record of a resize killed at --timeout (#12 item 3): never a baseline.
+    edit_meta(t, "raw", NEW, REFUSED, resize_return_code=-9, resize_timed_out=True)
+
+
 def _stdout_json(t: Path) -> None:
     triple(t, "raw", NEW, GROWN)[0].write_text("Image resized.\n")
 
@@ -248,6 +253,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("plan", _plan, "applied_shrink_flag"),
     ("argv", _argv, "resize_argv"),
     ("return-codes", _return_codes, "info did not run although resize"),
+    ("return-codes", _timed_out, "resize was killed at --timeout"),
     ("stdout-json", _stdout_json, "not JSON"),
     ("stdout-json", _stdout_not_empty, "info did not run"),
     ("stderr-markers", _stderr_markers, "---INFO STDERR---"),

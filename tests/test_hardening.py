@@ -7,6 +7,7 @@ how to fix it, and nothing is written; a check that fails exits 1.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -340,3 +341,32 @@ def test_drift_says_when_it_compares_a_version_with_itself(
     assert "this compares a version with itself" in err
     assert cli.main(["drift", "oldest", "latest", "--expected-outputs", TREE]) == 0
     assert "itself" not in capsys.readouterr().err
+
+
+# ------------------------------------------- item 6: a read-only --expected-outputs is bad input
+
+
+@pytest.mark.parametrize("command", [["generate", "resize", "--version", "latest"], ["profiles"]])
+def test_a_read_only_tree_is_bad_input(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Root writes through a 0555 directory, so the fault is planted where a read-only
+    mount shows it: creating a file there fails with EROFS."""
+    from toolkit.model import outputs
+
+    tree = tmp_path / "expected-outputs"
+    (tree / "resize-info-json" / "raw" / "11.1.3").mkdir(parents=True)  # a tree, to profiles
+    before = _files(tree)
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", read_only)
+    code = cli.main([*command, "--expected-outputs", str(tree)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--expected-outputs {tree}: cannot write in {tree} (Read-only file system)" in err
+    assert _files(tree) == before

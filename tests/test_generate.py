@@ -212,7 +212,7 @@ def test_only_selected_files_are_rewritten(tmp_path: Path, latest: QemuBinary) -
         (("--case", "no-such-*"), "--case 'no-such-*' matches no case; available:"),
         (("--version", "9.9.9"), "unknown qemu-img version '9.9.9': available are"),
         (("-j", "0"), "must be at least 1"),
-        (("--timeout", "-1"), "must be greater than 0"),
+        (("--timeout", "-1"), "must be a finite number of seconds above 0"),
     ],
 )
 def test_bad_filters_exit_2_and_write_nothing(

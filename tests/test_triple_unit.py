@@ -41,7 +41,7 @@ shrink = false
 """
 # Kills by the call they follow: three renames per triple (stdout, stderr, meta last), so
 # each point is inside a triple's writes; fsync 2 is while the first triple is staged.
-KILL_POINTS = [("fsync", 2), ("replace", 1), ("replace", 2), ("replace", 4), ("replace", 5)]
+KILL_POINTS = [("fsync", 2), ("replace", 1), ("replace", 2), ("replace", 4)]
 DRIVER = """
 import os, runpy, signal, sys
 which, n = sys.argv.pop(1), int(sys.argv.pop(1))

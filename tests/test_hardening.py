@@ -60,12 +60,13 @@ def test_links_and_fifos_in_the_tree_are_refused(
     os.mkfifo(d / "planted.fifo")
     before = {p.name: (p.is_symlink(), os.readlink(p) if p.is_symlink() else None)
               for p in d.iterdir()}  # fmt: skip
-    proc = toolkit("generate", "resize", "--expected-outputs", str(one_triple),
-                   "--qemu-img", str(latest.path), *ONE_CASE)  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    for name in ("1M-to-4M-default.stderr.txt", "1M-to-4M-default.meta.json", "planted.fifo"):
-        assert str(d / name) in proc.stderr
-    assert "only regular files and directories" in proc.stderr
+    for command in (["generate", "resize"], ["verify", "--update"]):
+        proc = toolkit(*command, "--expected-outputs", str(one_triple),
+                       "--qemu-img", str(latest.path), *ONE_CASE)  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        for name in ("1M-to-4M-default.stderr.txt", "1M-to-4M-default.meta.json", "planted.fifo"):
+            assert str(d / name) in proc.stderr
+        assert "only regular files and directories" in proc.stderr
     after = {p.name: (p.is_symlink(), os.readlink(p) if p.is_symlink() else None)
              for p in d.iterdir()}  # fmt: skip
     assert after == before  # nothing was written, through the links or over them

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.guard import scan_tree
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
@@ -98,6 +99,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
     if not args.offline:
         output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
+    if args.update:  # it writes into the tree, as generate does: no links or FIFOs in it
+        scan_tree(args.expected_outputs, COMMANDS[args.command])
 
 
 def run(args: argparse.Namespace) -> int:

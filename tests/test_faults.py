@@ -169,6 +169,8 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: Qemu
     some_dir = next(out.rglob("*.meta.json")).parent
     leftover = some_dir / ".1M-to-4M-default.meta.json.tmp-999999-deadbeef"
     leftover.write_text('{"half": ')
+    stray = out / "resize-info-json" / ".versions.json.tmp-999999-deadbeef"
+    stray.write_text("{")
     assert leftover.name not in triples(out)
     # ... and the next run removes it, completes the tree, and what was there was right.
     again = subprocess.run(
@@ -178,7 +180,8 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: Qemu
         env=toolkit_env(latest, tmp_path),
     )
     assert again.returncode == 0, again.stderr
-    assert not leftover.exists()
+    assert not leftover.exists() and not stray.exists()
+    assert "unfinished triples (" in again.stdout and "stray temp files: rewritten" in again.stdout
     assert len(triples(out)) == 41
     for p, data in before.items():
         if p.name.endswith((".stdout.txt", ".stderr.txt", ".meta.json")):

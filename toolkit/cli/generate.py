@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if s.repaired or s.swept:
         print(
             f"a killed run had left {len(s.repaired)} unfinished triples "
-            f"({', '.join(s.repaired) or 'none'}) and {s.swept} stray temp files: rewritten"
+            f"({', '.join(s.repaired) or 'none'}): rewritten; and {s.swept} stray temp "
+            "files: removed"
         )
     for line in s.unrepaired:
         options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")

@@ -69,12 +69,14 @@ def generate(
     case) has their case and a binary of their version is selected.
     """
     check_root(root)
-    scan_tree(root, spec)  # links and special files are bad input before anything is written
+    # Before the lock file is made: links and special files are bad input, nothing written.
+    # (A generate that holds the lock now makes tree_lock fail; one that finished since
+    # removed its own temp files, so this debris is at worst a triple rewritten twice.)
+    debris = scan_tree(root, spec)
     runs = [(b, c) for b in binaries for c in cases]
     tally = _Tally(len(runs))
     checked: set[Path] = set()  # directories already confined: resolve() is not free
     with tree_lock(root):
-        debris = scan_tree(root, spec)  # now no other generate is staging files
         runs, repaired, unrepaired = _repairs(spec, debris, runs, binaries, known or cases)
         tally.runs = len(runs)
         leftovers = {p: temps for p, temps in debris.unfinished.items() if p in repaired}

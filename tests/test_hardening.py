@@ -315,7 +315,9 @@ def test_bad_paths_and_case_files_exit_2_before_any_work(
 ) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    argv, message = _bad_inputs(scratch)[label]
+    table = _bad_inputs(scratch)
+    assert sorted(table) == sorted(BAD_INPUT_LABELS)  # every row is parametrized
+    argv, message = table[label]
     before = _files(scratch)
     root_before = sorted(os.listdir("/"))
     monkeypatch.chdir(tmp_path)

@@ -87,6 +87,16 @@ REJECTIONS = {
         _case(format='"vhd"', end='"17M"', options='["subformat=fixed"]'),
         "exceeds the 16M cap",
     ),
+    # #12 item 1: a negative final size once skipped the cap check of the start too.
+    "full-start-over-4M-negative-end": (
+        _case(format='"raw"', start='"96M"', end='"-128M"', options='["preallocation=full"]'),
+        "start 100663296 bytes exceeds the 4M cap",
+    ),
+    "full-start-1P": (_case(start='"1P"', end='"-2P"', prealloc='"full"'), "exceeds the 4M cap"),
+    "start-over-1G-negative-end": (
+        _case(start='"200G"', end='"-300G"'),
+        "start 214748364800 bytes exceeds the 1024M cap",
+    ),
     "backing-file": (_case(options='["backing_file=/etc/passwd"]'), "reaches a host file"),
     "data-file": (_case(options='["data_file=/tmp/x"]'), "reaches a host file"),
     "secret": (_case(options='["encrypt.key-secret=sec0"]'), "reaches a host file or secret"),

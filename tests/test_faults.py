@@ -78,14 +78,12 @@ def test_hang_is_killed_with_its_group_and_the_run_goes_on(
         env=env,
     )
     elapsed = time.monotonic() - t0
-    assert proc.returncode == 0, proc.stderr
+    # A timeout is the host's, not qemu-img's: reported, never recorded (#12 item 3).
+    assert proc.returncode == 1, proc.stderr
     assert elapsed < 30  # two 1 s timeouts, not two 300 s hangs
     for case in ("1M-to-64M-default", "1M-plus-63M-default"):
-        meta = json.loads(next(out.rglob(f"{case}.meta.json")).read_text())
-        assert meta["resize_timed_out"] is True
-        assert meta["resize_return_code"] == -signal.SIGKILL
-        assert meta["info_return_code"] is None
-        assert meta["create_timed_out"] is False
+        assert f"raw/{latest.version}/{case}: resize was killed at --timeout" in proc.stderr
+        assert list(out.rglob(f"{case}.*")) == []
     grandchildren = [int(x) for x in pids.read_text().split()]
     assert len(grandchildren) == 2
     time.sleep(0.2)
@@ -151,6 +149,9 @@ def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary) -> N
     found = triples(out)
     assert found and len(found) < 41  # interrupted mid-way
     assert all(s == {".stdout.txt", ".stderr.txt", ".meta.json"} for s in found.values())
+    # It says what it left and how to complete it (#12 item 12).
+    assert f"interrupted: {len(found)} of 41 runs were recorded, the tree is partial" in err
+    assert f"`python -m toolkit generate resize --version {latest.version} --format" in err
     assert not [p for p in out.rglob(".*") if p.name != ".generate.lock"]
 
 
@@ -169,6 +170,8 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: Qemu
     some_dir = next(out.rglob("*.meta.json")).parent
     leftover = some_dir / ".1M-to-4M-default.meta.json.tmp-999999-deadbeef"
     leftover.write_text('{"half": ')
+    stray = out / "resize-info-json" / ".versions.json.tmp-999999-deadbeef"
+    stray.write_text("{")
     assert leftover.name not in triples(out)
     # ... and the next run removes it, completes the tree, and what was there was right.
     again = subprocess.run(
@@ -178,7 +181,8 @@ def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: Qemu
         env=toolkit_env(latest, tmp_path),
     )
     assert again.returncode == 0, again.stderr
-    assert not leftover.exists()
+    assert not leftover.exists() and not stray.exists()
+    assert "unfinished triples (" in again.stdout and "1 stray temp files: removed" in again.stdout
     assert len(triples(out)) == 41
     for p, data in before.items():
         if p.name.endswith((".stdout.txt", ".stderr.txt", ".meta.json")):

@@ -212,7 +212,7 @@ def test_only_selected_files_are_rewritten(tmp_path: Path, latest: QemuBinary) -
         (("--case", "no-such-*"), "--case 'no-such-*' matches no case; available:"),
         (("--version", "9.9.9"), "unknown qemu-img version '9.9.9': available are"),
         (("-j", "0"), "must be at least 1"),
-        (("--timeout", "-1"), "must be greater than 0"),
+        (("--timeout", "-1"), "must be a finite number of seconds above 0"),
     ],
 )
 def test_bad_filters_exit_2_and_write_nothing(
@@ -329,5 +329,5 @@ def test_output_paths_are_confined_to_the_tree(tmp_path: Path, latest: QemuBinar
     proc = generate("--expected-outputs", str(out), "--qemu-img", str(latest.path),
                     "--format", "raw")  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "resolves outside" in proc.stderr
+    assert f"not: {out / 'resize-info-json' / 'raw'}" in proc.stderr  # a link is refused
     assert list(elsewhere.iterdir()) == []

@@ -42,6 +42,11 @@ def sections(text: str, m: dict[str, Any]) -> tuple[list[str] | None, list[tuple
     return got, found
 
 
+KILLED = (
+    "return-codes",
+    "resize was killed at --timeout: a timeout is no baseline; regenerate it with a larger "
+    "--timeout",
+)
 INFO_NULLS = {
     "info_return_code": None,
     "info_stdout_bytes": None,
@@ -66,13 +71,13 @@ INFO_RAN = {
         (
             REFUSED,
             {**INFO_RAN, "resize_return_code": -9, "resize_timed_out": True},
-            [("return-codes", "info ran although resize returned -9 (timed out)")],
+            [KILLED, ("return-codes", "info ran although resize returned -9 (timed out)")],
         ),
         (GREW, INFO_NULLS, [("return-codes", "info did not run although resize returned 0")]),
         (
             GREW,
             {"resize_timed_out": True},
-            [("return-codes", "info ran although resize returned 0 (timed out)")],
+            [KILLED, ("return-codes", "info ran although resize returned 0 (timed out)")],
         ),
         (
             GREW,
@@ -107,8 +112,8 @@ INFO_RAN = {
         (
             REFUSED,
             {"resize_stderr_bytes": 0, "resize_return_code": -9, "resize_timed_out": True},
-            [],
-        ),  # a step killed at the timeout has nothing to say
+            [KILLED],
+        ),  # the timeout is the problem, not the empty stderr
         (
             GREW,
             {"create_stdout_bytes": 999},

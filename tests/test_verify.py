@@ -152,6 +152,12 @@ def _missing(t: Path) -> None:
     triple(t, "raw", NEW, GROWN)[0].unlink()
 
 
+def _unfinished(t: Path) -> None:
+    # What a generate killed between two renames of this triple leaves beside it.
+    d = triple(t, "raw", NEW, GROWN)[2].parent
+    (d / f".{GROWN}.meta.json.tmp-999999-deadbeef").write_text('{"half": ')
+
+
 def _stale(t: Path) -> None:
     for src in triple(t, "raw", NEW, GROWN):
         shutil.copy(src, src.with_name(src.name.replace(GROWN, "1M-to-65M-renamed")))
@@ -185,6 +191,11 @@ def _argv(t: Path) -> None:
 
 def _return_codes(t: Path) -> None:
     edit_meta(t, "raw", NEW, REFUSED, resize_return_code=0)  # then info should have run
+
+
+def _timed_out(t: Path) -> None:
+    # A consistent record of a resize killed at --timeout (#12 item 3): never a baseline.
+    edit_meta(t, "raw", NEW, REFUSED, resize_return_code=-9, resize_timed_out=True)
 
 
 def _stdout_json(t: Path) -> None:
@@ -254,6 +265,7 @@ def _profile_stale(t: Path) -> None:
 
 DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("missing", _missing, f"raw/{NEW}/{GROWN}.stdout.txt"),
+    ("unfinished", _unfinished, f"--format raw --case {GROWN}"),
     ("stale", _stale, "1M-to-65M-renamed.meta.json"),
     ("schema", _schema, "create_return_code"),
     ("identity", _identity, "qemu_version"),
@@ -262,6 +274,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("plan", _plan, "applied_shrink_flag"),
     ("argv", _argv, "resize_argv"),
     ("return-codes", _return_codes, "info did not run although resize"),
+    ("return-codes", _timed_out, "resize was killed at --timeout"),
     ("stdout-json", _stdout_json, "not JSON"),
     ("stdout-json", _stdout_not_empty, "info did not run"),
     ("stderr-markers", _stderr_markers, "---INFO STDERR---"),
@@ -521,7 +534,10 @@ def test_bad_input_exits_2(
 ) -> None:
     argv = ["verify", "--expected-outputs", str(tree), "--curated-cases", str(curated)]
     argv += [a.replace("{tree}", str(tree)) for a in args]
-    code = cli.main(argv)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # an output path is checked as the options are parsed
+        code = exc.code
     assert code == 2
     assert says in capsys.readouterr().err
 

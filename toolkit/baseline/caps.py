@@ -1,4 +1,8 @@
-"""Disk economy: how large a case may make an image, checked before anything runs.
+"""What a case may ask of qemu-img, checked before anything runs: options that shape the
+image only (`check_options`: no host files, secrets or options off a per-format
+allow-list), and a size the disk can afford (`check_caps`).
+
+Disk economy:
 
 A full pass of every version must stay small on disk and in the scratch directory
 (the plan's 100 MiB peak), so a case may not ask qemu-img for more than its cap. What
@@ -21,9 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from toolkit.model.formats import split_option_string
+from toolkit.model.formats import FORMATS, HOST_REACHING_OPTIONS, split_option_string
 
-__all__ = ["CAP_DEFAULT", "CAP_MATERIALISED", "CAP_SPARSE", "cap_for", "check_caps"]
+__all__ = [
+    "CAP_DEFAULT",
+    "CAP_MATERIALISED",
+    "CAP_SPARSE",
+    "cap_for",
+    "check_caps",
+    "check_options",
+]
 
 MIB = 1024 * 1024
 CAP_DEFAULT = 256 * MIB  # fuzz's size range, and qcow2 with metadata preallocation
@@ -53,9 +64,11 @@ def check_caps(
     bad: Callable[[str], None],
 ) -> None:
     opts = {k: v for text in options for k, v in split_option_string(text)}
-    sizes = [("start", start)] + ([("final size", final)] if final is not None else [])
-    if final is not None and final < 0:
-        return  # a negative result is a legitimate rejection case for qemu-img to record
+    sizes = [("start", start)]
+    # A negative final size is a legitimate rejection case for qemu-img to record: only
+    # the final size is exempt from the cap then, never the start, which create writes.
+    if final is not None and final >= 0:
+        sizes.append(("final size", final))
     if fmt == "vhdx" and start == 0:
         bad(
             "a 0-byte vhdx start is refused: qemu-img then writes 8 whole blocks (64M by "
@@ -65,3 +78,25 @@ def check_caps(
     for label, value in sizes:
         if value > cap:
             bad(f"{label} {value} bytes exceeds the {cap // MIB}M cap ({why}); use a smaller size")
+
+
+def check_options(fmt: object, options: list[str], bad: Callable[[str], None]) -> None:
+    """Each -o option is on the format's allow-list and reaches no host file or secret."""
+    allowed = FORMATS[fmt].safe_options if fmt in FORMATS else frozenset()
+    for text in options:
+        if ",," in text:
+            bad(f"option {text!r}: qemu's ',,' escape is not supported in case files")
+            continue
+        for key, value in split_option_string(text):
+            if key in HOST_REACHING_OPTIONS or key.startswith("encrypt"):
+                bad(
+                    f"option {key!r} reaches a host file or secret; cases may only shape "
+                    f"the image itself"
+                )
+            elif key not in allowed:
+                bad(
+                    f"option {key!r} is not allowed for {fmt}; allowed: "
+                    f"{', '.join(sorted(allowed)) or 'none'}"
+                )
+            elif not value or "/" in value:
+                bad(f"option {key!r} needs a plain value (got {value!r})")

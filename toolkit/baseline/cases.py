@@ -23,14 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit.baseline.caps import check_caps
+from toolkit.baseline.caps import check_caps, check_options
+from toolkit.baseline.triple import SUFFIXES
+from toolkit.model import atomic
 from toolkit.model.errors import BadInput
-from toolkit.model.formats import (
-    FORMATS,
-    HOST_REACHING_OPTIONS,
-    PREALLOC_MODES,
-    split_option_string,
-)
+from toolkit.model.formats import FORMATS, PREALLOC_MODES
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.sizes import SizeError, parse_end_spec, parse_size
@@ -44,6 +41,8 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
+# A case's longest file name, temp name included, must fit in one file name.
+MAX_FILE_NAME = atomic.NAME_MAX - atomic.TEMP_NAME_EXTRA
 KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
 
 
@@ -109,6 +108,10 @@ def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[st
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return [(None, [f"{path}: not valid TOML: {exc}. Fix the syntax and re-run."])]
+    except OSError as exc:
+        return [(None, [f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions"])]
+    if not data.get("case"):
+        return [(None, [f"{path}: holds no [[case]] table; add cases or remove the file"])]
     unknown_top = set(data) - {"case"}
     out: list[tuple[Case | None, list[str]]] = []
     if unknown_top:
@@ -150,6 +153,13 @@ def parse_case(
             "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
             "with '.' or '-' (it becomes a file name)"
         )
+    elif len(longest := f"{name}{max(SUFFIXES, key=len)}".encode()) > MAX_FILE_NAME:
+        bad(
+            f"name is {len(name.encode())} bytes: its files (e.g. {longest[:20].decode()}..., "
+            f"{len(longest)} bytes, and the temp names used while writing) need file names "
+            f"of at most {atomic.NAME_MAX} bytes; keep the name to "
+            f"{MAX_FILE_NAME - len(max(SUFFIXES, key=len))} bytes"
+        )
     if fmt not in FORMATS:
         bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}")
     start_text, start = _size_field(entry, "start", bad)
@@ -169,7 +179,7 @@ def parse_case(
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         bad('options must be a list of "KEY=VALUE[,KEY=VALUE]" strings')
         options = []
-    _check_options(fmt, options, bad)
+    check_options(fmt, options, bad)
     prealloc = entry.get("prealloc")
     if prealloc is not None and prealloc not in PREALLOC_MODES:
         bad(f"prealloc {prealloc!r} is not one of {', '.join(PREALLOC_MODES)} (or leave it out)")
@@ -216,24 +226,3 @@ def _size_field(entry: dict[str, Any], key: str, bad: Any) -> tuple[str | None, 
     except SizeError as exc:
         bad(f"{key} {text!r} is not a size qemu-img accepts: {exc}")
         return None, None
-
-
-def _check_options(fmt: Any, options: list[str], bad: Any) -> None:
-    allowed = FORMATS[fmt].safe_options if fmt in FORMATS else frozenset()
-    for text in options:
-        if ",," in text:
-            bad(f"option {text!r}: qemu's ',,' escape is not supported in case files")
-            continue
-        for key, value in split_option_string(text):
-            if key in HOST_REACHING_OPTIONS or key.startswith("encrypt"):
-                bad(
-                    f"option {key!r} reaches a host file or secret; cases may only shape "
-                    f"the image itself"
-                )
-            elif key not in allowed:
-                bad(
-                    f"option {key!r} is not allowed for {fmt}; allowed: "
-                    f"{', '.join(sorted(allowed)) or 'none'}"
-                )
-            elif not value or "/" in value:
-                bad(f"option {key!r} needs a plain value (got {value!r})")

@@ -192,4 +192,5 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
             "sha256": prov.get("sha256", ""),
         }
     present = version_dirs(type_dir)
+    type_dir.mkdir(parents=True, exist_ok=True)  # a run may have recorded nothing
     atomic.write_text(path, dump_json({v: current[v] for v in present if v in current}))

@@ -1,12 +1,14 @@
 """CaseResult <-> the triple of one case: `<case>.stdout.txt`, `.stderr.txt`, `.meta.json`.
 
-Where triples live is the tree's business (toolkit.baseline.tree). Writes are atomic
-per file and the meta goes last, so a triple whose meta exists is complete.
+Where triples live is the tree's business (toolkit.baseline.tree). A triple is written
+as one unit (see write_baseline): a staged file left beside it marks it unfinished.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ __all__ = [
     "dump_json",
     "meta_errors",
     "read_baseline",
+    "temp_file_owner",
     "to_baseline",
     "triple_paths",
     "write_baseline",
@@ -142,14 +145,43 @@ def meta_errors(meta: Any, spec: CommandSpec) -> list[str]:
 
 
 def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
-    """Write the triple atomically, meta last. Returns how many files changed."""
+    """Write the triple as one unit. Returns how many files changed.
+
+    Every changed file is staged first (a temp file in the same directory, fsynced),
+    then the staged files are renamed into place back to back, the meta last. Until
+    the last rename, a staged file of this case is on disk, so a run killed anywhere
+    in between leaves evidence (`unfinished_triples`) instead of a triple that mixes
+    a new stdout with an old meta.
+    """
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
-    out, err, meta = triple_paths(directory, name)
-    changed = int(atomic.write_text(out, baseline.stdout))
-    changed += int(atomic.write_text(err, baseline.stderr))
-    changed += int(atomic.write_text(meta, dump_json(baseline.meta)))
-    return changed
+    paths = triple_paths(directory, name)
+    texts = (baseline.stdout, baseline.stderr, dump_json(baseline.meta))
+    changed = [(p, t.encode("utf-8")) for p, t in zip(paths, texts, strict=True)]
+    changed = [(p, data) for p, data in changed if not atomic.same_bytes(p, data)]
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in changed:
+            staged.append((atomic.stage(path, data), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    return len(changed)
+
+
+def temp_file_owner(name: str) -> tuple[str, str] | None:
+    """(case, suffix) of a staged file `.<case><suffix>.tmp-<pid>-<hex>`, else None."""
+    target = atomic.temp_target(name)
+    if target is None:
+        return None
+    for suffix in SUFFIXES:
+        if target.endswith(suffix) and len(target) > len(suffix):
+            return target[: -len(suffix)], suffix
+    return None
 
 
 def read_baseline(directory: Path, name: str) -> Baseline:

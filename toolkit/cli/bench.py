@@ -10,7 +10,7 @@ from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
 from toolkit.model.records import QemuBinary
-from toolkit.qemu.discovery import discover, select_binaries
+from toolkit.qemu.discovery import select_binaries
 from toolkit.stages.bench import BenchRequest, bench
 
 __all__ = ["register", "run"]
@@ -39,7 +39,7 @@ def _selection(args: argparse.Namespace, binary: QemuBinary) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    found = discover(args.qemu_img, args.binaries, args.store, options.warn)
+    found = options.discover_binaries(args)
     binary = select_binaries(found, [args.version])[0]
     results = bench(
         BenchRequest(

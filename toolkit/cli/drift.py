@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from functools import partial
-from pathlib import Path
 
 from toolkit.baseline.profiles import compute
 from toolkit.baseline.tree import Tree
@@ -35,7 +34,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--format", dest="render", choices=RENDER_FORMATS, default="text", help="(default: text)"
     )
-    p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, atomically")
+    p.add_argument(
+        "--output",
+        type=options.output_file_path,
+        metavar="FILE",
+        help="write the report here, atomically",
+    )
     p.add_argument("--all", dest="show_all", action="store_true", help="show whitelisted noise too")
     p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when anything changed")
     options.add_command_option(p)
@@ -54,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
         text = profiles_page(table, args.render)
         drifted = table.drifted
     else:
-        report = drift_between(tree, tree.resolve(args.a), tree.resolve(args.b), args.show_all)
+        a, b = tree.resolve(args.a), tree.resolve(args.b)
+        if a == b:
+            options.warn(
+                f"{args.a!r} and {args.b!r} are both {a}: this compares a version with itself, "
+                "so nothing can drift; name two different versions"
+            )
+        report = drift_between(tree, a, b, args.show_all)
         text = drift_page(report, args.render, partial(compute, tree))
         drifted = report.drifted
     if args.output is not None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.guard import check_root
 from toolkit.cli import options
+from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import COMMANDS
 from toolkit.render.progress import progress_bar
-from toolkit.stages.generate import commit_tree, generate
+from toolkit.stages.generate import check_commit, commit_tree, generate
 
 __all__ = ["register", "run"]
 
@@ -27,10 +30,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = COMMANDS[args.command]
-    cases = filter_cases(load_cases(args.curated_cases, spec), args.formats, args.cases)
+    known = load_cases(args.curated_cases, spec)
+    cases = filter_cases(known, args.formats, args.cases)
+    check_root(args.expected_outputs)
+    if args.commit:
+        check_commit(args.expected_outputs / spec.output_type)
     binaries = options.find_binaries(args)
     s = generate(
-        spec, cases, binaries, args.expected_outputs, args.jobs, args.timeout, progress_bar
+        spec,
+        cases,
+        binaries,
+        args.expected_outputs,
+        args.jobs,
+        args.timeout,
+        progress_bar,
+        known=known,
     )
     nonzero = ", ".join(f"{n} {c}" for n, c in s.nonzero.items()) or "none"
     print(
@@ -38,6 +52,21 @@ def run(args: argparse.Namespace) -> int:
         f"{s.runs} runs; non-zero exits per step: {nonzero}; "
         f"files written {s.written}, unchanged {s.unchanged}"
     )
+    if s.repaired or s.swept:
+        print(
+            f"a killed run had left {len(s.repaired)} unfinished triples "
+            f"({', '.join(s.repaired) or 'none'}): rewritten; and {s.swept} stray temp "
+            "files: removed"
+        )
+    for line in s.unrepaired:
+        options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")
+    if s.refused:
+        print(
+            f"error: {len(s.refused)} runs not recorded (verify would reject them):\n  "
+            + "\n  ".join(s.refused),
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     if not args.commit:
         print(
             f"To commit: git add {s.tree} && git commit -m 'baselines: {spec.name} ({s.versions})'"

@@ -17,7 +17,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from toolkit.model.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ToolkitError
+from toolkit.model.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    Interrupted,
+    ToolkitError,
+)
 
 __all__ = ["COMMAND_MODULES", "build_parser", "exit_now", "main"]
 
@@ -67,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except Interrupted as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
     except ToolkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -7,14 +7,16 @@ on a fresh machine) and printing warnings.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
 
 from toolkit.model.errors import BadInput
+from toolkit.model.outputs import output_file
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
-from toolkit.qemu.discovery import discover, select_binaries
+from toolkit.qemu.discovery import discover, select_binaries, store_builds
 
 __all__ = [
     "add_command_option",
@@ -24,8 +26,11 @@ __all__ = [
     "add_jobs_option",
     "add_timeout_option",
     "add_tree_options",
+    "discover_binaries",
     "find_binaries",
+    "output_file_path",
     "positive_int",
+    "timeout_seconds",
     "warn",
 ]
 
@@ -44,14 +49,33 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+MAX_TIMEOUT = 1e6  # seconds (11 days): far beyond any step, well inside what waits accept
+
+
+def timeout_seconds(text: str) -> float:
+    """The one validator of a timeout: a finite number of seconds, above 0.
+
+    inf overflowed the watchdog's wait (its thread died, nothing was ever killed) and
+    nan compares false with every deadline (a hanging step was never killed).
+    """
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds above 0 and at most {MAX_TIMEOUT:.0f}, "
+            f"got {text!r}"
+        )
     return value
+
+
+def output_file_path(text: str) -> Path:
+    """argparse type of an option naming a file to write: checked before any work."""
+    try:
+        return output_file(Path(text))
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_discovery_options(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +105,12 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the provision store (default: $QEMU_IMG_STORE or "
         "$XDG_CACHE_HOME/qemu-img-baselines/qemu-img)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list every candidate that discovery skipped, not just a summary",
     )
 
 
@@ -136,7 +166,7 @@ def add_jobs_option(parser: argparse.ArgumentParser) -> None:
 def add_timeout_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=positive_float,
+        type=timeout_seconds,
         default=60.0,
         metavar="S",
         help="kill a qemu-img step (and its process group) after S seconds (default: 60)",
@@ -154,17 +184,29 @@ def add_command_option(parser: argparse.ArgumentParser) -> None:
     add_expected_outputs_option(parser)
 
 
+def discover_binaries(args: argparse.Namespace) -> list[QemuBinary]:
+    """discover() with the command's options. An explicit --store must hold a build:
+    a mistyped one is bad input, never a store to provision or to find nothing in."""
+    if args.store is not None and not args.qemu_img and not store_builds(args.store):
+        raise BadInput(
+            f"--store {args.store}: holds no provisioned qemu-img; check the path, or "
+            f"provision into it first with `python -m toolkit provision --store {args.store}`"
+        )
+    return discover(args.qemu_img, args.binaries, args.store, warn, verbose=args.verbose)
+
+
 def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> list[QemuBinary]:
-    """Discovered binaries, filtered by --version; provisions first on a fresh machine."""
-    found = discover(args.qemu_img, args.binaries, args.store, warn)
-    if not found and not args.qemu_img and allow_provision:
+    """Discovered binaries, filtered by --version; provisions the default store first on a
+    fresh machine."""
+    found = discover_binaries(args)
+    if not found and not args.qemu_img and args.store is None and allow_provision:
         # Only a fresh machine gets here: the provisioning modules load only then.
         from toolkit.qemu.provision.install import can_provision, provision
 
         if can_provision():
             print("no qemu-img found: provisioning Debian's builds first (nox -s provision_qemu)")
             provision(None, args.store, None, log=print)
-            found = discover(args.qemu_img, args.binaries, args.store, warn)
+            found = discover_binaries(args)
     if not found:
         raise BadInput(
             "no qemu-img found. Run `nox -s provision_qemu` on a Debian/Ubuntu host, or pass "

@@ -23,6 +23,7 @@ from toolkit.baseline.selection import Selection, select_baseline
 from toolkit.baseline.tree import Tree, tree_lock
 from toolkit.cli import options
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput
+from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS
 from toolkit.qemu.discovery import discover
 from toolkit.render.profiles import render_text
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print(f"{path} and its profiles/ are current")
         return EXIT_OK
+    output_dir(args.expected_outputs, "--expected-outputs", create=False)
     with tree_lock(args.expected_outputs):  # never while a generate is rewriting the tree
         table = compute(tree)
         changed = write_version_map(args.expected_outputs, spec, table)

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK
+from toolkit.model.outputs import output_dir
 from toolkit.qemu.provision.install import provision
 
 __all__ = ["register", "run"]
@@ -57,6 +58,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store is not None:
+        output_dir(args.store, "--store")
     signal.signal(signal.SIGTERM, _terminate)
     report = provision(
         args.suites or None,

@@ -14,12 +14,13 @@ import argparse
 from pathlib import Path
 
 from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.guard import scan_tree
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS
-from toolkit.qemu.discovery import discover
 from toolkit.render.progress import progress_bar
 from toolkit.render.verify import report, summary
 from toolkit.stages.verify.run import VerifyRequest, verify
@@ -61,7 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="where obtained triples of mismatches go (default: ./.verify)",
     )
-    g.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report")
+    g.add_argument(
+        "--report",
+        type=options.output_file_path,
+        metavar="FILE.json",
+        help="write a JSON report",
+    )
     g.add_argument(
         "--candidate",
         type=Path,
@@ -91,8 +97,10 @@ def _validate(args: argparse.Namespace) -> None:
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
     if obtained == root or root in obtained.parents:
         raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
-    if args.report is not None and not args.report.parent.resolve().is_dir():
-        raise BadInput(f"--report {args.report}: directory {args.report.parent} does not exist")
+    if not args.offline:
+        output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
+    if args.update:  # it writes into the tree, as generate does: no links or FIFOs in it
+        scan_tree(args.expected_outputs, COMMANDS[args.command])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
     )
     online = mode == "online"
-    binaries = discover(args.qemu_img, args.binaries, args.store, options.warn) if online else []
+    binaries = options.discover_binaries(args) if online else []
     out = verify(request, binaries, progress_bar)
     print(summary(out), end="")
     if args.report is not None:

@@ -7,7 +7,6 @@ import json
 import sys
 
 from toolkit.cli import options
-from toolkit.qemu.discovery import discover
 
 __all__ = ["register", "run"]
 
@@ -24,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    found = discover(args.qemu_img, args.binaries, args.store, options.warn)
+    found = options.discover_binaries(args)
     if args.json:
         rows = [
             {

@@ -13,13 +13,61 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TEMP_MARKER", "iter_temp_files", "sweep_temp_files", "write_bytes", "write_text"]
+__all__ = [
+    "NAME_MAX",
+    "TEMP_MARKER",
+    "TEMP_NAME_EXTRA",
+    "iter_temp_files",
+    "same_bytes",
+    "stage",
+    "sweep_temp_files",
+    "temp_target",
+    "write_bytes",
+    "write_text",
+]
 
 TEMP_MARKER = ".tmp-"
+# What a temp name adds to the target's: the dot, the marker, a pid (at most 7 digits on
+# Linux, pid_max 4194304), a dash and 8 hex digits.
+TEMP_NAME_EXTRA = 1 + len(TEMP_MARKER) + 7 + 1 + 8
+NAME_MAX = 255  # bytes in one file name, on every Linux file system the tree may live on
 
 
 def temp_name_for(path: Path) -> Path:
     return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def temp_target(name: str) -> str | None:
+    """The file name a temp file `name` was staged for, or None if it is no temp file."""
+    if not name.startswith("."):
+        return None
+    target, marker, tail = name[1:].rpartition(TEMP_MARKER)
+    return target if marker and target and "." not in tail else None
+
+
+def same_bytes(path: Path, data: bytes) -> bool:
+    """Whether `path` is a regular file holding exactly `data` (never follows a link)."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        return path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+def stage(path: Path, data: bytes) -> Path:
+    """Write `data` to a fresh temp file beside `path`, fsynced; the caller renames it."""
+    tmp = temp_name_for(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return tmp
 
 
 def write_bytes(path: Path, data: bytes) -> bool:
@@ -41,12 +89,8 @@ def write_bytes(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    tmp = temp_name_for(path)
+    tmp = stage(path, data)
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "BadInput",
+    "Interrupted",
     "ToolkitError",
     "ToolkitFailure",
 ]
@@ -38,3 +39,9 @@ class ToolkitFailure(ToolkitError):
     """Something went wrong inside the toolkit (not in qemu-img, whose failures are data)."""
 
     exit_code = EXIT_FAILED
+
+
+class Interrupted(ToolkitError):
+    """^C or SIGTERM: the message says what the run left behind and how to complete it."""
+
+    exit_code = EXIT_INTERRUPTED

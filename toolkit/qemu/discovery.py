@@ -30,7 +30,7 @@ from toolkit.qemu.store import (
 )
 from toolkit.qemu.version_probe import ProbeCache
 
-__all__ = ["Warn", "discover", "select_binaries"]
+__all__ = ["Warn", "discover", "select_binaries", "store_builds"]
 
 Warn = Callable[[str], None]
 
@@ -48,7 +48,7 @@ def _as_given(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _farm(binaries: Path | None, warn: Warn) -> list[Path]:
+def _farm(binaries: Path | None, warn: Warn, verbose: bool = False) -> list[Path]:
     root = binaries
     if root is None:
         env = os.environ.get("QEMU_IMG_BINARIES")
@@ -60,13 +60,23 @@ def _farm(binaries: Path | None, warn: Warn) -> list[Path]:
             return []
     elif not root.is_dir():
         raise BadInput(f"--binaries {root}: not a directory (expected DIR/<version>/qemu-img)")
-    found = []
+    found, empty = [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         exe = next((c for c in (d / "qemu-img", d / "bin" / "qemu-img") if c.is_file()), None)
         if exe is None:
-            warn(f"{d}: neither {d.name}/qemu-img nor {d.name}/bin/qemu-img exists; skipped")
+            empty.append(d)
         else:
             found.append(_as_given(exe))
+    if verbose:
+        for d in empty:
+            warn(f"{d}: neither {d.name}/qemu-img nor {d.name}/bin/qemu-img exists; skipped")
+    elif empty:
+        # One line, not one per directory: pointed at the wrong tree (/etc), that is dozens.
+        names = ", ".join(d.name for d in empty[:3]) + (", ..." if len(empty) > 3 else "")
+        warn(
+            f"{root}: skipped {len(empty)} directories with no <version>/qemu-img or "
+            f"<version>/bin/qemu-img ({names}); -v lists them"
+        )
     return found
 
 
@@ -83,19 +93,29 @@ def _store_entries(store: Path, warn: Warn) -> list[tuple[Path, dict[str, Any]]]
     return found
 
 
+def store_builds(store: Path) -> int:
+    """How many provisioned versions `store` holds (0 when it is no store at all)."""
+    return len(_store_entries(store, _ignore))
+
+
 def discover(
     qemu_img: Sequence[Path],
     binaries: Path | None,
     store: Path | None,
     warn: Warn = _ignore,
     cache_file: Path | None = None,
+    verbose: bool = False,
 ) -> list[QemuBinary]:
-    """Every usable qemu-img, one per version, sorted by version (oldest first)."""
+    """Every usable qemu-img, one per version, sorted by version (oldest first).
+
+    A --qemu-img PATH that can't be used is bad input (the user named it); a farm or
+    store entry that can't be used is skipped with a warning.
+    """
     candidates: list[tuple[str, Path, dict[str, Any] | None]] = []
     if qemu_img:
         candidates += [("qemu-img", _as_given(p), None) for p in qemu_img]
     else:
-        candidates += [("binaries", p, None) for p in _farm(binaries, warn)]
+        candidates += [("binaries", p, None) for p in _farm(binaries, warn, verbose)]
         store_dir = store if store is not None else default_store()
         candidates += [("store", p, prov) for p, prov in _store_entries(store_dir, warn)]
         on_path = shutil.which("qemu-img")
@@ -107,6 +127,11 @@ def discover(
         try:
             line, digest = cache.version_of(path)
         except ValueError as exc:
+            if source == "qemu-img":
+                raise BadInput(
+                    f"--qemu-img {path}: {exc}; pass a qemu-img binary (or a script that "
+                    "runs one and prints its `--version`)"
+                ) from None
             warn(f"{path} ({source}) skipped: {exc}")
             continue
         version = parse_version_line(line) or ""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from toolkit.model import atomic
+from toolkit.model.errors import ToolkitFailure
 from toolkit.model.versions import parse_version_line
+from toolkit.qemu.process import run_process
 
 __all__ = ["ProbeCache", "sha256_file"]
 
@@ -58,22 +59,21 @@ class ProbeCache:
             line, digest = hit.get("version_line"), hit.get("sha256")
             if isinstance(line, str) and isinstance(digest, str) and parse_version_line(line):
                 return line, digest
+        # The runner's own process call: its own group, killed whole at the deadline and
+        # after it exits, so a script's leftover children never outlive the probe.
         try:
-            proc = subprocess.run(
-                [str(exe), "--version"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=_PROBE_TIMEOUT,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            raw = run_process([str(exe), "--version"], real.parent, _PROBE_TIMEOUT)
+        except ToolkitFailure as exc:
             raise ValueError(f"failed to run `--version`: {exc}") from None
-        lines = proc.stdout.splitlines()
+        if raw.timed_out:
+            raise ValueError(f"`--version` did not finish within {_PROBE_TIMEOUT:.0f} s")
+        stdout = raw.stdout.decode("utf-8", "replace")
+        lines = stdout.splitlines()
         first = lines[0].strip() if lines else ""
-        if proc.returncode != 0:
-            why = (proc.stderr.strip().splitlines() or [first])[-1]
-            raise ValueError(f"`--version` exited {proc.returncode}: {why}")
+        if raw.return_code != 0:
+            stderr = raw.stderr.decode("utf-8", "replace")
+            why = (stderr.strip().splitlines() or [first])[-1]
+            raise ValueError(f"`--version` exited {raw.return_code}: {why}")
         if parse_version_line(first) is None:
             raise ValueError(f"`--version` printed no parsable version: {first!r}")
         digest = sha256_file(real)

@@ -5,20 +5,21 @@ from __future__ import annotations
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.baseline.guard import Debris, Place, check_root, scan_tree
 from toolkit.baseline.profiles import refresh
+from toolkit.baseline.recordable import unrecordable
 from toolkit.baseline.tree import case_dir, confined, tree_lock, write_versions_file
 from toolkit.baseline.triple import read_baseline, to_baseline, write_baseline
 from toolkit.baseline.view import same_recording
-from toolkit.model import atomic
-from toolkit.model.errors import ToolkitFailure
+from toolkit.model.errors import BadInput, Interrupted, ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 
-__all__ = ["GenerateSummary", "commit_tree", "generate"]
+__all__ = ["GenerateSummary", "check_commit", "commit_tree", "generate"]
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,26 @@ class GenerateSummary:
     written: int  # files whose content changed
     unchanged: int
     tree: Path  # expected-outputs/<output-type>
+    refused: tuple[str, ...] = ()  # runs not recorded, each with why (see recordable)
+    repaired: tuple[str, ...] = ()  # unfinished triples a killed run left, rewritten now
+    unrepaired: tuple[str, ...] = ()  # unfinished triples outside this run, with their fix
+    swept: int = 0  # stray temp files removed
 
     @property
     def versions(self) -> str:
         return ", ".join(b.version for b in self.binaries)
+
+
+@dataclass
+class _Tally:
+    """What the run recorded so far (also what an interrupted run reports)."""
+
+    runs: int
+    recorded: int = 0
+    written: int = 0
+    unchanged: int = 0
+    nonzero: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)
 
 
 def generate(
@@ -45,52 +62,78 @@ def generate(
     jobs: int,
     timeout: float,
     progress: Progress = no_progress,
+    known: Sequence[Case] = (),
 ) -> GenerateSummary:
-    """Run every case on every binary; write the triples, versions.json, the map, profiles/."""
+    """Run every case on every binary and write the triples, versions.json, the map and profiles/.
+
+    Unfinished triples a killed run left are rewritten too when `known` (every curated
+    case) has their case and a binary of their version is selected.
+    """
+    check_root(root)
+    # Before the lock file is made: links and special files are bad input, nothing written.
+    # (A generate that holds the lock now makes tree_lock fail; one that finished since
+    # removed its own temp files, so this debris is at worst a triple rewritten twice.)
+    debris = scan_tree(root, spec)
     runs = [(b, c) for b in binaries for c in cases]
-    written = unchanged = 0
-    nonzero: Counter[str] = Counter()
+    tally = _Tally(len(runs))
     checked: set[Path] = set()  # directories already confined: resolve() is not free
-
-    def record(result: CaseResult) -> None:
-        nonlocal written, unchanged
-        d = case_dir(root, spec, result.case.format, result.binary.version)
-        if d not in checked:
-            checked.add(confined(root, d))
-        for step in result.steps:
-            if step.ran and step.return_code != 0:
-                nonzero[step.name] += 1
-        new = to_baseline(result, spec)
-        if _recorded_already(d, result.case, new, spec):
-            unchanged += 3
-            return
-        try:
-            changed = write_baseline(d, result.case.name, new)
-        except OSError as exc:
-            raise ToolkitFailure(
-                f"cannot write the baseline of {result.case.format}/{result.case.name} "
-                f"in {d}: {exc.strerror or exc}. No file was left half-written; fix the "
-                f"cause and run again"
-            ) from exc
-        written += changed
-        unchanged += 3 - changed
-
     with tree_lock(root):
-        atomic.sweep_temp_files(root / spec.output_type)
-        run_many(
-            runs, spec, jobs, timeout, record, label=f"generate {spec.name}", progress=progress
-        )
+        runs, repaired, unrepaired = _repairs(spec, debris, runs, binaries, known or cases)
+        tally.runs = len(runs)
+        leftovers = {p: temps for p, temps in debris.unfinished.items() if p in repaired}
+
+        def record(result: CaseResult) -> None:
+            case, version = result.case, result.binary.version
+            why = unrecordable(result, spec)
+            if why is not None:
+                tally.refused.append(f"{case.format}/{version}/{case.name}: {why}")
+                return
+            d = case_dir(root, spec, case.format, version)
+            if d not in checked:
+                checked.add(confined(root, d))
+            new, place = to_baseline(result, spec), (case.format, version, case.name)
+            if place not in leftovers and _recorded_already(d, case, new, spec):
+                changed = 0
+            else:
+                try:
+                    changed = write_baseline(d, case.name, new)
+                except OSError as exc:
+                    raise ToolkitFailure(
+                        f"cannot write the baseline of {case.format}/{case.name} in {d}: "
+                        f"{exc.strerror or exc}. No file was left half-written; fix the "
+                        "cause and run again"
+                    ) from exc
+            for tmp in leftovers.pop(place, ()):
+                tmp.unlink(missing_ok=True)  # only now: the rewrite is whole
+            tally.recorded += 1
+            tally.written += changed
+            tally.unchanged += 3 - changed
+            for step in result.steps:
+                if step.ran and step.return_code != 0:
+                    tally.nonzero[step.name] += 1
+
+        for tmp in debris.stray:
+            tmp.unlink(missing_ok=True)
+        try:
+            label = f"generate {spec.name}"
+            run_many(runs, spec, jobs, timeout, record, label=label, progress=progress)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(spec, tally, binaries, cases)) from None
         write_versions_file(root, spec, binaries)
-        written += refresh(root, spec)  # version-map.json and profiles/
+        tally.written += refresh(root, spec)  # version-map.json and profiles/
     return GenerateSummary(
         spec,
         tuple(binaries),
         len(cases),
         len(runs),
-        {n: nonzero[n] for n in spec.step_names()},
-        written,
-        unchanged,
+        {n: tally.nonzero[n] for n in spec.step_names()},
+        tally.written,
+        tally.unchanged,
         root / spec.output_type,
+        tuple(tally.refused),
+        tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repaired)),
+        tuple(unrepaired),
+        len(debris.stray),
     )
 
 
@@ -101,6 +144,67 @@ def _recorded_already(d: Path, case: Case, new: Baseline, spec: CommandSpec) -> 
     except (OSError, ValueError):  # absent, unreadable or not JSON: write the new one
         return False
     return isinstance(old.meta, dict) and same_recording(old, new, case.format, spec)
+
+
+def _repairs(
+    spec: CommandSpec,
+    debris: Debris,
+    runs: list[tuple[QemuBinary, Case]],
+    binaries: Sequence[QemuBinary],
+    known: Sequence[Case],
+) -> tuple[list[tuple[QemuBinary, Case]], set[Place], list[str]]:
+    """The runs plus one per unfinished triple this run can rewrite; the rest, with fixes."""
+    by_version = {b.version: b for b in binaries}
+    by_place = {(c.format, c.name): c for c in known}
+    planned = {(c.format, b.version, c.name) for b, c in runs}
+    extra: list[tuple[QemuBinary, Case]] = []
+    repaired: set[Place] = set()
+    unrepaired: list[str] = []
+    for place in sorted(debris.unfinished):
+        fmt, version, name = place
+        binary, case = by_version.get(version), by_place.get((fmt, name))
+        if binary is not None and case is not None:
+            repaired.add(place)
+            if place not in planned:
+                extra.append((binary, case))
+        else:
+            unrepaired.append(
+                f"{fmt}/{version}/{name}: run `python -m toolkit generate {spec.name} "
+                f"--version {version} --format {fmt} --case {name}`"
+                + ("" if case is not None else " (no curated case has that name: remove it)")
+            )
+    return runs + extra, repaired, unrepaired
+
+
+def _interrupted(
+    spec: CommandSpec, tally: _Tally, binaries: Sequence[QemuBinary], cases: Sequence[Case]
+) -> str:
+    """What an interrupted run left: how much was recorded, and the command that completes it."""
+    versions = " ".join(f"--version {b.version}" for b in binaries)
+    formats = " ".join(f"--format {f}" for f in sorted({c.format for c in cases}))
+    return (
+        f"interrupted: {tally.recorded} of {tally.runs} runs were recorded, the tree is "
+        f"partial (versions.json and the version map were not refreshed); complete it with "
+        f"`python -m toolkit generate {spec.name} {versions} {formats}`"
+    )
+
+
+def check_commit(tree: Path) -> None:
+    """--commit needs the tree inside a git work tree: checked before any run."""
+    where = tree if tree.is_dir() else next(p for p in tree.parents if p.is_dir())
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError as exc:
+        raise BadInput(f"--commit needs git: {exc}") from None
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        raise BadInput(
+            f"--commit: {tree} is not inside a git repository; drop --commit or point "
+            "--expected-outputs into a checkout"
+        )
 
 
 def commit_tree(tree: Path, versions: str) -> bool:

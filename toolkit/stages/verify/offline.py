@@ -3,6 +3,8 @@
 Every problem carries the id of the check that found it (messages, --report, tests):
 
   missing         each selected curated case has its whole triple in every version directory
+  unfinished      no staged file of a killed generate is left beside a triple (its files may
+                  mix two runs: new stdout, old meta)
   stale           a file or directory that belongs to no curated case (--allow-stale: warning)
   schema          the meta is a JSON object that validates against toolkit/data/meta.schema.json
   identity        the meta names the command, case, format and version of the place it lives
@@ -30,26 +32,24 @@ map are tree-wide and wait for an unfiltered run.
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from toolkit.baseline import profile_files
-from toolkit.baseline.profiles import VERSION_MAP_FILE, expected_version_map
-from toolkit.baseline.tree import PROFILES_DIR, VERSIONS_FILE, case_dir, version_dirs
-from toolkit.baseline.triple import SUFFIXES, dump_json, triple_paths
-from toolkit.model.errors import ToolkitError
+from toolkit.baseline.profiles import VERSION_MAP_FILE
+from toolkit.baseline.tree import PROFILES_DIR, VERSIONS_FILE, case_dir
+from toolkit.baseline.triple import SUFFIXES, temp_file_owner, triple_paths
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.versions import is_version_name
 from toolkit.stages.verify.triple_checks import Problem, check_triple, relative
+from toolkit.stages.verify.type_files import check_version_map, load_versions_json
 
 __all__ = ["CHECKS", "OfflineResult", "Scope", "check_tree"]
 
 CHECKS = (
     "missing",
+    "unfinished",
     "stale",
     "schema",
     "identity",
@@ -103,7 +103,8 @@ class OfflineResult:
 
 def check_tree(scope: Scope) -> OfflineResult:
     result = OfflineResult()
-    versions_json = _load_versions_json(scope, result)
+    versions_json, problems = load_versions_json(scope.root, scope.spec)
+    result.problems.extend(problems)
     if scope.filtered:  # only the per-triple version lines; the listing is tree-wide
         result.problems = [p for p in result.problems if p.check != "versions-json"]
     for fmt, version, case in _layout(scope, result):
@@ -115,7 +116,8 @@ def check_tree(scope: Scope) -> OfflineResult:
     if scope.filtered:
         result.version_map = "not checked (filtered)"
     else:
-        result.version_map = _check_version_map(scope, result)
+        result.version_map, problems = check_version_map(scope.root, scope.spec)
+        result.problems.extend(problems)
     return result
 
 
@@ -165,7 +167,11 @@ def _version_dir(
         return
     known = {c.name for c in scope.all_cases if c.format == fmt}
     names = {p.name for p in d.iterdir()}
-    for name in sorted(names):
+    staged: dict[str, list[str]] = {}  # case -> files a killed generate staged for it
+    for name, owner in ((n, temp_file_owner(n)) for n in sorted(names)):
+        if owner is not None and owner[0] in known:
+            staged.setdefault(owner[0], []).append(name)
+    for name in sorted(names - {n for left in staged.values() for n in left}):
         stem, suffix = _split_name(name)
         if scope.case_globs and not any(fnmatch.fnmatchcase(stem, g) for g in scope.case_globs):
             continue
@@ -174,6 +180,11 @@ def _version_dir(
         elif stem not in known:
             stale(d / name, f"belongs to no curated {fmt} case (renamed or removed?)")
     for case in cases:
+        if case.name in staged:
+            why = f"unfinished triple: a killed generate left staged files {staged[case.name]}, "
+            why += f"its files may mix two runs; repair it with {regenerate} --case {case.name}`"
+            result.problems.append(Problem("unfinished", relative(scope.root, d / case.name), why))
+            continue
         absent = [p for p in triple_paths(d, case.name) if p.name not in names]
         for p in absent:
             why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"
@@ -187,62 +198,3 @@ def _split_name(name: str) -> tuple[str, str | None]:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)], suffix
     return name, None
-
-
-def _load_versions_json(scope: Scope, result: OfflineResult) -> dict[str, Any] | None:
-    path = scope.type_dir / VERSIONS_FILE
-
-    def problem(message: str) -> None:
-        result.problems.append(Problem("versions-json", relative(scope.root, path), message))
-
-    fix = f"regenerate it with `python -m toolkit generate {scope.spec.name}`"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problem(f"missing; {fix}")
-        return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problem(f"unreadable: {exc}; {fix}")
-        return None
-    if not isinstance(data, dict):
-        problem(f"must be a JSON object mapping version -> provenance; {fix}")
-        return None
-    present = set(version_dirs(scope.type_dir))
-    for v in sorted(present - set(data)):
-        problem(f"does not list version directory {v}; {fix}")
-    for v in sorted(set(data) - present):
-        problem(f"lists {v}, which has no version directory")
-    for v, entry in sorted(data.items()):
-        shape_ok = (
-            isinstance(entry, dict)
-            and isinstance(entry.get("version_line"), str)
-            and isinstance(entry.get("source"), dict)
-            and isinstance(entry.get("sha256"), str)
-        )
-        if not shape_ok:
-            problem(f"entry {v!r} needs version_line (text), source (object) and sha256 (text)")
-    return data
-
-
-def _check_version_map(scope: Scope, result: OfflineResult) -> str:
-    """'current', or 'failed' with a problem."""
-    path = scope.type_dir / VERSION_MAP_FILE
-    fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
-    try:
-        wanted = expected_version_map(scope.root, scope.spec)
-        want: str | None = dump_json(wanted)
-    except ToolkitError as exc:
-        want, why = None, f"cannot be recomputed: {exc}"
-    else:
-        for where, message in profile_files.problems(scope.root, scope.spec, wanted["profiles"]):
-            result.problems.append(Problem("profiles", relative(scope.root, where), message))
-    try:
-        have: str | None = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        have = None
-    if want is not None:
-        if have == want:
-            return "current"
-        why = f"missing; {fix}" if have is None else f"not current for this tree; {fix}"
-    result.problems.append(Problem("version-map", relative(scope.root, path), why))
-    return "failed"

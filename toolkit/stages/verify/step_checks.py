@@ -80,7 +80,15 @@ def return_codes(spec: CommandSpec, meta: dict[str, Any], problem: Report) -> No
         if nulls:
             state = "ran, but has null" if ran else "did not run, but has a value in"
             problem("return-codes", f"{n} {state} {', '.join(nulls)}")
-        elif ran and rc > 0 and not timed_out and meta[f"{n}_stderr_bytes"] == 0:
+        elif ran and timed_out:
+            # Never a baseline: how long a step may take is the host's, not qemu-img's
+            # (generate refuses to record it, see toolkit.baseline.recordable).
+            problem(
+                "return-codes",
+                f"{n} was killed at --timeout: a timeout is no baseline; regenerate it "
+                "with a larger --timeout",
+            )
+        elif ran and rc > 0 and meta[f"{n}_stderr_bytes"] == 0:
             problem(
                 "return-codes",
                 f"{n} returned {rc} with an empty stderr: qemu-img always says why it failed",

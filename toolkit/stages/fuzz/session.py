@@ -8,6 +8,16 @@ reported and saved, never failures. A violated invariant is raised inside the
 hypothesis test so hypothesis shrinks it; the last failing example per invariant (the
 shrunk one) becomes a curated case (findings.py).
 
+Differential mode (`reference` set): the one binary is a candidate, and each example also
+runs on the reference (real qemu-img), side by side in the pool; D1-D3
+(differential.py) compare the two, and I1-I6 run on the candidate.
+
+A slow candidate must not cost minutes of silence: `on_example` and `on_failure` report
+as the run goes, and a Budget bounds the run. Its clocks are checked at each example:
+past `max_time` with nothing failing, or past `max_shrink_time` after the first failure,
+the run stops (hypothesis's shrink ends where it is; the smallest failing example so far
+is kept); ^C stops it the same way. Whatever was found is then collected and saved.
+
 hypothesis is imported only when fuzz runs (strategies.py), so other commands start
 without it.
 """
@@ -16,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +36,47 @@ from toolkit.model.errors import ToolkitError
 from toolkit.model.records import CaseResult, QemuBinary
 from toolkit.qemu.process import LIVE
 from toolkit.qemu.runner import run_case, run_directory
-from toolkit.stages.fuzz import findings, grammar, invariants
+from toolkit.stages.fuzz import differential, findings, grammar, invariants
+from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.invariants import FUZZ_SPEC, INVARIANTS, Verdict
 
 if TYPE_CHECKING:
     from toolkit.stages.fuzz.strategies import FuzzExample
 
-__all__ = ["FuzzRequest", "FuzzResult", "Session", "collect", "fuzz"]
+__all__ = ["CHECKS", "Budget", "Failure", "FuzzRequest", "FuzzResult", "Session", "collect",
+           "fuzz"]  # fmt: skip
+
+CHECKS = {**INVARIANTS, **DIFFERENTIAL}  # every check a run can select, by id
 
 
 class InvariantViolation(AssertionError):
     """Raised inside the hypothesis test; one subclass per invariant, so each shrinks apart."""
 
 
-_VIOLATIONS = {i: type(f"{i}Violation", (InvariantViolation,), {}) for i in INVARIANTS}
+_VIOLATIONS = {i: type(f"{i}Violation", (InvariantViolation,), {}) for i in CHECKS}
+
+
+class _Stop(BaseException):
+    """A budget ran out: hypothesis lets a BaseException through, ending the run at once."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_time: float | None = None  # seconds of exploring while nothing fails
+    max_shrink_time: float | None = None  # seconds from the first failure to the end
+    stop_after: int | None = None  # failing checks that end the exploration
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A check's first failure, as it is found (before shrinking)."""
+
+    check: str
+    verdict: Verdict
+    example: FuzzExample
+    result: CaseResult | None  # the run that failed (the candidate's); None for I5 alone
+    at_example: int
+    seconds: float
 
 
 class _Abort(BaseException):
@@ -54,11 +91,19 @@ class Session:
     """Runs examples on every binary with the one runner, and keeps the tallies."""
 
     def __init__(self, binaries: Sequence[QemuBinary], selected: Sequence[str], jobs: int,
-                 timeout: float, run_dir: Path) -> None:  # fmt: skip
+                 timeout: float, run_dir: Path, reference: QemuBinary | None = None,
+                 budget: Budget = Budget()) -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
+        self.reference, self.budget = reference, budget
         self.drifts = len(self.binaries) > 1  # cross-version mode
         self.timeout, self.run_dir = timeout, run_dir
-        self.pool = ThreadPoolExecutor(max_workers=jobs)
+        # One example's pipelines (runs, a second run for I6, the reference) all at once.
+        self.pool = ThreadPoolExecutor(max_workers=max(jobs, 2 * len(self.binaries) + 2))
+        self.started = time.monotonic()
+        self.stopped = ""  # why the run ended early: a budget, ^C
+        self.deadline = None if budget.max_time is None else self.started + budget.max_time
+        self.on_example: Callable[[Session], None] = lambda _s: None
+        self.on_failure: Callable[[Failure], None] = lambda _f: None
         self.tally: Counter[tuple[str, str]] = Counter()
         self.examples = 0
         self.first_failure: dict[str, int] = {}
@@ -69,29 +114,56 @@ class Session:
 
     def check(self, example: FuzzExample) -> None:
         """The hypothesis test body: run, judge, tally, raise the first violation."""
+        self._within_budget()
         self.examples += 1
         try:
-            verdicts = self._judge(example)
+            verdicts, result = self._judge(example)
         except ToolkitError as exc:
             raise _Abort(exc) from exc
         for v in verdicts:
             self.tally[v.invariant, {True: "passed", False: "failed", None: "n/a"}[v.ok]] += 1
         failed = [v for v in verdicts if v.ok is False]
         for inv in sorted({v.invariant for v in failed}):
-            self.first_failure.setdefault(inv, self.examples)
             self.failing[inv] = (example, [v for v in failed if v.invariant == inv])
+            if inv not in self.first_failure:
+                self.first_failure[inv] = self.examples
+                self._failed()
+                first = next(v for v in failed if v.invariant == inv)
+                self.on_failure(Failure(inv, first, example, result, self.examples,
+                                        time.monotonic() - self.started))  # fmt: skip
+        self.on_example(self)
         if failed:
             v = failed[0]
             raise _VIOLATIONS[v.invariant](f"{v.invariant} on {v.version}: {v.detail}")
 
-    def _judge(self, example: FuzzExample) -> list[Verdict]:
+    def _within_budget(self) -> None:
+        """Raise _Stop when the run's deadline has passed (checked before each example)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            b = self.budget
+            self.stopped = (
+                f"--max-shrink-time {b.max_shrink_time:g} s reached"
+                if self.first_failure
+                else f"--max-time {b.max_time:g} s reached"
+            )
+            raise _Stop
+
+    def _failed(self) -> None:
+        """The first failure starts the shrink clock; it replaces the --max-time deadline."""
+        if len(self.first_failure) == 1 and self.budget.max_shrink_time is not None:
+            self.deadline = time.monotonic() + self.budget.max_shrink_time
+
+    def _judge(self, example: FuzzExample) -> tuple[list[Verdict], CaseResult | None]:
         # Runs feed I1-I4, I6 (a second run) and drift; I5 alone needs only the probe.
         repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
+        repeat = max(repeat, int(self.reference is not None))
         runs: list[Future[CaseResult]] = [
             self.pool.submit(run_case, example.case, b, FUZZ_SPEC, self.run_dir, self.timeout)
             for _ in range(repeat)
             for b in self.binaries
         ]
+        against = self.reference and self.pool.submit(
+            run_case, example.case, self.reference, FUZZ_SPEC, self.run_dir, self.timeout
+        )
         probes = {
             b.version: self.pool.submit(
                 grammar.real_answer, b, example.size_text, self.run_dir, self.timeout
@@ -115,7 +187,9 @@ class Session:
             kept_ex = self.drift.get(d.key)
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example
-        return [v for v in verdicts if v.invariant in self.selected]
+        if against:
+            verdicts += differential.compare(first[0], against.result())
+        return [v for v in verdicts if v.invariant in self.selected], (first[0] if first else None)
 
     def failures(self) -> int:
         return sum(n for (_inv, what), n in self.tally.items() if what == "failed")
@@ -126,7 +200,8 @@ def collect(session: Session) -> list[findings.Finding]:
     out: list[findings.Finding | None] = []
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]
-        out.append(findings.from_failure(inv, INVARIANTS[inv], ex.case, ex.size_text, failed))
+        who = "the candidate against qemu-img " if session.reference else ""
+        out.append(findings.from_failure(inv, CHECKS[inv], ex.case, ex.size_text, failed, who))
     drift = sorted(session.drift.items(), key=lambda kv: findings.simplicity(kv[1].case))
     out += [findings.from_drift(ex.case, key) for key, ex in drift]
     out += [findings.from_note(note.text, key) for key, note in sorted(session.notes.items())]
@@ -147,6 +222,8 @@ class FuzzRequest:
     timeout: float
     curated_cases: Path
     save_to: Path | None  # None: report findings without saving them
+    reference: QemuBinary | None = None  # differential mode: binaries is the one candidate
+    budget: Budget = Budget()
 
 
 @dataclass(frozen=True)
@@ -156,24 +233,38 @@ class FuzzResult:
     found: tuple[findings.Finding, ...]
     saved: tuple[findings.Finding, ...]
     save_to: Path | None
+    interrupted: bool = False  # ^C: the summary and the findings so far, then exit 130
 
     @property
     def failed(self) -> bool:
         return self.session.failures() > 0
 
 
-def fuzz(req: FuzzRequest) -> FuzzResult:
-    """Explore examples until the budget is spent; findings become curated cases."""
+def fuzz(
+    req: FuzzRequest,
+    on_example: Callable[[Session], None] = lambda _s: None,
+    on_failure: Callable[[Failure], None] = lambda _f: None,
+) -> FuzzResult:
+    """Explore examples until a budget is spent or ^C; findings become curated cases."""
     from toolkit.stages.fuzz.explore import explore  # hypothesis only when fuzzing
 
     started = time.monotonic()
+    interrupted = False
     with run_directory() as run_dir:
-        session = Session(req.binaries, req.invariants, req.jobs, req.timeout, run_dir)
+        session = Session(req.binaries, req.invariants, req.jobs, req.timeout, run_dir,
+                          req.reference, req.budget)  # fmt: skip
+        session.on_example, session.on_failure = on_example, on_failure
         try:
             explore(session.check, req.formats, req.profile, InvariantViolation,
-                    req.max_examples, req.seed, shrink=req.shrink)  # fmt: skip
+                    req.max_examples, req.seed, shrink=req.shrink,
+                    one_bug=req.budget.stop_after == 1)  # fmt: skip
         except _Abort as abort:
             raise abort.error from None
+        except _Stop:
+            pass  # a budget ran out: session.stopped says which
+        except KeyboardInterrupt:
+            LIVE.kill_all()
+            interrupted, session.stopped = True, "interrupted (^C)"
         except BaseException:
             LIVE.kill_all()
             raise
@@ -182,4 +273,4 @@ def fuzz(req: FuzzRequest) -> FuzzResult:
     elapsed = time.monotonic() - started
     found = collect(session)
     saved = [] if req.save_to is None else findings.save(found, req.save_to, req.curated_cases)
-    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to)
+    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted)

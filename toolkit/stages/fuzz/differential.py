@@ -79,13 +79,17 @@ def _info_difference(cand: StepResult, real: StepResult, fmt: str) -> str | None
     ma, mb = mask(a, fmt), mask(b, fmt)
     if ma == mb:
         return None
-    keys = sorted(k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k))
-    shown = ", ".join(f"{k} {_short(ma.get(k))} vs {_short(mb.get(k))}" for k in keys[:3])
+    # virtual-size first: the final size is what a reader looks for
+    keys = sorted((k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k)),
+                  key=lambda k: (k != "virtual-size", k))  # fmt: skip
+    shown = ", ".join(f"{k} {_short(ma, k)} vs {_short(mb, k)}" for k in keys[:3])
     return f"{cand.name}: {shown}"
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True)
+def _short(info: dict[str, Any], key: str) -> str:
+    if key not in info:
+        return "(absent)"
+    text = json.dumps(info[key], sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

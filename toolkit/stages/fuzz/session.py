@@ -13,10 +13,13 @@ runs on the reference (real qemu-img), side by side in the pool; D1-D3
 (differential.py) compare the two, and I1-I6 run on the candidate.
 
 A slow candidate must not cost minutes of silence: `on_example` and `on_failure` report
-as the run goes, and a Budget bounds the run. Its clocks are checked at each example:
-past `max_time` with nothing failing, or past `max_shrink_time` after the first failure,
-the run stops (hypothesis's shrink ends where it is; the smallest failing example so far
-is kept); ^C stops it the same way. Whatever was found is then collected and saved.
+as the run goes, and a Budget bounds the run, checked at each example. In differential
+mode a failure does not end the exploration (hypothesis would stop generating and spend
+the budget shrinking one finding): failures are collected until `max_examples`,
+`max_time` or `stop_after` failing checks, then simplify.py shrinks each, in domain
+terms, within `max_shrink_time`. Otherwise hypothesis shrinks, and `max_shrink_time`
+counts from the first failure (its shrink ends where it is; the smallest failing example
+so far is kept). ^C stops either the same way. Whatever was found is collected and saved.
 
 hypothesis is imported only when fuzz runs (strategies.py), so other commands start
 without it.
@@ -95,6 +98,7 @@ class Session:
                  budget: Budget = Budget()) -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
         self.reference, self.budget = reference, budget
+        self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
         self.timeout, self.run_dir = timeout, run_dir
         # One example's pipelines (runs, a second run for I6, the reference) all at once.
@@ -132,7 +136,11 @@ class Session:
                 self.on_failure(Failure(inv, first, example, result, self.examples,
                                         time.monotonic() - self.started))  # fmt: skip
         self.on_example(self)
-        if failed:
+        stop_after = self.budget.stop_after
+        if self.collecting and stop_after is not None and len(self.failing) >= stop_after:
+            self.stopped = f"--stop-after {stop_after} reached"
+            raise _Stop
+        if failed and not self.collecting:
             v = failed[0]
             raise _VIOLATIONS[v.invariant](f"{v.invariant} on {v.version}: {v.detail}")
 
@@ -142,13 +150,15 @@ class Session:
             b = self.budget
             self.stopped = (
                 f"--max-shrink-time {b.max_shrink_time:g} s reached"
-                if self.first_failure
+                if self.first_failure and not self.collecting
                 else f"--max-time {b.max_time:g} s reached"
             )
             raise _Stop
 
     def _failed(self) -> None:
-        """The first failure starts the shrink clock; it replaces the --max-time deadline."""
+        """The first failure starts hypothesis's shrink clock, replacing --max-time's."""
+        if self.collecting:
+            return
         if len(self.first_failure) == 1 and self.budget.max_shrink_time is not None:
             self.deadline = time.monotonic() + self.budget.max_shrink_time
 
@@ -240,6 +250,19 @@ class FuzzResult:
         return self.session.failures() > 0
 
 
+def _simplify_all(session: Session) -> None:
+    """Each failing check's example, simplified in domain terms within the shrink budget."""
+    from toolkit.stages.fuzz.simplify import simplify_all  # hypothesis only when fuzzing
+
+    budget = session.budget.max_shrink_time
+    deadline = time.monotonic() + (budget if budget is not None else 60.0)
+    try:
+        simplify_all(session.failing, lambda ex: session._judge(ex)[0], deadline)
+    except KeyboardInterrupt:
+        LIVE.kill_all()
+        session.stopped = "interrupted (^C) while shrinking"
+
+
 def fuzz(
     req: FuzzRequest,
     on_example: Callable[[Session], None] = lambda _s: None,
@@ -267,9 +290,11 @@ def fuzz(
             interrupted, session.stopped = True, "interrupted (^C)"
         except BaseException:
             LIVE.kill_all()
-            raise
-        finally:
             session.pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        if session.collecting and req.shrink and not interrupted:
+            _simplify_all(session)
+        session.pool.shutdown(wait=True, cancel_futures=True)
     elapsed = time.monotonic() - started
     found = collect(session)
     saved = [] if req.save_to is None else findings.save(found, req.save_to, req.curated_cases)

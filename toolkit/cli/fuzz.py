@@ -20,7 +20,8 @@ from toolkit.render.fuzz_live import LiveReport
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.invariants import INVARIANTS
-from toolkit.stages.fuzz.session import CHECKS, Budget, FuzzRequest, fuzz
+from toolkit.stages.fuzz.run import FuzzRequest, fuzz
+from toolkit.stages.fuzz.session import CHECKS, Budget
 
 __all__ = ["register", "run"]
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from toolkit.stages.fuzz.session import CHECKS, FuzzResult
+from toolkit.stages.fuzz.run import FuzzResult
+from toolkit.stages.fuzz.session import CHECKS
 
 __all__ = ["summary"]
 

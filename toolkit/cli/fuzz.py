@@ -61,8 +61,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="stop exploring after S seconds (then a bounded shrink, and report)")
     g.add_argument("--max-shrink-time", type=options.positive_float, metavar="S",
                    default=DEFAULT_SHRINK_TIME,
-                   help="seconds from the first failure to the end of the run (default "
-                   f"{DEFAULT_SHRINK_TIME:g})")
+                   help="seconds for each shrinking stage: hypothesis's (from the first "
+                   "failure; not with --candidate), then the domain simplification "
+                   f"(default {DEFAULT_SHRINK_TIME:g})")
     g.add_argument("--stop-after", type=options.positive_int, metavar="N",
                    help="stop exploring once N checks have failed")
     # fmt: on
@@ -94,8 +95,13 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
     save_to: Path = args.save_cases or args.curated_cases / findings.DEFAULT_FILE
     if save_to.exists() and not save_to.is_file():
         raise BadInput(f"--save-cases {save_to}: not a file")
-    if not args.no_save:  # checked before any work: a late failure would lose every finding
+    if args.no_save:
+        pass
+    elif args.save_cases is not None:  # checked before any work: a late failure loses findings
         _check_writable_dir(save_to.parent, f"--save-cases {save_to}")
+    else:  # the default goes under --curated-cases, made if missing (as generate's tree is)
+        existing = next(p for p in (save_to.parent, *save_to.parent.parents) if p.exists())
+        _check_writable_dir(existing, f"--curated-cases {args.curated_cases}")
     return selected, tuple(dict.fromkeys(args.formats)) or tuple(FORMATS), save_to
 
 

@@ -115,7 +115,7 @@ def fuzz(
             LIVE.kill_all()
             session.pool.shutdown(wait=True, cancel_futures=True)
             raise
-        if session.collecting and req.shrink and not interrupted:
+        if req.shrink and not interrupted and session.failing:
             _simplify_all(session)
         session.pool.shutdown(wait=True, cancel_futures=True)
     elapsed = time.monotonic() - started

@@ -19,7 +19,8 @@ the budget shrinking one finding): failures are collected until `max_examples`,
 `max_time` or `stop_after` failing checks, then simplify.py shrinks each, in domain
 terms, within `max_shrink_time`. Otherwise hypothesis shrinks, and `max_shrink_time`
 counts from the first failure (its shrink ends where it is; the smallest failing example
-so far is kept). ^C stops either the same way. Whatever was found is collected and saved.
+so far is kept), then simplify.py gets another `max_shrink_time`. ^C stops either the
+same way. Whatever was found is collected and saved (run.py).
 
 hypothesis is imported only when fuzz runs (strategies.py), so other commands start
 without it.

@@ -82,8 +82,10 @@ def simplify_all(
     judge: Callable[[FuzzExample], list[Verdict]],
     deadline: float,
 ) -> None:
-    """Simplify each failing check's example in place (`failing`: check -> example, verdicts)."""
-    for check in sorted(failing):
+    """Simplify each failing check's example in place (`failing`: check -> example, verdicts).
+
+    I5 is left as hypothesis shrank it: it is about the size string, which stays."""
+    for check in sorted(set(failing) - {"I5"}):
 
         def still_fails(ex: FuzzExample, check: str = check) -> bool:
             failed = [v for v in judge(ex) if v.invariant == check and v.ok is False]

@@ -8,6 +8,7 @@ behaviour.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -23,8 +24,11 @@ from toolkit.cli.main import main
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.runner import run_case, run_directory
+from toolkit.render import fuzz_live
 from toolkit.stages.fuzz.differential import compare
 from toolkit.stages.fuzz.invariants import FUZZ_SPEC
+from toolkit.stages.fuzz.run import FuzzRequest
+from toolkit.stages.fuzz.run import fuzz as run_fuzz
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
@@ -216,3 +220,28 @@ def test_campaign_module_runs_the_same_properties(real: QemuBinary, tmp_path: Pa
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_line_on_a_terminal_and_off_it(
+    tty: bool, real: QemuBinary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminal gets one line rewritten in place; a log gets plain lines."""
+    monkeypatch.setattr(fuzz_live, "EVERY", 0.0)
+    monkeypatch.setattr(fuzz_live, "TTY_EVERY", 0.0)
+    err = _Terminal() if tty else io.StringIO()
+    live = fuzz_live.LiveReport(out=io.StringIO(), err=err)
+    request = FuzzRequest(
+        binaries=(real,), invariants=("I1",), formats=("raw",), profile="ci", max_examples=3,
+        seed=None, shrink=False, jobs=1, timeout=60, curated_cases=tmp_path, save_to=None,
+    )  # fmt: skip
+    result = run_fuzz(request, live.on_example, live.on_failure)
+    text = err.getvalue()
+    assert result.session.examples == 3
+    assert text.count("fuzz: ") == 3 and "examples/s, 0 failures" in text
+    assert (text.count("\r") == 3 and "\n" not in text) if tty else text.count("\n") == 3

@@ -245,3 +245,14 @@ def test_progress_line_on_a_terminal_and_off_it(
     assert result.session.examples == 3
     assert text.count("fuzz: ") == 3 and "examples/s, 0 failures" in text
     assert (text.count("\r") == 3 and "\n" not in text) if tty else text.count("\n") == 3
+
+
+def test_stop_after_ends_the_exploration_at_n_failing_checks(
+    real: QemuBinary, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = fuzz(capsys, "--candidate", str(STAND_INS / "standin-candidate-drops-children"),
+                     *against(real), "--format", "raw", "--max-examples", "200",
+                     "--invariant", "D2", "--stop-after", "1", "--no-save")  # fmt: skip
+    assert code == 1 and "stopped: --stop-after 1 reached" in out, out
+    n = int(re.search(r": (\d+) examples in", out).group(1))  # type: ignore[union-attr]
+    assert n == int(re.search(r"failed \(first at example (\d+)\)", out).group(1))  # type: ignore[union-attr]

@@ -95,7 +95,7 @@ def campaign_test() -> Callable[..., None]:
 
 def _save(session: Session, save_to: Path) -> None:
     """Simplify what failed, then append it to the case file under a lock."""
-    simplify_all(session.failing, lambda ex: session._judge(ex)[0], time.monotonic() + SIMPLIFY_S)
+    simplify_all(session.failing, lambda ex: session.judge(ex)[0], time.monotonic() + SIMPLIFY_S)
     found = []
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]

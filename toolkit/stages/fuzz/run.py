@@ -17,12 +17,12 @@ from toolkit.qemu.runner import run_directory
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.session import (
     CHECKS,
+    AbortRun,
     Budget,
+    BudgetStop,
     Failure,
     InvariantViolation,
     Session,
-    _Abort,
-    _Stop,
 )
 
 __all__ = ["FuzzRequest", "FuzzResult", "collect", "fuzz"]
@@ -80,7 +80,7 @@ def _simplify_all(session: Session) -> None:
     budget = session.budget.max_shrink_time
     deadline = time.monotonic() + (budget if budget is not None else 60.0)
     try:
-        simplify_all(session.failing, lambda ex: session._judge(ex)[0], deadline)
+        simplify_all(session.failing, lambda ex: session.judge(ex)[0], deadline)
     except KeyboardInterrupt:
         LIVE.kill_all()
         session.stopped = "interrupted (^C) while shrinking"
@@ -104,9 +104,9 @@ def fuzz(
             explore(session.check, req.formats, req.profile, InvariantViolation,
                     req.max_examples, req.seed, shrink=req.shrink,
                     one_bug=req.budget.stop_after == 1)  # fmt: skip
-        except _Abort as abort:
+        except AbortRun as abort:
             raise abort.error from None
-        except _Stop:
+        except BudgetStop:
             pass  # a budget ran out: session.stopped says which
         except KeyboardInterrupt:
             LIVE.kill_all()

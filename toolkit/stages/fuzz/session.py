@@ -46,7 +46,7 @@ from toolkit.stages.fuzz.invariants import FUZZ_SPEC, INVARIANTS, Verdict
 if TYPE_CHECKING:
     from toolkit.stages.fuzz.strategies import FuzzExample
 
-__all__ = ["CHECKS", "Budget", "Failure", "InvariantViolation", "Session"]
+__all__ = ["CHECKS", "AbortRun", "Budget", "BudgetStop", "Failure", "InvariantViolation", "Session"]
 
 CHECKS = {**INVARIANTS, **DIFFERENTIAL}  # every check a run can select, by id
 
@@ -58,7 +58,7 @@ class InvariantViolation(AssertionError):
 _VIOLATIONS = {i: type(f"{i}Violation", (InvariantViolation,), {}) for i in CHECKS}
 
 
-class _Stop(BaseException):
+class BudgetStop(BaseException):
     """A budget ran out: hypothesis lets a BaseException through, ending the run at once."""
 
 
@@ -81,7 +81,7 @@ class Failure:
     seconds: float
 
 
-class _Abort(BaseException):
+class AbortRun(BaseException):
     """Carries a toolkit error through hypothesis, which neither shrinks nor wraps it."""
 
     def __init__(self, error: ToolkitError) -> None:
@@ -120,9 +120,9 @@ class Session:
         self._within_budget()
         self.examples += 1
         try:
-            verdicts, result = self._judge(example)
+            verdicts, result = self.judge(example)
         except ToolkitError as exc:
-            raise _Abort(exc) from exc
+            raise AbortRun(exc) from exc
         for v in verdicts:
             self.tally[v.invariant, {True: "passed", False: "failed", None: "n/a"}[v.ok]] += 1
         failed = [v for v in verdicts if v.ok is False]
@@ -138,13 +138,13 @@ class Session:
         stop_after = self.budget.stop_after
         if self.collecting and stop_after is not None and len(self.failing) >= stop_after:
             self.stopped = f"--stop-after {stop_after} reached"
-            raise _Stop
+            raise BudgetStop
         if failed and not self.collecting:
             v = failed[0]
             raise _VIOLATIONS[v.invariant](f"{v.invariant} on {v.version}: {v.detail}")
 
     def _within_budget(self) -> None:
-        """Raise _Stop when the run's deadline has passed (checked before each example)."""
+        """Raise BudgetStop when the run's deadline has passed (checked before each example)."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             b = self.budget
             self.stopped = (
@@ -152,7 +152,7 @@ class Session:
                 if self.first_failure and not self.collecting
                 else f"--max-time {b.max_time:g} s reached"
             )
-            raise _Stop
+            raise BudgetStop
 
     def _failed(self) -> None:
         """The first failure starts hypothesis's shrink clock, replacing --max-time's."""
@@ -161,7 +161,7 @@ class Session:
         if len(self.first_failure) == 1 and self.budget.max_shrink_time is not None:
             self.deadline = time.monotonic() + self.budget.max_shrink_time
 
-    def _judge(self, example: FuzzExample) -> tuple[list[Verdict], CaseResult | None]:
+    def judge(self, example: FuzzExample) -> tuple[list[Verdict], CaseResult | None]:
         # Runs feed I1-I4, I6 (a second run) and drift; I5 alone needs only the probe.
         repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
         repeat = max(repeat, int(self.reference is not None))

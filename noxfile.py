@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
@@ -78,6 +81,37 @@ def profiles(session: nox.Session) -> None:
 def fuzz(session: nox.Session) -> None:
     """Hypothesis-generated resize cases checked against invariants on real qemu-img."""
     _toolkit(session, "fuzz")
+
+
+@nox.session
+def fuzz_campaign(session: nox.Session) -> None:
+    """HypoFuzz on every core: `-- --candidate PATH --against V [--workers N] [--database DIR]
+    [--save-cases FILE] [--format F]... [--no-dashboard]`. Runs until ^C. HypoFuzz is
+    installed here only; read its licence first (README: Checking your implementation)."""
+    parser = argparse.ArgumentParser(prog="nox -s fuzz_campaign --")
+    parser.add_argument("--candidate", required=True)
+    parser.add_argument("--against", required=True)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--database", default="")
+    parser.add_argument("--save-cases", default="")
+    parser.add_argument("--format", dest="formats", action="append", default=[])
+    parser.add_argument("--no-dashboard", action="store_true")
+    args = parser.parse_args(session.posargs)
+    _install(session, also=("hypofuzz",))
+    env = {
+        "QEMU_IMG_CAMPAIGN_CANDIDATE": os.path.abspath(args.candidate),
+        "QEMU_IMG_CAMPAIGN_AGAINST": args.against,
+        "QEMU_IMG_CAMPAIGN_DATABASE": args.database and os.path.abspath(args.database),
+        "QEMU_IMG_CAMPAIGN_SAVE_CASES": args.save_cases and os.path.abspath(args.save_cases),
+        "QEMU_IMG_CAMPAIGN_FORMATS": ",".join(args.formats),
+        "PYTHONPATH": os.getcwd(),  # the toolkit runs from the checkout, as everywhere
+    }
+    dashboard = ["--no-dashboard"] if args.no_dashboard else []
+    session.run(
+        "hypothesis", "fuzz", "-n", str(args.workers), *dashboard, "--",
+        "campaign/test_campaign.py", "-p", "no:cacheprovider",
+        env={k: v for k, v in env.items() if v},
+    )  # fmt: skip
 
 
 @nox.session

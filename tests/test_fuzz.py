@@ -109,7 +109,7 @@ def test_shrinking_saves_a_small_case(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code, out = fuzz(capsys, "--qemu-img", str(STAND_INS / "qemu-img-fault-no-shrink-guard"),
                      "--invariant", "I2", "--max-examples", str(BOUND),
-                     "--curated-cases", str(tmp_path))  # fmt: skip
+                     "--max-shrink-time", "4", "--curated-cases", str(tmp_path))  # fmt: skip
     assert code == 1, out
     (saved,) = load_cases(tmp_path, RESIZE)
     assert saved.shrink is False and saved.create_options == () and saved.prealloc is None

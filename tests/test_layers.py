@@ -22,6 +22,7 @@ PRINTING = ("cli", "render")
 LATE_IMPORTS = {
     "hypothesis": "~0.3 s: only fuzz needs it",
     "toolkit.stages.fuzz.explore": "imports hypothesis (~0.3 s): only when fuzzing",
+    "toolkit.stages.fuzz.simplify": "imports strategies, so hypothesis (~0.3 s): only fuzzing",
     "toolkit.stages.fuzz.strategies": "imports hypothesis, for a type only (TYPE_CHECKING)",
     "deepdiff": "~0.15 s: only when two documents differ",
     "jsonschema": "~70 ms: only verify and the drift JSON check schemas",

@@ -1,19 +1,31 @@
-"""`fuzz`: hypothesis-generated resize cases checked against invariants on real qemu-img."""
+"""`fuzz`: hypothesis-generated resize cases checked against invariants on real qemu-img.
+
+With `--candidate PATH --against V` it is differential: each example runs on the
+candidate and on real qemu-img V side by side (D1-D3, and I1-I6 on the candidate).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from toolkit.cli import options
-from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput
+from toolkit.model.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
 from toolkit.model.formats import FORMATS
+from toolkit.model.records import QemuBinary
+from toolkit.qemu.candidate import candidate_binary
 from toolkit.render.fuzz import summary
+from toolkit.render.fuzz_live import LiveReport
 from toolkit.stages.fuzz import findings
+from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.invariants import INVARIANTS
-from toolkit.stages.fuzz.session import FuzzRequest, fuzz
+from toolkit.stages.fuzz.run import FuzzRequest, fuzz
+from toolkit.stages.fuzz.session import CHECKS, Budget
 
 __all__ = ["register", "run"]
+
+DEFAULT_SHRINK_TIME = 15.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = p.add_argument
     # fmt: off
     add("--invariant", dest="invariants", action="append", default=[], metavar="I",
-        help=f"only this invariant (repeatable): {', '.join(INVARIANTS)}")
+        help=f"only this check (repeatable): {', '.join(CHECKS)} (D1-D3 need --candidate)")
     add("--max-examples", type=options.positive_int, default=None, metavar="N",
         help="examples to generate (default: the profile's; fuzz 100, ci 10)")
     add("--seed", type=int, default=None, metavar="S",
@@ -37,6 +49,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("--save-cases", type=Path, default=None, metavar="FILE",
         help=f"where new findings go (default: DIR/{findings.DEFAULT_FILE})")
     add("--no-save", action="store_true", help="report findings without saving them")
+    g = p.add_argument_group("differential (a candidate against real qemu-img)")
+    g.add_argument("--candidate", type=Path, metavar="PATH",
+                   help="a qemu-img-compatible CLI: each example runs on it and on --against")
+    g.add_argument("--against", metavar="V",
+                   help="the real qemu-img version it is held to (exact, a prefix, 'latest')")
+    g.add_argument("--candidate-name", dest="candidate_names", action="append", default=[],
+                   metavar="NAME", help="the candidate's own name in its messages (repeatable)")
+    g = p.add_argument_group("budget")
+    g.add_argument("--max-time", type=options.positive_float, metavar="S",
+                   help="stop exploring after S seconds (then a bounded shrink, and report)")
+    g.add_argument("--max-shrink-time", type=options.positive_float, metavar="S",
+                   default=DEFAULT_SHRINK_TIME,
+                   help="seconds for each shrinking stage: hypothesis's (from the first "
+                   "failure; not with --candidate), then the domain simplification "
+                   f"(default {DEFAULT_SHRINK_TIME:g})")
+    g.add_argument("--stop-after", type=options.positive_int, metavar="N",
+                   help="stop exploring once N checks have failed")
     # fmt: on
     options.add_jobs_option(p)
     options.add_timeout_option(p)
@@ -44,23 +73,61 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], Path]:
-    selected = [i.upper() for i in args.invariants] or list(INVARIANTS)
-    unknown = [i for i in selected if i not in INVARIANTS]
+    differential = args.candidate is not None
+    if differential != (args.against is not None):
+        raise BadInput("--candidate PATH and --against V go together, e.g. "
+                       "`fuzz --candidate ./instar --against 11.1`")  # fmt: skip
+    if differential and args.versions:
+        raise BadInput("--version does not apply with --candidate: use --against V")
+    if args.candidate_names and not differential:
+        raise BadInput("--candidate-name needs --candidate")
+    default = [*INVARIANTS, *DIFFERENTIAL] if differential else list(INVARIANTS)
+    selected = [i.upper() for i in args.invariants] or default
+    unknown = [i for i in selected if i not in CHECKS]
     if unknown:
-        raise BadInput(f"unknown --invariant {', '.join(unknown)}; known: {', '.join(INVARIANTS)}")
+        raise BadInput(f"unknown --invariant {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    if not differential and set(selected) & set(DIFFERENTIAL):
+        raise BadInput("--invariant D1-D3 compare a candidate with qemu-img: add --candidate "
+                       "PATH --against V")  # fmt: skip
     bad = [f for f in args.formats if f not in FORMATS]
     if bad:
         raise BadInput(f"unknown --format {', '.join(bad)}; known: {', '.join(sorted(FORMATS))}")
     save_to: Path = args.save_cases or args.curated_cases / findings.DEFAULT_FILE
     if save_to.exists() and not save_to.is_file():
         raise BadInput(f"--save-cases {save_to}: not a file")
+    if args.no_save:
+        pass
+    elif args.save_cases is not None:  # checked before any work: a late failure loses findings
+        _check_writable_dir(save_to.parent, f"--save-cases {save_to}")
+    else:  # the default goes under --curated-cases, made if missing (as generate's tree is)
+        existing = next(p for p in (save_to.parent, *save_to.parent.parents) if p.exists())
+        _check_writable_dir(existing, f"--curated-cases {args.curated_cases}")
     return selected, tuple(dict.fromkeys(args.formats)) or tuple(FORMATS), save_to
+
+
+def _check_writable_dir(directory: Path, what: str) -> None:
+    if not directory.is_dir():
+        raise BadInput(f"{what}: directory {directory} does not exist; create it or pick another")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise BadInput(f"{what}: directory {directory} is not writable; pick another")
+
+
+def _binaries(args: argparse.Namespace) -> tuple[tuple[QemuBinary, ...], QemuBinary | None]:
+    """The binaries examples run on, and (differential mode) the real qemu-img they're held to."""
+    if args.candidate is None:
+        return tuple(options.find_binaries(args)), None
+    args.versions = [args.against]
+    (reference,) = options.find_binaries(args)
+    names = tuple(args.candidate_names)
+    cand = candidate_binary(args.candidate, reference.version, args.timeout, names)
+    return (cand,), reference
 
 
 def run(args: argparse.Namespace) -> int:
     selected, formats, save_to = _check_args(args)
+    binaries, reference = _binaries(args)
     request = FuzzRequest(
-        binaries=tuple(options.find_binaries(args)),
+        binaries=binaries,
         invariants=tuple(selected),
         formats=formats,
         profile=args.profile,
@@ -71,7 +138,15 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         curated_cases=args.curated_cases,
         save_to=None if args.no_save else save_to,
+        reference=reference,
+        budget=Budget(args.max_time, args.max_shrink_time, args.stop_after),
     )
-    result = fuzz(request)
+    live = LiveReport()
+    try:
+        result = fuzz(request, live.on_example, live.on_failure)
+    finally:
+        live.clear()
     print(summary(result), end="")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if result.failed else EXIT_OK

@@ -23,9 +23,12 @@ from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS
 from toolkit.render.progress import progress_bar
 from toolkit.render.verify import report, summary
+from toolkit.render.verify_pages import html, markdown
 from toolkit.stages.verify.run import VerifyRequest, verify
 
 __all__ = ["register", "run"]
+
+RENDERERS = {"text": summary, "markdown": markdown, "html": html}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +80,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument(
         "--candidate-version", metavar="V", help="the baselines the candidate is held to"
     )
+    g.add_argument(
+        "--candidate-name",
+        dest="candidate_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the candidate's own program name in its messages (`instar: ...`): it reads "
+        "as qemu-img (repeatable)",
+    )
+    g.add_argument(
+        "--report-format",
+        choices=("text", "markdown", "html"),
+        default="text",
+        help="how the summary is printed (--format selects image formats here)",
+    )
     p.set_defaults(func=run)
 
 
@@ -92,6 +110,8 @@ def _validate(args: argparse.Namespace) -> None:
                 raise BadInput(f"{flag} cannot be combined with --candidate")
         if args.versions:
             raise BadInput("--version does not apply to candidate mode: use --candidate-version")
+    elif args.candidate_names:
+        raise BadInput("--candidate-name needs --candidate PATH")
     if args.update and args.offline:
         raise BadInput("--update needs to run qemu-img: drop --offline")
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
@@ -126,12 +146,13 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         candidate=args.candidate,
         candidate_version=args.candidate_version,
+        candidate_names=tuple(args.candidate_names),
         binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
     )
     online = mode == "online"
     binaries = options.discover_binaries(args) if online else []
     out = verify(request, binaries, progress_bar)
-    print(summary(out), end="")
+    print(RENDERERS[args.report_format](out), end="")
     if args.report is not None:
         try:
             atomic.write_text(args.report, dump_json(report(out)))

@@ -25,6 +25,8 @@ class QemuBinary:
     # A store build's own loader invocation: exec'ed instead of `path` (its launcher script)
     # so no shell starts per call. Empty: exec `path` exactly as given.
     exec_prefix: tuple[str, ...] = ()
+    # Names a candidate calls itself in its messages (`instar: ...`): they read as qemu-img.
+    program_names: tuple[str, ...] = ()
 
     def provenance_dict(self) -> dict[str, str]:
         return dict(self.provenance)

@@ -8,6 +8,7 @@ spelling becomes a stable token.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ class PathContext:
     case_dir: Path
     run_dir: Path
     binaries: tuple[Path, ...]  # the binary as given, and any loader/ELF it really runs
+    names: tuple[str, ...] = ()  # a candidate's own program names (--candidate-name)
 
 
 @lru_cache(maxsize=1024)
@@ -61,7 +63,14 @@ def filter_qemu_img(text: str, ctx: PathContext) -> str:
     return text
 
 
-NORMALISERS = (filter_image_path, filter_test_dir, filter_qemu_img)
+def filter_program_name(text: str, ctx: PathContext) -> str:
+    """A candidate's own name, as a whole word (`instar: ...`), becomes qemu-img too."""
+    for name in ctx.names:
+        text = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w.-])", QEMU_IMG, text)
+    return text
+
+
+NORMALISERS = (filter_image_path, filter_test_dir, filter_qemu_img, filter_program_name)
 
 
 def normalise(text: str, ctx: PathContext) -> str:

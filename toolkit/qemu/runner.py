@@ -125,7 +125,8 @@ def run_case(
     plan = plan or plan_for(case, grammar_for(binary.version))
     case_dir = _case_dir(run_dir)
     image = case_dir / f"img.{case.format}"
-    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir, binaries=binary.host_paths())
+    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir,
+                      binaries=binary.host_paths(), names=binary.program_names)  # fmt: skip
     ok: dict[str, bool] = {}
     results: list[StepResult] = []
     try:

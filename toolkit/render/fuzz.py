@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from toolkit.stages.fuzz.invariants import INVARIANTS
-from toolkit.stages.fuzz.session import FuzzResult
+from toolkit.stages.fuzz.run import FuzzResult
+from toolkit.stages.fuzz.session import CHECKS
 
 __all__ = ["summary"]
 
@@ -16,11 +16,17 @@ def summary(result: FuzzResult) -> str:
     add = lines.append
     n, versions = session.examples, [b.version for b in session.binaries]
     rate = n / elapsed if elapsed else 0.0
-    add(
-        f"fuzz resize: {n} examples on {len(versions)} version(s) ({', '.join(versions)}) in "
-        f"{elapsed:.1f} s: {rate:.1f} examples/s, {rate * len(versions):.1f} version-examples/s"
-    )
-    for inv, name in INVARIANTS.items():
+    ref = session.reference
+    if ref is not None:
+        add(f"fuzz resize: candidate {session.binaries[0].path} against qemu-img {ref.version}: "
+            f"{n} examples in {elapsed:.1f} s: {rate:.1f} examples/s")  # fmt: skip
+    else:
+        add(f"fuzz resize: {n} examples on {len(versions)} version(s) ({', '.join(versions)}) "
+            f"in {elapsed:.1f} s: {rate:.1f} examples/s, {rate * len(versions):.1f} "
+            "version-examples/s")  # fmt: skip
+    if session.stopped:
+        add(f"  stopped: {session.stopped}; findings so far are reported and saved")
+    for inv, name in CHECKS.items():
         if inv in session.selected:
             t = {w: session.tally[inv, w] for w in ("passed", "failed", "n/a")}
             first = session.first_failure.get(inv)
@@ -41,10 +47,11 @@ def summary(result: FuzzResult) -> str:
         f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
         f"{len(session.notes)} grammar notes; cases saved: {len(saved)}{where}{skipped}{unsaved}"
     )
+    who = "the candidate against qemu-img " if ref is not None else ""
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]
         add(
-            f"FAILED {inv} {INVARIANTS[inv]} on {failed[0].version}: {failed[0].detail}\n"
+            f"FAILED {inv} {CHECKS[inv]} on {who}{failed[0].version}: {failed[0].detail}\n"
             f"  example: {ex.case.format} start={ex.case.start_size!r} end={ex.case.end_spec!r}"
             f" options={list(ex.case.create_options)} prealloc={ex.case.prealloc}"
             f" shrink={ex.case.shrink} size-string={ex.size_text!r}"

@@ -6,7 +6,8 @@ from collections import Counter
 from typing import Any
 
 from toolkit.model.errors import EXIT_OK
-from toolkit.stages.verify.outcome import Outcome
+from toolkit.stages.verify.candidate_report import pattern
+from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 
 __all__ = ["report", "summary"]
 
@@ -53,7 +54,9 @@ def summary(out: Outcome) -> str:
     for c in out.cases:
         if c.status in ("skip", "gap"):
             add(f"  {c.status} {c.label}: {c.reason}")
-    for c in out.cases:
+    if out.candidate:
+        lines += candidate_patterns(out)
+    for c in out.cases if not out.candidate else []:
         if c.status != "diff":
             continue
         where = "rewritten in the tree" if c.updated else f"obtained: {c.obtained}.*"
@@ -69,6 +72,32 @@ def summary(out: Outcome) -> str:
         f"{plural(len(out.failures), 'case')} differing"
     )
     return "\n".join(lines) + "\n"
+
+
+SHOW_CASES = 8  # case names listed per pattern; --report has them all
+
+
+def candidate_patterns(out: Outcome) -> list[str]:
+    """Candidate diffs grouped by pattern, most cases first: the differences once, the
+    cases, and the commands that reproduce the first of them."""
+    groups: dict[tuple[Any, ...], list[CaseOutcome]] = {}
+    for c in out.cases:
+        if c.status == "diff":
+            groups.setdefault(pattern(c.records) or (c.reason,), []).append(c)
+    lines: list[str] = []
+    ordered = sorted(groups.values(), key=lambda g: (-len(g), g[0].label))
+    for n, group in enumerate(ordered, start=1):
+        first = group[0]
+        by_format = Counter(c.format for c in group)
+        formats = ", ".join(f"{f} x{k}" for f, k in sorted(by_format.items()))
+        lines.append(f"diff pattern {n}: {plural(len(group), 'case')} ({formats}): {first.reason}")
+        lines += [f"    {line}" for line in first.differences]
+        names = [c.case for c in group]
+        more = f" and {len(names) - SHOW_CASES} more" if len(names) > SHOW_CASES else ""
+        lines.append(f"  cases: {', '.join(names[:SHOW_CASES])}{more}")
+        lines.append(f"  reproduce {first.label} (obtained: {first.obtained}.*):")
+        lines += [f"    {cmd}" for cmd in first.reproduce]
+    return lines
 
 
 def report(out: Outcome) -> dict[str, Any]:

@@ -2,21 +2,32 @@
 
 Hypothesis profiles: `ci` (derandomized, 10 examples, no database, no deadline; the
 test suite uses it) and `fuzz` (random, 100 examples, example database under
-$XDG_CACHE_HOME/qemu-img-baselines/hypothesis, no deadline).
+$XDG_CACHE_HOME/qemu-img-baselines/hypothesis/examples, no deadline).
+
+Hypothesis keeps its own files too (a charmap cache, collected constants) in a home
+directory that defaults to `./.hypothesis`: it is moved to the same user cache, so a fuzz
+run writes nothing in the working directory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from toolkit.qemu.store import user_cache_dir
 from toolkit.stages.fuzz.strategies import FuzzExample, fuzz_examples
 
-__all__ = ["explore", "register_profiles"]
+__all__ = ["explore", "hypothesis_home", "register_profiles"]
+
+
+def hypothesis_home() -> Path:
+    """Hypothesis's own home (its default is ./.hypothesis): under the toolkit's cache."""
+    return user_cache_dir() / "hypothesis"
 
 
 def register_profiles() -> None:
@@ -28,7 +39,8 @@ def register_profiles() -> None:
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.register_profile("ci", base, derandomize=True, max_examples=10, database=None)
-    database = DirectoryBasedExampleDatabase(user_cache_dir() / "hypothesis")
+    set_hypothesis_home_dir(hypothesis_home())  # read at each use, so $XDG_CACHE_HOME counts
+    database = DirectoryBasedExampleDatabase(hypothesis_home() / "examples")
     # Explicit: hypothesis's own default turns derandomize on when $CI is set.
     settings.register_profile("fuzz", base, derandomize=False, max_examples=100, database=database)
 
@@ -41,10 +53,12 @@ def explore(
     max_examples: int | None = None,
     seed: int | None = None,
     shrink: bool = True,
+    one_bug: bool = False,
 ) -> None:
     """Run `check` on generated examples. Raising `expected` marks an example as failing
     (hypothesis then shrinks it); those failures are swallowed here, anything else raises.
-    A seed turns the database off: replayed entries would change what runs."""
+    A seed turns the database off: replayed entries would change what runs. A
+    BaseException from `check` (a budget's stop, ^C) ends the run at once."""
     register_profiles()
     base = settings.get_profile(profile)
     chosen = settings(
@@ -52,6 +66,7 @@ def explore(
         max_examples=max_examples or base.max_examples,
         database=None if seed is not None else base.database,
         phases=[p for p in base.phases if shrink or p is not Phase.shrink],
+        report_multiple_bugs=not one_bug,  # one bug: shrink it at once, explore no further
     )
 
     @chosen

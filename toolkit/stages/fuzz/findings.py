@@ -211,7 +211,7 @@ def simplicity(case: Case) -> tuple[int, int, str]:
 
 
 def from_failure(invariant: str, name: str, case: Case, size_text: str,
-                 failed: Sequence[Any]) -> Finding | None:  # fmt: skip
+                 failed: Sequence[Any], who: str = "") -> Finding | None:  # fmt: skip
     """An invariant failure: the example's case (for I5, a raw case resizing by the string)."""
     versions = ",".join(sorted({v.version for v in failed}, key=version_key))
     detail = failed[0].detail if failed else ""
@@ -221,7 +221,7 @@ def from_failure(invariant: str, name: str, case: Case, size_text: str,
             return None
         case = grammar
     return Finding(f"{invariant} {case.format} {versions}", case,
-                   f"{invariant} {name} failed on {versions}: {detail}")  # fmt: skip
+                   f"{invariant} {name} failed on {who}{versions}: {detail}")  # fmt: skip
 
 
 def from_drift(case: Case, key: str) -> Finding:

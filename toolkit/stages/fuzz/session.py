@@ -8,6 +8,20 @@ reported and saved, never failures. A violated invariant is raised inside the
 hypothesis test so hypothesis shrinks it; the last failing example per invariant (the
 shrunk one) becomes a curated case (findings.py).
 
+Differential mode (`reference` set): the one binary is a candidate, and each example also
+runs on the reference (real qemu-img), side by side in the pool; D1-D3
+(differential.py) compare the two, and I1-I6 run on the candidate.
+
+A slow candidate must not cost minutes of silence: `on_example` and `on_failure` report
+as the run goes, and a Budget bounds the run, checked at each example. In differential
+mode a failure does not end the exploration (hypothesis would stop generating and spend
+the budget shrinking one finding): failures are collected until `max_examples`,
+`max_time` or `stop_after` failing checks, then simplify.py shrinks each, in domain
+terms, within `max_shrink_time`. Otherwise hypothesis shrinks, and `max_shrink_time`
+counts from the first failure (its shrink ends where it is; the smallest failing example
+so far is kept), then simplify.py gets another `max_shrink_time`. ^C stops either the
+same way. Whatever was found is collected and saved (run.py).
+
 hypothesis is imported only when fuzz runs (strategies.py), so other commands start
 without it.
 """
@@ -16,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,25 +38,50 @@ from typing import TYPE_CHECKING
 
 from toolkit.model.errors import ToolkitError
 from toolkit.model.records import CaseResult, QemuBinary
-from toolkit.qemu.process import LIVE
-from toolkit.qemu.runner import run_case, run_directory
-from toolkit.stages.fuzz import findings, grammar, invariants
+from toolkit.qemu.runner import run_case
+from toolkit.stages.fuzz import differential, findings, grammar, invariants
+from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.invariants import FUZZ_SPEC, INVARIANTS, Verdict
 
 if TYPE_CHECKING:
     from toolkit.stages.fuzz.strategies import FuzzExample
 
-__all__ = ["FuzzRequest", "FuzzResult", "Session", "collect", "fuzz"]
+__all__ = ["CHECKS", "AbortRun", "Budget", "BudgetStop", "Failure", "InvariantViolation", "Session"]
+
+CHECKS = {**INVARIANTS, **DIFFERENTIAL}  # every check a run can select, by id
 
 
 class InvariantViolation(AssertionError):
     """Raised inside the hypothesis test; one subclass per invariant, so each shrinks apart."""
 
 
-_VIOLATIONS = {i: type(f"{i}Violation", (InvariantViolation,), {}) for i in INVARIANTS}
+_VIOLATIONS = {i: type(f"{i}Violation", (InvariantViolation,), {}) for i in CHECKS}
 
 
-class _Abort(BaseException):
+class BudgetStop(BaseException):
+    """A budget ran out: hypothesis lets a BaseException through, ending the run at once."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_time: float | None = None  # seconds of exploring while nothing fails
+    max_shrink_time: float | None = None  # seconds from the first failure to the end
+    stop_after: int | None = None  # failing checks that end the exploration
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A check's first failure, as it is found (before shrinking)."""
+
+    check: str
+    verdict: Verdict
+    example: FuzzExample
+    result: CaseResult | None  # the run that failed (the candidate's); None for I5 alone
+    at_example: int
+    seconds: float
+
+
+class AbortRun(BaseException):
     """Carries a toolkit error through hypothesis, which neither shrinks nor wraps it."""
 
     def __init__(self, error: ToolkitError) -> None:
@@ -54,11 +93,20 @@ class Session:
     """Runs examples on every binary with the one runner, and keeps the tallies."""
 
     def __init__(self, binaries: Sequence[QemuBinary], selected: Sequence[str], jobs: int,
-                 timeout: float, run_dir: Path) -> None:  # fmt: skip
+                 timeout: float, run_dir: Path, reference: QemuBinary | None = None,
+                 budget: Budget = Budget()) -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
+        self.reference, self.budget = reference, budget
+        self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
         self.timeout, self.run_dir = timeout, run_dir
-        self.pool = ThreadPoolExecutor(max_workers=jobs)
+        # One example's pipelines (runs, a second run for I6, the reference) all at once.
+        self.pool = ThreadPoolExecutor(max_workers=max(jobs, 2 * len(self.binaries) + 2))
+        self.started = time.monotonic()
+        self.stopped = ""  # why the run ended early: a budget, ^C
+        self.deadline = None if budget.max_time is None else self.started + budget.max_time
+        self.on_example: Callable[[Session], None] = lambda _s: None
+        self.on_failure: Callable[[Failure], None] = lambda _f: None
         self.tally: Counter[tuple[str, str]] = Counter()
         self.examples = 0
         self.first_failure: dict[str, int] = {}
@@ -69,29 +117,62 @@ class Session:
 
     def check(self, example: FuzzExample) -> None:
         """The hypothesis test body: run, judge, tally, raise the first violation."""
+        self._within_budget()
         self.examples += 1
         try:
-            verdicts = self._judge(example)
+            verdicts, result = self.judge(example)
         except ToolkitError as exc:
-            raise _Abort(exc) from exc
+            raise AbortRun(exc) from exc
         for v in verdicts:
             self.tally[v.invariant, {True: "passed", False: "failed", None: "n/a"}[v.ok]] += 1
         failed = [v for v in verdicts if v.ok is False]
         for inv in sorted({v.invariant for v in failed}):
-            self.first_failure.setdefault(inv, self.examples)
             self.failing[inv] = (example, [v for v in failed if v.invariant == inv])
-        if failed:
+            if inv not in self.first_failure:
+                self.first_failure[inv] = self.examples
+                self._failed()
+                first = next(v for v in failed if v.invariant == inv)
+                self.on_failure(Failure(inv, first, example, result, self.examples,
+                                        time.monotonic() - self.started))  # fmt: skip
+        self.on_example(self)
+        stop_after = self.budget.stop_after
+        if self.collecting and stop_after is not None and len(self.failing) >= stop_after:
+            self.stopped = f"--stop-after {stop_after} reached"
+            raise BudgetStop
+        if failed and not self.collecting:
             v = failed[0]
             raise _VIOLATIONS[v.invariant](f"{v.invariant} on {v.version}: {v.detail}")
 
-    def _judge(self, example: FuzzExample) -> list[Verdict]:
+    def _within_budget(self) -> None:
+        """Raise BudgetStop when the run's deadline has passed (checked before each example)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            b = self.budget
+            self.stopped = (
+                f"--max-shrink-time {b.max_shrink_time:g} s reached"
+                if self.first_failure and not self.collecting
+                else f"--max-time {b.max_time:g} s reached"
+            )
+            raise BudgetStop
+
+    def _failed(self) -> None:
+        """The first failure starts hypothesis's shrink clock, replacing --max-time's."""
+        if self.collecting:
+            return
+        if len(self.first_failure) == 1 and self.budget.max_shrink_time is not None:
+            self.deadline = time.monotonic() + self.budget.max_shrink_time
+
+    def judge(self, example: FuzzExample) -> tuple[list[Verdict], CaseResult | None]:
         # Runs feed I1-I4, I6 (a second run) and drift; I5 alone needs only the probe.
         repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
+        repeat = max(repeat, int(self.reference is not None))
         runs: list[Future[CaseResult]] = [
             self.pool.submit(run_case, example.case, b, FUZZ_SPEC, self.run_dir, self.timeout)
             for _ in range(repeat)
             for b in self.binaries
         ]
+        against = self.reference and self.pool.submit(
+            run_case, example.case, self.reference, FUZZ_SPEC, self.run_dir, self.timeout
+        )
         probes = {
             b.version: self.pool.submit(
                 grammar.real_answer, b, example.size_text, self.run_dir, self.timeout
@@ -115,71 +196,9 @@ class Session:
             kept_ex = self.drift.get(d.key)
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example
-        return [v for v in verdicts if v.invariant in self.selected]
+        if against:
+            verdicts += differential.compare(first[0], against.result())
+        return [v for v in verdicts if v.invariant in self.selected], (first[0] if first else None)
 
     def failures(self) -> int:
         return sum(n for (_inv, what), n in self.tally.items() if what == "failed")
-
-
-def collect(session: Session) -> list[findings.Finding]:
-    """Failures first (in invariant order), then drift and grammar notes, simplest first."""
-    out: list[findings.Finding | None] = []
-    for inv in sorted(session.failing):
-        ex, failed = session.failing[inv]
-        out.append(findings.from_failure(inv, INVARIANTS[inv], ex.case, ex.size_text, failed))
-    drift = sorted(session.drift.items(), key=lambda kv: findings.simplicity(kv[1].case))
-    out += [findings.from_drift(ex.case, key) for key, ex in drift]
-    out += [findings.from_note(note.text, key) for key, note in sorted(session.notes.items())]
-    session.unsaveable = sum(f is None for f in out)
-    return [f for f in out if f is not None]
-
-
-@dataclass(frozen=True)
-class FuzzRequest:
-    binaries: tuple[QemuBinary, ...]
-    invariants: tuple[str, ...]  # the selected ones, e.g. ("I1", "I5")
-    formats: tuple[str, ...]
-    profile: str  # hypothesis profile: fuzz or ci
-    max_examples: int | None
-    seed: int | None
-    shrink: bool
-    jobs: int
-    timeout: float
-    curated_cases: Path
-    save_to: Path | None  # None: report findings without saving them
-
-
-@dataclass(frozen=True)
-class FuzzResult:
-    session: Session
-    elapsed: float
-    found: tuple[findings.Finding, ...]
-    saved: tuple[findings.Finding, ...]
-    save_to: Path | None
-
-    @property
-    def failed(self) -> bool:
-        return self.session.failures() > 0
-
-
-def fuzz(req: FuzzRequest) -> FuzzResult:
-    """Explore examples until the budget is spent; findings become curated cases."""
-    from toolkit.stages.fuzz.explore import explore  # hypothesis only when fuzzing
-
-    started = time.monotonic()
-    with run_directory() as run_dir:
-        session = Session(req.binaries, req.invariants, req.jobs, req.timeout, run_dir)
-        try:
-            explore(session.check, req.formats, req.profile, InvariantViolation,
-                    req.max_examples, req.seed, shrink=req.shrink)  # fmt: skip
-        except _Abort as abort:
-            raise abort.error from None
-        except BaseException:
-            LIVE.kill_all()
-            raise
-        finally:
-            session.pool.shutdown(wait=True, cancel_futures=True)
-    elapsed = time.monotonic() - started
-    found = collect(session)
-    saved = [] if req.save_to is None else findings.save(found, req.save_to, req.curated_cases)
-    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to)

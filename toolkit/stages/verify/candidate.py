@@ -22,27 +22,26 @@ is asked once, with `PATH check --help`.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 from toolkit.baseline.tree import case_dir
 from toolkit.baseline.triple import read_baseline, to_baseline
-from toolkit.model.errors import BadInput
 from toolkit.model.formats import driver_for
 from toolkit.model.info import info_object
 from toolkit.model.pipeline import IMAGE, CommandSpec, Plan, StepSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
-from toolkit.model.rounding import round_up
+from toolkit.model.rounding import resized_size
+from toolkit.qemu.candidate import SOURCE, candidate_binary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
+from toolkit.stages.verify.candidate_report import records, reproduce
 from toolkit.stages.verify.online import clear_obtained, triple_differences, write_obtained
 from toolkit.stages.verify.outcome import CaseOutcome
 
-__all__ = ["candidate_binary", "run_candidate"]
+__all__ = ["candidate_binary", "run_candidate"]  # candidate_binary: from toolkit.qemu
 
 CHECK_NOT_SUPPORTED = 63  # qemu-img check: "This image format does not support checks"
-SOURCE = "candidate"
 
 
 def _check_argv(case: Case, plan: Plan) -> list[str]:
@@ -54,18 +53,6 @@ def with_check_step(spec: CommandSpec) -> CommandSpec:
     anchor = "resize" if "resize" in spec.step_names() else spec.steps[0].name
     check = StepSpec("check", _check_argv, None, requires=(anchor,))
     return dataclasses.replace(spec, steps=(*spec.steps, check))
-
-
-def candidate_binary(path: Path, version: str, timeout: float) -> QemuBinary:
-    """The candidate as a QemuBinary of version V, used as given (its name is kept)."""
-    exe = Path(os.path.abspath(path))
-    if not exe.is_file() or not os.access(exe, os.X_OK):
-        raise BadInput(f"--candidate {path}: not an executable file")
-    with run_directory() as scratch:
-        raw = run_process([str(exe), "--version"], scratch, timeout)
-    first = raw.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
-    line = first[0] if first else f"{exe.name} (no --version output)"
-    return QemuBinary(version, exe, SOURCE, line)
 
 
 def supports_check(binary: QemuBinary, timeout: float) -> bool:
@@ -87,6 +74,7 @@ def classify(
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
+    outcome.reproduce = reproduce(result)
     create_rc = expected.meta.get("create_return_code")
     if create_rc != 0:
         outcome.status = "skip"
@@ -97,6 +85,7 @@ def classify(
     if base_rc not in (0, None) and resize is not None and resize.return_code == 0:
         return _gap(result, expected, base_rc, has_check, outcome), obtained
     outcome.differences = triple_differences(expected, obtained, case.format, spec)
+    outcome.records = records(expected, obtained, case.format, spec)
     if outcome.differences:
         outcome.status, outcome.reason = "diff", f"differs from the {version} baseline"
     return outcome, obtained
@@ -109,15 +98,21 @@ def _gap(
     notes: list[str] = []
     info = result.step("info")
     final = result.expected_final_size
+    case = result.case
     if info.return_code != 0:
         problems.append(f"info returned {info.return_code}: {_first_message(info.stderr)}")
+        outcome.records.append(_consistency("info_return_code", 0, info.return_code))
     elif final is not None:
         data = info_object(info.stdout)
         size = data.get("virtual-size") if data is not None else None
-        if size == round_up(final):
-            notes.append(f"virtual-size {size} = expected_final_size")
+        # what qemu-img reports for that size: sectors, and vhd's CHS geometry
+        want = resized_size(case.format, case.create_options, final)
+        if size == want:
+            notes.append(f"virtual-size {size} = expected_final_size {final} as qemu rounds it")
         else:
-            problems.append(f"virtual-size is {size!r}, expected_final_size is {final}")
+            problems.append(f"virtual-size is {size!r}, expected {want} (expected_final_size "
+                            f"{final} as qemu rounds it for {case.format})")  # fmt: skip
+            outcome.records.append(_consistency("virtual-size", want, size))
     check = result.step("check")
     if not has_check:
         notes.append("the candidate has no `check` command")
@@ -127,6 +122,7 @@ def _gap(
         notes.append(f"check: not supported for {result.case.format} (rc 63)")
     else:
         problems.append(f"check returned {check.return_code}: {_first_message(check.stderr)}")
+        outcome.records.append(_consistency("check_return_code", 0, check.return_code))
     refused = f"qemu-img {result.binary.version} refuses it (rc {base_rc}: "
     refused += f"{_first_message(expected.stderr)})"
     if problems:
@@ -137,6 +133,10 @@ def _gap(
         outcome.status = "gap"
         outcome.reason = f"capability gap: the candidate resized, {refused}; {', '.join(notes)}"
     return outcome
+
+
+def _consistency(path: str, want: object, got: object) -> dict[str, object]:
+    return {"artefact": "consistency", "path": path, "kind": "changed", "from": want, "to": got}
 
 
 def run_candidate(

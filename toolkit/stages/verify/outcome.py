@@ -30,6 +30,9 @@ class CaseOutcome:
     differences: list[str] = field(default_factory=list)
     obtained: str | None = None  # where the obtained triple went (stem, without suffix)
     updated: bool = False
+    # candidate mode: structured differences (candidate_report.py) and the replay commands
+    records: list[dict[str, Any]] = field(default_factory=list)
+    reproduce: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -45,6 +48,8 @@ class CaseOutcome:
             "differences": self.differences,
             "obtained": self.obtained,
             "updated": self.updated,
+            "records": self.records,
+            "reproduce": self.reproduce,
         }
 
 

@@ -59,6 +59,7 @@ class VerifyRequest:
     timeout: float
     candidate: Path | None = None
     candidate_version: str | None = None
+    candidate_names: tuple[str, ...] = ()  # the candidate's own name in its messages
     binaries_from: str = "discovery (--binaries, the store, PATH)"  # for "not run" reasons
 
 
@@ -71,7 +72,7 @@ def verify(
     if req.candidate is not None:
         assert req.candidate_version is not None
         (version,) = select_versions(in_tree, [req.candidate_version])
-        candidate = candidate_binary(req.candidate, version, req.timeout)
+        candidate = candidate_binary(req.candidate, version, req.timeout, req.candidate_names)
         versions = [version]
     else:
         versions = select_versions([*in_tree, *(b.version for b in binaries)], req.versions)
@@ -99,6 +100,7 @@ def verify(
                 "path": str(candidate.path),
                 "version": candidate.version,
                 "version_line": candidate.version_line,
+                "names": list(candidate.program_names),
             }
         elif req.mode == "online":
             obtained = _run_online(req, out, binaries, in_tree, progress)

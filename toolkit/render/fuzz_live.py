@@ -1,0 +1,87 @@
+"""fuzz as it runs: a progress line, and each check's first failure the moment it is found.
+
+On a terminal the progress line rewrites itself (stderr, a few times a second); anywhere
+else a plain line goes to stderr every EVERY seconds, so a CI log shows the run is alive.
+A first failure goes to stdout at once, with the commands that reproduce it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from typing import TextIO
+
+from toolkit.model.pipeline import IMAGE, QEMU_IMG
+from toolkit.model.records import CaseResult
+from toolkit.stages.fuzz.session import CHECKS, Failure, Session
+
+__all__ = ["LiveReport", "progress_line", "reproduce"]
+
+EVERY = 5.0  # seconds between plain progress lines off a terminal
+TTY_EVERY = 0.2
+
+
+def progress_line(session: Session) -> str:
+    elapsed = time.monotonic() - session.started
+    n = session.examples
+    rate = n / elapsed if elapsed > 0 else 0.0
+    failed = {inv: session.tally[inv, "failed"] for inv in CHECKS if session.tally[inv, "failed"]}
+    by = " (" + ", ".join(f"{k} {v}" for k, v in failed.items()) + ")" if failed else ""
+    return (f"fuzz: {n} examples in {elapsed:.0f} s, {rate:.1f} examples/s, "
+            f"{sum(failed.values())} failures{by}")  # fmt: skip
+
+
+def reproduce(result: CaseResult) -> list[str]:
+    """The shell commands that replay a run: its argv with the binary and a local image."""
+    image = f"img.{result.case.format}"
+    binary = str(result.binary.path)
+    lines = ['cd "$(mktemp -d)"']
+    for step in result.steps:
+        argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
+        lines.append(shlex.join(argv))
+    return lines
+
+
+class LiveReport:
+    """Callbacks for session.fuzz: on_example and on_failure."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.tty = self.err.isatty()
+        self.last = time.monotonic()
+        self.shown = 0  # width of the progress line on screen
+
+    def on_example(self, session: Session) -> None:
+        now = time.monotonic()
+        if now - self.last < (TTY_EVERY if self.tty else EVERY):
+            return
+        self.last = now
+        line = progress_line(session)
+        if self.tty:
+            self.err.write("\r" + line.ljust(self.shown))
+            self.shown = len(line)
+        else:
+            self.err.write(line + "\n")
+        self.err.flush()
+
+    def on_failure(self, f: Failure) -> None:
+        self.clear()
+        ex = f.example
+        lines = [
+            f"FAILED {f.check} {CHECKS[f.check]} at example {f.at_example} ({f.seconds:.1f} s): "
+            f"{f.verdict.detail}",
+            f"  example: {ex.case.format} start={ex.case.start_size!r} end={ex.case.end_spec!r}"
+            f" options={list(ex.case.create_options)} prealloc={ex.case.prealloc}"
+            f" shrink={ex.case.shrink} size-string={ex.size_text!r}",
+        ]
+        if f.result is not None:
+            lines += ["  reproduce (before shrinking):", *(f"    {c}" for c in reproduce(f.result))]
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+    def clear(self) -> None:
+        if self.tty and self.shown:
+            self.err.write("\r" + " " * self.shown + "\r")
+            self.err.flush()
+            self.shown = 0

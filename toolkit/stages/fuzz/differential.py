@@ -1,0 +1,128 @@
+"""Differential fuzzing: a candidate's run of an example against real qemu-img's run of it.
+
+Both run FUZZ_SPEC through the one runner (session.py runs them side by side). A
+difference in outcome is a failure of one of three differential invariants:
+
+  D1 outcome  each step succeeded on both or was rejected on both (or ran on neither);
+  D2 info     for info steps that succeeded on both, the info JSON is the same after
+              the whitelist (the masks verify uses); the final virtual-size is named;
+  D3 reason   a rejected step is rejected for the same reason, where qemu-img's message
+              has a stable key phrase (shrink, preallocation, size syntax, unsupported
+              format); a message without a known phrase is not compared.
+
+That a rejected resize leaves the candidate's image unchanged is I3, which runs on the
+candidate like I1-I6. Every detail shows both outcomes, so the saved case's comment does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from toolkit.baseline.whitelist import mask
+from toolkit.model.records import CaseResult, StepResult
+from toolkit.stages.fuzz.invariants import Verdict, info_json
+
+__all__ = ["DIFFERENTIAL", "compare", "outcome", "reason_class"]
+
+DIFFERENTIAL = {"D1": "same outcome as qemu-img", "D2": "same info as qemu-img",
+                "D3": "same rejection reason"}  # fmt: skip
+
+# First match wins: "Use the --shrink option" must not count as a size message.
+_UNSUPPORTED = r"does not support|unknown (file )?format|not supported|unknown driver"
+_REASONS = (
+    ("shrink", re.compile(r"--shrink|shrink operation", re.I)),
+    ("preallocation", re.compile(r"prealloc", re.I)),
+    ("unsupported format", re.compile(_UNSUPPORTED, re.I)),
+    ("size syntax", re.compile(r"invalid image size|parameter 'size'|size must be", re.I)),
+)
+
+
+def reason_class(stderr: str) -> str | None:
+    """The reason class of a rejection's first error line, when it has a known phrase."""
+    for line in stderr.splitlines():
+        if not line.strip() or line.startswith("---") or "warning:" in line:
+            continue
+        return next((name for name, rx in _REASONS if rx.search(line)), None)
+    return None
+
+
+def _ok(step: StepResult) -> bool:
+    return step.return_code == 0 and not step.timed_out
+
+
+def _step_outcome(step: StepResult) -> str:
+    if not step.ran:
+        return "not run"
+    if step.timed_out:
+        return "timed out"
+    if step.return_code == 0:
+        return "ok"
+    why = reason_class(step.stderr)
+    return f"rejected rc {step.return_code}" + (f" [{why}]" if why else "")
+
+
+def outcome(r: CaseResult) -> str:
+    """One line: each step's outcome, and the final virtual-size when info printed one."""
+    parts = [f"{s.name} {_step_outcome(s)}" for s in r.steps]
+    info = info_json(r.step("info"))
+    if info is not None:
+        parts.append(f"virtual-size {info.get('virtual-size')}")
+    return ", ".join(parts)
+
+
+def _info_difference(cand: StepResult, real: StepResult, fmt: str) -> str | None:
+    a, b = info_json(cand), info_json(real)
+    if a is None or b is None:
+        return None if a == b else f"{cand.name}: one side printed no JSON object"
+    ma, mb = mask(a, fmt), mask(b, fmt)
+    if ma == mb:
+        return None
+    # virtual-size first: the final size is what a reader looks for
+    keys = sorted((k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k)),
+                  key=lambda k: (k != "virtual-size", k))  # fmt: skip
+    shown = ", ".join(f"{k} {_short(ma, k)} vs {_short(mb, k)}" for k in keys[:3])
+    return f"{cand.name}: {shown}"
+
+
+def _short(info: dict[str, Any], key: str) -> str:
+    if key not in info:
+        return "(absent)"
+    text = json.dumps(info[key], sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
+    """D1-D3 for one example run on the candidate (`cand`) and on real qemu-img (`real`)."""
+    version, fmt = real.binary.version, real.case.format
+    both = f"candidate: {outcome(cand)}; qemu-img {version}: {outcome(real)}"
+    pairs = [(c, r) for c, r in zip(cand.steps, real.steps, strict=True)]
+    d1 = [c.name for c, r in pairs if (c.ran, _ok(c)) != (r.ran, _ok(r))]
+    d2 = [
+        d
+        for c, r in pairs
+        if c.name.startswith("info") and _ok(c) and _ok(r)
+        for d in [_info_difference(c, r, fmt)]
+        if d
+    ]
+    d3 = []
+    for c, r in pairs:
+        want = reason_class(r.stderr) if r.ran and not _ok(r) else None
+        if want and c.ran and not _ok(c) and reason_class(c.stderr) != want:
+            d3.append(f"{c.name}: qemu-img's reason is {want}, the candidate's "
+                      f"{reason_class(c.stderr) or 'unknown'}")  # fmt: skip
+
+    def verdict(inv: str, found: list[str], applies: bool = True) -> Verdict:
+        if not applies:
+            return Verdict(inv, version, None)
+        detail = f"{'; '.join(found)} ({both})" if found else ""
+        return Verdict(inv, version, not found, detail)
+
+    info_pairs = any(c.name.startswith("info") and _ok(c) and _ok(r) for c, r in pairs)
+    rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for r in real.steps)
+    return [
+        verdict("D1", [f"{n} succeeded on one side only" for n in d1]),
+        verdict("D2", d2, info_pairs),
+        verdict("D3", d3, rejected),
+    ]

@@ -1,0 +1,124 @@
+"""One fuzz run: explore with hypothesis, simplify, collect findings, save them.
+
+The Session (session.py) judges each example; this module drives it, stops it on a
+budget or ^C, and turns what it found into curated cases (findings.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.model.records import QemuBinary
+from toolkit.qemu.process import LIVE
+from toolkit.qemu.runner import run_directory
+from toolkit.stages.fuzz import findings
+from toolkit.stages.fuzz.session import (
+    CHECKS,
+    AbortRun,
+    Budget,
+    BudgetStop,
+    Failure,
+    InvariantViolation,
+    Session,
+)
+
+__all__ = ["FuzzRequest", "FuzzResult", "collect", "fuzz"]
+
+
+def collect(session: Session) -> list[findings.Finding]:
+    """Failures first (in invariant order), then drift and grammar notes, simplest first."""
+    out: list[findings.Finding | None] = []
+    for inv in sorted(session.failing):
+        ex, failed = session.failing[inv]
+        who = "the candidate against qemu-img " if session.reference else ""
+        out.append(findings.from_failure(inv, CHECKS[inv], ex.case, ex.size_text, failed, who))
+    drift = sorted(session.drift.items(), key=lambda kv: findings.simplicity(kv[1].case))
+    out += [findings.from_drift(ex.case, key) for key, ex in drift]
+    out += [findings.from_note(note.text, key) for key, note in sorted(session.notes.items())]
+    session.unsaveable = sum(f is None for f in out)
+    return [f for f in out if f is not None]
+
+
+@dataclass(frozen=True)
+class FuzzRequest:
+    binaries: tuple[QemuBinary, ...]
+    invariants: tuple[str, ...]  # the selected ones, e.g. ("I1", "I5")
+    formats: tuple[str, ...]
+    profile: str  # hypothesis profile: fuzz or ci
+    max_examples: int | None
+    seed: int | None
+    shrink: bool
+    jobs: int
+    timeout: float
+    curated_cases: Path
+    save_to: Path | None  # None: report findings without saving them
+    reference: QemuBinary | None = None  # differential mode: binaries is the one candidate
+    budget: Budget = field(default_factory=Budget)
+
+
+@dataclass(frozen=True)
+class FuzzResult:
+    session: Session
+    elapsed: float
+    found: tuple[findings.Finding, ...]
+    saved: tuple[findings.Finding, ...]
+    save_to: Path | None
+    interrupted: bool = False  # ^C: the summary and the findings so far, then exit 130
+
+    @property
+    def failed(self) -> bool:
+        return self.session.failures() > 0
+
+
+def _simplify_all(session: Session) -> None:
+    """Each failing check's example, simplified in domain terms within the shrink budget."""
+    from toolkit.stages.fuzz.simplify import simplify_all  # hypothesis only when fuzzing
+
+    budget = session.budget.max_shrink_time
+    deadline = time.monotonic() + (budget if budget is not None else 60.0)
+    try:
+        simplify_all(session.failing, lambda ex: session.judge(ex)[0], deadline)
+    except KeyboardInterrupt:
+        LIVE.kill_all()
+        session.stopped = "interrupted (^C) while shrinking"
+
+
+def fuzz(
+    req: FuzzRequest,
+    on_example: Callable[[Session], None] = lambda _s: None,
+    on_failure: Callable[[Failure], None] = lambda _f: None,
+) -> FuzzResult:
+    """Explore examples until a budget is spent or ^C; findings become curated cases."""
+    from toolkit.stages.fuzz.explore import explore  # hypothesis only when fuzzing
+
+    started = time.monotonic()
+    interrupted = False
+    with run_directory() as run_dir:
+        session = Session(req.binaries, req.invariants, req.jobs, req.timeout, run_dir,
+                          req.reference, req.budget)  # fmt: skip
+        session.on_example, session.on_failure = on_example, on_failure
+        try:
+            explore(session.check, req.formats, req.profile, InvariantViolation,
+                    req.max_examples, req.seed, shrink=req.shrink,
+                    one_bug=req.budget.stop_after == 1)  # fmt: skip
+        except AbortRun as abort:
+            raise abort.error from None
+        except BudgetStop:
+            pass  # a budget ran out: session.stopped says which
+        except KeyboardInterrupt:
+            LIVE.kill_all()
+            interrupted, session.stopped = True, "interrupted (^C)"
+        except BaseException:
+            LIVE.kill_all()
+            session.pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        if req.shrink and not interrupted and session.failing:
+            _simplify_all(session)
+        session.pool.shutdown(wait=True, cancel_futures=True)
+    elapsed = time.monotonic() - started
+    found = collect(session)
+    saved = [] if req.save_to is None else findings.save(found, req.save_to, req.curated_cases)
+    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted)

@@ -1,0 +1,82 @@
+"""What a candidate's developers act on: structured differences, patterns, reproducing argv.
+
+Each difference of a candidate case is a record `{artefact, path, kind, from, to}`
+(toolkit/data/candidate-report.schema.json):
+
+  artefact  "meta" (a step's return code, timed-out flag, or kept stdout), "stderr",
+            "info" (the info JSON after the whitelist) or "consistency" (a capability
+            gap's own checks: virtual-size, check);
+  path      the meta key, "stderr", a deepdiff path like root['children'], or the check;
+  kind      "changed", "added" (only the candidate has it) or "removed" (only qemu-img);
+  from, to  the baseline's value and the candidate's (null when absent).
+
+Cases whose differences have the same `pattern` are reported together: for info JSON the
+path and kind (values differ per case, e.g. a child's size), otherwise the values too
+(a stderr line that says `instar:` is the same in every case).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from toolkit.baseline import whitelist
+from toolkit.baseline.diff import deep_differences
+from toolkit.model.info import parse_info
+from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec
+from toolkit.model.records import Baseline, CaseResult
+
+__all__ = ["pattern", "records", "reproduce"]
+
+Record = dict[str, Any]
+
+
+def _record(artefact: str, path: str, before: Any, after: Any, kind: str = "changed") -> Record:
+    return {"artefact": artefact, "path": path, "kind": kind, "from": before, "to": after}
+
+
+def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec) -> list[Record]:
+    """The differences of one case as records (the same comparison as triple_differences)."""
+    out: list[Record] = []
+    for n in spec.step_names():
+        for key in (f"{n}_return_code", f"{n}_timed_out"):
+            a, b = expected.meta.get(key), obtained.meta.get(key)
+            if a != b:
+                out.append(_record("meta", key, a, b))
+    for s in spec.steps:
+        key = f"{s.name}_stdout"
+        if not s.stdout_is_artefact and expected.meta.get(key) != obtained.meta.get(key):
+            out.append(_record("meta", key, expected.meta.get(key), obtained.meta.get(key)))
+    if expected.stderr != obtained.stderr:
+        out.append(_record("stderr", "stderr", expected.stderr, obtained.stderr))
+    a, b = parse_info(expected.stdout), parse_info(obtained.stdout)
+    if isinstance(a, dict | list) and isinstance(b, dict | list):
+        ma, mb = whitelist.mask(a, fmt), whitelist.mask(b, fmt)
+        for kind, path, _keys, before, after in deep_differences(ma, mb):
+            kind = kind if kind in ("added", "removed") else "changed"
+            out.append(_record("info", path, None if kind == "added" else before,
+                               None if kind == "removed" else after, kind))  # fmt: skip
+    elif expected.stdout != obtained.stdout:
+        out.append(_record("info", "stdout", expected.stdout, obtained.stdout))
+    return out
+
+
+def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
+    """What cases with the same problem share (see the module docstring)."""
+    keys: list[tuple[Any, ...]] = []
+    for r in recs:
+        if r["artefact"] == "info" and r["path"] != "stdout":
+            keys.append((r["artefact"], r["path"], r["kind"]))
+        else:
+            keys.append((r["artefact"], r["path"], r["kind"], repr(r["from"]), repr(r["to"])))
+    return tuple(sorted(keys))
+
+
+def reproduce(result: CaseResult) -> list[str]:
+    """Shell commands that replay the case on the candidate, in a scratch directory."""
+    image, binary = f"img.{result.case.format}", str(result.binary.path)
+    lines = ['cd "$(mktemp -d)"']
+    for step in result.steps:
+        argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
+        lines.append(shlex.join(argv))
+    return lines

@@ -103,7 +103,10 @@ def test_cli_probes_a_binary(qemu_binaries: list[QemuBinary]) -> None:
     ("args", "message"),
     [
         (["--for", "seven"], "'seven' is not a qemu-img version"),
-        (["--qemu-img", "/nonexistent/qemu-img"], "--qemu-img /nonexistent/qemu-img: cannot be read"),
+        (
+            ["--qemu-img", "/nonexistent/qemu-img"],
+            "--qemu-img /nonexistent/qemu-img: cannot be read",
+        ),
         (["--json"], "--json goes with --for"),
         (["--for", "7.2.22", "--expected-outputs", "/nonexistent"], "version-map.json is missing"),
     ],

@@ -57,9 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--candidate-name", dest="candidate_names", action="append", default=[],
                    metavar="NAME", help="the candidate's own name in its messages (repeatable)")
     g = p.add_argument_group("budget")
-    g.add_argument("--max-time", type=options.positive_float, metavar="S",
+    g.add_argument("--max-time", type=options.timeout_seconds, metavar="S",
                    help="stop exploring after S seconds (then a bounded shrink, and report)")
-    g.add_argument("--max-shrink-time", type=options.positive_float, metavar="S",
+    g.add_argument("--max-shrink-time", type=options.timeout_seconds, metavar="S",
                    default=DEFAULT_SHRINK_TIME,
                    help="seconds for each shrinking stage: hypothesis's (from the first "
                    "failure; not with --candidate), then the domain simplification "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import re
 import shlex
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from toolkit.model.pipeline import COMMANDS, IMAGE, plan_for
 from toolkit.model.records import QemuBinary
 from toolkit.model.sizes import grammar_for
 from toolkit.stages.bench_fuzz import TARGETS as FUZZ_TARGETS
-from toolkit.stages.bench_fuzz import fuzz_candidate_figures
+from toolkit.stages.bench_fuzz import fuzz_candidate_figures, fuzz_rate
 
 __all__ = ["TARGETS", "BenchRequest", "bare_loop_script", "bench", "targets", "toolkit_env"]
 
@@ -196,7 +195,7 @@ def bench(req: BenchRequest) -> dict[str, Any]:
         results.update(_tree_timings(req, env))
         results["provision_noop_s"] = _provision_noop(req, env)
         if not req.skip_fuzz:
-            results.update(_fuzz_rate(list(req.selection), env))
+            results.update(fuzz_rate(list(req.selection), env))
             fz = root / "fuzz-candidate"
             fz.mkdir()
             results.update(fuzz_candidate_figures(binary, list(req.selection), fz, env))
@@ -241,14 +240,3 @@ def _provision_noop(req: BenchRequest, env: dict[str, str]) -> float:
     store = ["--store", str(req.store)] if req.store is not None else []
     argv = _toolkit("provision", *store, "--mirror", UNREACHABLE_MIRROR)
     return round(statistics.median(_timed(argv, env) for _ in range(req.runs)), 4)
-
-
-def _fuzz_rate(selection: list[str], env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.run(
-        _toolkit("fuzz", *selection, "--max-examples", "100", "--seed", "0"),
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    m = re.search(r"([0-9.]+) examples/s", proc.stdout + proc.stderr)
-    return {"fuzz_examples_per_s": float(m.group(1))} if m else {"fuzz_examples_per_s": None}

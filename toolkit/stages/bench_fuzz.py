@@ -1,4 +1,5 @@
-"""Bench figures for differential fuzzing of a slow candidate (part of `bench`).
+"""Bench figures of fuzz (part of `bench`): examples/s on the real qemu-img, and
+differential fuzzing of a slow candidate.
 
 The candidate is a stand-in written into the bench's scratch directory: the real
 qemu-img behind a shell wrapper that sleeps SLOW_CALL_S per call (a candidate that
@@ -10,6 +11,7 @@ the time from start to the first failure printed, and the whole run with --max-t
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ from typing import Any
 
 from toolkit.model.records import QemuBinary
 
-__all__ = ["TARGETS", "fuzz_candidate_figures", "standin_script"]
+__all__ = ["TARGETS", "fuzz_candidate_figures", "fuzz_rate", "standin_script"]
 
 TARGETS = {"fuzz_candidate_first_failure_s": 15.0, "fuzz_candidate_run_s": 75.0}
 SLOW_CALL_S = 0.03
@@ -74,3 +76,16 @@ def fuzz_candidate_figures(
         "fuzz_candidate_run_s": round(whole, 2),
         "fuzz_candidate_defects_found": f"{len(found)}/2 ({', '.join(found)})",
     }
+
+
+def fuzz_rate(selection: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Examples/s of a plain fuzz run of 100 examples on the selected versions."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolkit", "fuzz", *selection, "--max-examples", "100",
+         "--seed", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    m = re.search(r"([0-9.]+) examples/s", proc.stdout + proc.stderr)
+    return {"fuzz_examples_per_s": float(m.group(1))} if m else {"fuzz_examples_per_s": None}

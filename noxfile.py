@@ -109,7 +109,7 @@ def fuzz_campaign(session: nox.Session) -> None:
     dashboard = ["--no-dashboard"] if args.no_dashboard else []
     session.run(
         "hypothesis", "fuzz", "-n", str(args.workers), *dashboard, "--",
-        "campaign/test_campaign.py", "-p", "no:cacheprovider",
+        "tests/campaign/test_campaign.py", "-p", "no:cacheprovider",
         env={k: v for k, v in env.items() if v},
     )  # fmt: skip
 
@@ -118,6 +118,15 @@ def fuzz_campaign(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed as ratios against a bare shell loop of the same qemu-img calls."""
     _toolkit(session, "bench")
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the pure layers, driven by their unit tests; prints the
+    score and every survivor (README: Mutation testing). `-- --max-children N`."""
+    _install(session, "test", "lint", also=("mutmut==3.8.1",))
+    session.run("mutmut", "run", *(session.posargs or ["--max-children", "2"]))
+    session.run("python", "tests/mutation_score.py")
 
 
 @nox.session

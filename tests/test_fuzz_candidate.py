@@ -207,7 +207,7 @@ def test_hypothesis_writes_nothing_in_the_working_directory(
 
 
 def test_campaign_module_runs_the_same_properties(real: QemuBinary, tmp_path: Path) -> None:
-    """campaign/test_campaign.py (what HypoFuzz runs) under plain pytest, briefly: it
+    """tests/campaign/test_campaign.py (what HypoFuzz runs) under plain pytest, briefly: it
     collects, builds the candidate and the reference, and a faithful candidate passes."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "QEMU_IMG_BINARIES": "",
            "QEMU_IMG_CAMPAIGN_CANDIDATE": str(STAND_INS / "standin-candidate-faithful"),
@@ -216,7 +216,7 @@ def test_campaign_module_runs_the_same_properties(real: QemuBinary, tmp_path: Pa
            "QEMU_IMG_CAMPAIGN_MAX_EXAMPLES": "4"}  # fmt: skip
     env.pop("XDG_CACHE_HOME", None)  # the store: where `real` was found
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-            str(REPO / "campaign" / "test_campaign.py")]  # fmt: skip
+            str(REPO / "tests" / "campaign" / "test_campaign.py")]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout

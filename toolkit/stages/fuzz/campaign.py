@@ -2,7 +2,7 @@
 
 HypoFuzz (`hypothesis fuzz`, an optional dependency of `nox -s fuzz_campaign` only)
 runs pytest-collected hypothesis tests on every core, for as long as it is left running.
-`campaign/test_campaign.py` holds one such test, built here from the environment the
+`tests/campaign/test_campaign.py` holds one such test, built here from the environment the
 nox session sets (QEMU_IMG_CAMPAIGN_CANDIDATE, _AGAINST, _DATABASE, _SAVE_CASES,
 _FORMATS). Each example runs through the same Session as `fuzz --candidate`: the
 candidate and real qemu-img side by side, I1-I6 on the candidate and D1-D3 between

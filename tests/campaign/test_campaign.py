@@ -1,6 +1,6 @@
 """The campaign HypoFuzz runs (`nox -s fuzz_campaign -- --candidate PATH --against V`).
 
-Not part of the test suite (pyproject's testpaths is tests/): it needs
+Not collected by the test suite (pyproject's norecursedirs skips tests/campaign): it needs
 QEMU_IMG_CAMPAIGN_CANDIDATE and QEMU_IMG_CAMPAIGN_AGAINST, which the nox session sets.
 See toolkit/stages/fuzz/campaign.py.
 """

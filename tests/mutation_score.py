@@ -34,9 +34,7 @@ def main() -> int:
         print("no mutation results: run `mutmut run` first", file=sys.stderr)
         return 2
     equivalent: dict[str, str] = tomllib.loads(EQUIVALENT.read_text())["equivalent"]
-    per_module: dict[str, collections.Counter[str]] = collections.defaultdict(
-        collections.Counter
-    )
+    per_module: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for name, s in status.items():
         kind = "killed" if s in KILLED else ("equivalent" if name in equivalent else s)
         per_module[module_of(name)][kind] += 1

@@ -25,3 +25,12 @@ def case_files(parent: Path, command: str, text: str) -> Path:
     cases.mkdir()
     (cases / f"{command}.toml").write_text(text)
     return cases
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie has ended: only its parent's wait is due)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TOOLKIT
+from helpers import TOOLKIT, alive
 
 from toolkit.model.records import QemuBinary
 
@@ -88,15 +88,7 @@ def test_hang_is_killed_with_its_group_and_the_run_goes_on(
     assert len(grandchildren) == 2
     time.sleep(0.2)
     for pid in grandchildren:
-        assert not _alive(pid), f"orphan {pid} survived the timeout"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+        assert not alive(pid), f"orphan {pid} survived the timeout"
 
 
 def test_crash_on_a_signal_is_recorded_as_minus_the_signal(

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, toolkit
+from helpers import REPO, alive, toolkit
 
 from toolkit.cli import main as cli
 from toolkit.model.records import QemuBinary
@@ -119,20 +119,12 @@ def test_version_probe_leaves_no_orphan(tmp_path: Path, latest: QemuBinary) -> N
     assert proc.returncode == 0, proc.stderr
     (child,) = [int(x) for x in pids.read_text().split()]
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    alive = _alive(child)
-    if alive:
+    survived = alive(child)
+    if survived:
         os.kill(child, signal.SIGKILL)  # the orphan this test made: don't leave it running
-    assert not alive, f"`sleep 999` ({child}) outlived the probe"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    assert not survived, f"`sleep 999` ({child}) outlived the probe"
 
 
 # ------------------------------------- items 7, 11: the same bad binary input exits 2 everywhere

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from toolkit.model.versions import select_versions
@@ -33,6 +34,7 @@ from toolkit.qemu.runner import RUN_DIR_PREFIX
 from toolkit.qemu.store import user_cache_dir
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
+from toolkit.stages.fuzz.explore import hypothesis_home
 from toolkit.stages.fuzz.invariants import INVARIANTS
 from toolkit.stages.fuzz.session import CHECKS, InvariantViolation, Session
 from toolkit.stages.fuzz.simplify import simplify_all
@@ -80,11 +82,22 @@ def campaign_test() -> Callable[..., None]:
                 _save(session, save_to)
             raise
 
+    # HypoFuzz fuzzes only tests whose database is hypothesis's default one (others are
+    # "not collected: differing_database"), so the campaign's database becomes the
+    # default; hypothesis's own files follow the toolkit's cache, as in `fuzz`.
+    set_hypothesis_home_dir(hypothesis_home())
+    settings.register_profile(
+        "qemu-img-campaign",
+        database=DirectoryBasedExampleDatabase(database),
+        deadline=None,
+        # slow calls are the point; never nested_given (HypoFuzz skips such tests)
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    settings.load_profile("qemu-img-campaign")
+
     # _MAX_EXAMPLES bounds a plain pytest run of the campaign (a smoke test); HypoFuzz
     # ignores it and runs until stopped
-    @settings(database=DirectoryBasedExampleDatabase(database), deadline=None,
-              max_examples=int(env.get("max_examples", "100")),
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(max_examples=int(env.get("max_examples", "100")))
     @given(fuzz_examples(formats))
     def test_candidate_against_qemu_img(example: FuzzExample) -> None:
         check(example)

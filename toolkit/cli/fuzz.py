@@ -1,4 +1,5 @@
-"""`fuzz`: hypothesis-generated resize cases checked against invariants on real qemu-img.
+"""`fuzz`: hypothesis-generated resize (or, with `--command create`, create) cases checked
+against invariants on real qemu-img.
 
 With `--candidate PATH --against V` it is differential: each example runs on the
 candidate and on real qemu-img V side by side (D1-D3, and I1-I6 on the candidate).
@@ -19,7 +20,7 @@ from toolkit.render.fuzz import summary
 from toolkit.render.fuzz_live import LiveReport
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
-from toolkit.stages.fuzz.invariants import INVARIANTS
+from toolkit.stages.fuzz.invariants import INVARIANTS, RESIZE_ONLY
 from toolkit.stages.fuzz.run import FuzzRequest, fuzz
 from toolkit.stages.fuzz.session import CHECKS, Budget
 
@@ -29,12 +30,16 @@ DEFAULT_SHRINK_TIME = 15.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("fuzz", help="hypothesis-generated resize cases checked against invariants")
+    p = sub.add_parser(
+        "fuzz", help="hypothesis-generated resize or create cases checked against invariants"
+    )
     options.add_discovery_options(p)
     # Several --version: each example runs on each, and differences are drift findings.
     options.add_filter_options(p, with_cases=False)
     add = p.add_argument
     # fmt: off
+    add("--command", choices=("resize", "create"), default="resize",
+        help="what each example records: resize (default) or create (I1, I6 and drift)")
     add("--invariant", dest="invariants", action="append", default=[], metavar="I",
         help=f"only this check (repeatable): {', '.join(CHECKS)} (D1-D3 need --candidate)")
     add("--max-examples", type=options.positive_int, default=None, metavar="N",
@@ -47,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("--curated-cases", type=Path, default=Path("curated_cases"), metavar="DIR",
         help="existing cases: findings already recorded are skipped (default: ./curated_cases)")
     add("--save-cases", type=Path, default=None, metavar="FILE",
-        help=f"where new findings go (default: DIR/{findings.DEFAULT_FILE})")
+        help=f"where new findings go (default: DIR/{findings.default_file('COMMAND')})")
     add("--no-save", action="store_true", help="report findings without saving them")
     g = p.add_argument_group("differential (a candidate against real qemu-img)")
     g.add_argument("--candidate", type=Path, metavar="PATH",
@@ -81,18 +86,25 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
         raise BadInput("--version does not apply with --candidate: use --against V")
     if args.candidate_names and not differential:
         raise BadInput("--candidate-name needs --candidate")
+    create = args.command == "create"
+    if create and differential:
+        raise BadInput("--candidate is resize-only for now: drop --command create, or "
+                       "run `fuzz --command create --version V ...` on real qemu-img")  # fmt: skip
     default = [*INVARIANTS, *DIFFERENTIAL] if differential else list(INVARIANTS)
+    default = [i for i in default if not (create and i in RESIZE_ONLY)]
     selected = [i.upper() for i in args.invariants] or default
     unknown = [i for i in selected if i not in CHECKS]
     if unknown:
         raise BadInput(f"unknown --invariant {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    for i in (i for i in selected if create and i in RESIZE_ONLY):
+        raise BadInput(f"--invariant {i} does not apply with --command create: {RESIZE_ONLY[i]}")
     if not differential and set(selected) & set(DIFFERENTIAL):
         raise BadInput("--invariant D1-D3 compare a candidate with qemu-img: add --candidate "
                        "PATH --against V")  # fmt: skip
     bad = [f for f in args.formats if f not in FORMATS]
     if bad:
         raise BadInput(f"unknown --format {', '.join(bad)}; known: {', '.join(sorted(FORMATS))}")
-    save_to: Path = args.save_cases or args.curated_cases / findings.DEFAULT_FILE
+    save_to: Path = args.save_cases or args.curated_cases / findings.default_file(args.command)
     if save_to.exists() and not save_to.is_file():
         raise BadInput(f"--save-cases {save_to}: not a file")
     if args.no_save:
@@ -140,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         save_to=None if args.no_save else save_to,
         reference=reference,
         budget=Budget(args.max_time, args.max_shrink_time, args.stop_after),
+        command=args.command,
     )
     live = LiveReport()
     try:

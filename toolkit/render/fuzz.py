@@ -21,9 +21,9 @@ def summary(result: FuzzResult) -> str:
         add(f"fuzz resize: candidate {session.binaries[0].path} against qemu-img {ref.version}: "
             f"{n} examples in {elapsed:.1f} s: {rate:.1f} examples/s")  # fmt: skip
     else:
-        add(f"fuzz resize: {n} examples on {len(versions)} version(s) ({', '.join(versions)}) "
-            f"in {elapsed:.1f} s: {rate:.1f} examples/s, {rate * len(versions):.1f} "
-            "version-examples/s")  # fmt: skip
+        add(f"fuzz {session.spec.name}: {n} examples on {len(versions)} version(s) "
+            f"({', '.join(versions)}) in {elapsed:.1f} s: {rate:.1f} examples/s, "
+            f"{rate * len(versions):.1f} version-examples/s")  # fmt: skip
     if session.stopped:
         add(f"  stopped: {session.stopped}; findings so far are reported and saved")
     for inv, name in CHECKS.items():
@@ -50,10 +50,19 @@ def summary(result: FuzzResult) -> str:
     who = "the candidate against qemu-img " if ref is not None else ""
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]
+        c = ex.case
+        resize = (
+            ""
+            if c.end_spec is None
+            # a create case has only a size and options
+            else (
+                f" end={c.end_spec!r} prealloc={c.prealloc} shrink={c.shrink} size-string="
+                f"{ex.size_text!r}"
+            )
+        )
         add(
             f"FAILED {inv} {CHECKS[inv]} on {who}{failed[0].version}: {failed[0].detail}\n"
-            f"  example: {ex.case.format} start={ex.case.start_size!r} end={ex.case.end_spec!r}"
-            f" options={list(ex.case.create_options)} prealloc={ex.case.prealloc}"
-            f" shrink={ex.case.shrink} size-string={ex.size_text!r}"
+            f"  example: {c.format} start={c.start_size!r} options={list(c.create_options)}"
+            f"{resize}"
         )
     return "\n".join(lines) + "\n"

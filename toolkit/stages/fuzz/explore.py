@@ -54,6 +54,7 @@ def explore(
     seed: int | None = None,
     shrink: bool = True,
     one_bug: bool = False,
+    command: str = "resize",
 ) -> None:
     """Run `check` on generated examples. Raising `expected` marks an example as failing
     (hypothesis then shrinks it); those failures are swallowed here, anything else raises.
@@ -69,12 +70,16 @@ def explore(
         report_multiple_bugs=not one_bug,  # one bug: shrink it at once, explore no further
     )
 
-    @chosen
-    @given(fuzz_examples(formats))
+    # One test function per command: hypothesis's database keys examples on its name.
     def fuzz_resize(example: FuzzExample) -> None:
         check(example)
 
-    test = hypothesis.seed(seed)(fuzz_resize) if seed is not None else fuzz_resize
+    def fuzz_create(example: FuzzExample) -> None:
+        check(example)
+
+    body = fuzz_create if command == "create" else fuzz_resize
+    test = chosen(given(fuzz_examples(formats, command))(body))
+    test = hypothesis.seed(seed)(test) if seed is not None else test
     try:
         test()
     except Exception as exc:

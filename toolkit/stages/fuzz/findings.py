@@ -1,11 +1,12 @@
-"""Fuzz findings become curated cases, appended to `curated_cases/resize-discovered.toml`.
+"""Fuzz findings become curated cases, appended to `curated_cases/<command>-discovered.toml`.
 
-The file uses the schema of curated_cases/resize.toml, so `load_cases` and `generate
-resize` read it like any other case file, without hypothesis. Each case carries `# ...`
-lines naming the invariant or the drift and the versions, and a `comment` ending in one
-`[finding: KEY]` per finding it stands for (findings that share a case share a table).
+The file uses the schema of curated_cases/<command>.toml, so `load_cases` and `generate
+<command>` read it like any other case file (as `<command>-*.toml`), without hypothesis.
+Each case carries `# ...` lines naming the invariant or the drift and the versions, and a
+`comment` ending in one `[finding: KEY]` per finding it stands for (findings that share a
+case share a table).
 A finding is skipped when its key is already recorded, or when a case with the same
-format, sizes, options, prealloc and shrink already exists in any resize case file
+format, sizes, options, prealloc and shrink already exists in any case file of the command
 beside it. The whole new text is validated as load_cases will, then written atomically.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from toolkit.baseline.cases import case_files, parse_case
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
-from toolkit.model.pipeline import COMMANDS
+from toolkit.model.pipeline import COMMANDS, CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.versions import version_key
 
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_FILE",
     "Finding",
     "case_name",
+    "default_file",
     "from_drift",
     "from_failure",
     "from_note",
@@ -41,15 +43,20 @@ __all__ = [
 
 DEFAULT_FILE = "resize-discovered.toml"
 HEADER = """\
-# Resize cases found by `python -m toolkit fuzz` (toolkit/stages/fuzz/findings.py): each one failed
-# an invariant (I1-I6) or showed drift between qemu-img versions. Same schema as
-# resize.toml; `python -m toolkit generate resize` records them like any other case.
+# {Command} cases found by `python -m toolkit fuzz` (toolkit/stages/fuzz/findings.py): each
+# one failed an invariant (I1-I6) or showed drift between qemu-img versions. Same schema as
+# {command}.toml; `python -m toolkit generate {command}` records them like any other case.
 # Edit freely: fuzz only appends, and skips findings already recorded here.
 """
 _KEY = re.compile(r"\[finding: ([^\]]+)\]")
 NAME_PREFIX = "fz"
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
 RESIZE = COMMANDS["resize"]
+
+
+def default_file(command: str) -> str:
+    """Where a command's findings go under curated_cases/: e.g. create-discovered.toml."""
+    return f"{command}-discovered.toml"
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class Finding:
 def case_name(
     fmt: str,
     start: str,
-    end: str,
+    end: str | None,  # None: a create case
     options: tuple[str, ...],
     prealloc: str | None,
     shrink: bool | None,
@@ -74,9 +81,10 @@ def case_name(
     """
     canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
     digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
-    rel = {"+": "plus", "-": "minus"}.get(end[:1], "to")
-    amount = end[1:] if end[:1] in "+-" else end
-    parts = [NAME_PREFIX, fmt, _slug(start), rel, _slug(amount)]
+    parts = [NAME_PREFIX, fmt, _slug(start)]
+    if end is not None:
+        amount = end[1:] if end[:1] in "+-" else end
+        parts += [{"+": "plus", "-": "minus"}.get(end[:1], "to"), _slug(amount)]
     parts += [_slug(o) for o in options]
     if prealloc is not None:
         parts.append(f"prealloc-{prealloc}")
@@ -127,7 +135,9 @@ def render(group: Sequence[Finding]) -> str:
     c = group[0].case
     lines = [f"# {_one_line(f.summary)}" for f in group] + ["[[case]]"]
     lines += [f"format = {toml_string(c.format)}", f"name = {toml_string(c.name)}"]
-    lines += [f"start = {toml_string(c.start_size)}", f"end = {toml_string(c.end_spec or '')}"]
+    lines.append(f"start = {toml_string(c.start_size)}")
+    if c.end_spec is not None:
+        lines.append(f"end = {toml_string(c.end_spec)}")
     if c.create_options:
         lines.append(f"options = [{', '.join(toml_string(o) for o in c.create_options)}]")
     if c.prealloc is not None:
@@ -149,13 +159,15 @@ def _entries(path: Path) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-def _known(paths: Iterable[Path]) -> tuple[set[str], set[tuple[Any, ...]], set[tuple[str, str]]]:
+def _known(
+    paths: Iterable[Path], spec: CommandSpec
+) -> tuple[set[str], set[tuple[Any, ...]], set[tuple[str, str]]]:
     keys: set[str] = set()
     tuples: set[tuple[Any, ...]] = set()
     names: set[tuple[str, str]] = set()
     for path in paths:
         for entry in _entries(path):
-            case, _errors = parse_case(entry, RESIZE, str(path))
+            case, _errors = parse_case(entry, spec, str(path))
             if case is None:
                 continue
             keys.update(_KEY.findall(case.comment))
@@ -164,11 +176,13 @@ def _known(paths: Iterable[Path]) -> tuple[set[str], set[tuple[Any, ...]], set[t
     return keys, tuples, names
 
 
-def save(findings: Sequence[Finding], path: Path, curated_dir: Path) -> list[Finding]:
+def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
+         spec: CommandSpec = RESIZE) -> list[Finding]:  # fmt: skip
     """Append the findings not yet recorded; return those written."""
-    existing = path.read_text(encoding="utf-8") if path.is_file() else HEADER
-    neighbours = {*case_files(curated_dir, RESIZE.name), *case_files(path.parent, RESIZE.name)}
-    keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()))
+    header = HEADER.format(Command=spec.name.capitalize(), command=spec.name)
+    existing = path.read_text(encoding="utf-8") if path.is_file() else header
+    neighbours = {*case_files(curated_dir, spec.name), *case_files(path.parent, spec.name)}
+    keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:
         ident, name = identity(f.case), (f.case.format, f.case.name)
@@ -180,7 +194,7 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path) -> list[Fin
     if not groups:
         return []
     text = existing.rstrip("\n") + "\n\n" + "\n".join(render(g) for g in groups.values())
-    _validate(text, path)
+    _validate(text, path, spec)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, text)
@@ -189,7 +203,7 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path) -> list[Fin
     return [f for g in groups.values() for f in g]
 
 
-def _validate(text: str, path: Path) -> None:
+def _validate(text: str, path: Path, spec: CommandSpec) -> None:
     """The file must load exactly as `load_cases` will load it; never write it otherwise."""
     try:
         entries = tomllib.loads(text).get("case", [])
@@ -197,7 +211,7 @@ def _validate(text: str, path: Path) -> None:
         raise ToolkitFailure(f"refusing to write {path}: rendered TOML is invalid: {exc}") from exc
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(entries, start=1):
-        case, errors = parse_case(entry, RESIZE, str(path), index)
+        case, errors = parse_case(entry, spec, str(path), index)
         if case is None or (case.format, case.name) in seen:
             why = "; ".join(errors) or f"duplicate name {entry.get('name')!r}"
             raise ToolkitFailure(f"refusing to write {path}: {why}")

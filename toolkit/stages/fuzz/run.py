@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.process import LIVE
 from toolkit.qemu.runner import run_directory
@@ -57,6 +58,7 @@ class FuzzRequest:
     save_to: Path | None  # None: report findings without saving them
     reference: QemuBinary | None = None  # differential mode: binaries is the one candidate
     budget: Budget = field(default_factory=Budget)
+    command: str = "resize"  # or "create": what each example records
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,12 @@ def fuzz(
     interrupted = False
     with run_directory() as run_dir:
         session = Session(req.binaries, req.invariants, req.jobs, req.timeout, run_dir,
-                          req.reference, req.budget)  # fmt: skip
+                          req.reference, req.budget, req.command)  # fmt: skip
         session.on_example, session.on_failure = on_example, on_failure
         try:
             explore(session.check, req.formats, req.profile, InvariantViolation,
                     req.max_examples, req.seed, shrink=req.shrink,
-                    one_bug=req.budget.stop_after == 1)  # fmt: skip
+                    one_bug=req.budget.stop_after == 1, command=req.command)  # fmt: skip
         except AbortRun as abort:
             raise abort.error from None
         except BudgetStop:
@@ -120,5 +122,6 @@ def fuzz(
         session.pool.shutdown(wait=True, cancel_futures=True)
     elapsed = time.monotonic() - started
     found = collect(session)
-    saved = [] if req.save_to is None else findings.save(found, req.save_to, req.curated_cases)
+    spec, save_to = COMMANDS[req.command], req.save_to
+    saved = [] if save_to is None else findings.save(found, save_to, req.curated_cases, spec)
     return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted)

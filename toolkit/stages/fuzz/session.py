@@ -1,9 +1,11 @@
-"""Fuzz: hypothesis-generated resize cases, checked against invariants on real qemu-img.
+"""Fuzz: hypothesis-generated resize or create cases, checked against invariants on real qemu-img.
 
 Each example (a resize case and a raw size string, see strategies.py) runs through
 the one runner on every selected version as FUZZ_SPEC: create -> info-before -> resize ->
 info. I1-I4 are checked on each run, I6 on a second run of the same example, I5 on the
-size string (grammar.py). With several versions, differences between them are drift:
+size string (grammar.py). A create example runs the create command's steps (create ->
+info) through the same runner: I1 and I6 only (invariants.RESIZE_ONLY says why).
+With several versions, differences between them are drift:
 reported and saved, never failures. A violated invariant is raised inside the
 hypothesis test so hypothesis shrinks it; the last failing example per invariant (the
 shrunk one) becomes a curated case (findings.py).
@@ -41,7 +43,7 @@ from toolkit.model.records import CaseResult, QemuBinary
 from toolkit.qemu.runner import run_case
 from toolkit.stages.fuzz import differential, findings, grammar, invariants
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
-from toolkit.stages.fuzz.invariants import FUZZ_SPEC, INVARIANTS, Verdict
+from toolkit.stages.fuzz.invariants import INVARIANTS, Verdict, spec_for
 
 if TYPE_CHECKING:
     from toolkit.stages.fuzz.strategies import FuzzExample
@@ -94,8 +96,9 @@ class Session:
 
     def __init__(self, binaries: Sequence[QemuBinary], selected: Sequence[str], jobs: int,
                  timeout: float, run_dir: Path, reference: QemuBinary | None = None,
-                 budget: Budget = Budget()) -> None:  # fmt: skip
+                 budget: Budget = Budget(), command: str = "resize") -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
+        self.spec = spec_for(command)  # the steps each example runs
         self.reference, self.budget = reference, budget
         self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
@@ -166,12 +169,12 @@ class Session:
         repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
         repeat = max(repeat, int(self.reference is not None))
         runs: list[Future[CaseResult]] = [
-            self.pool.submit(run_case, example.case, b, FUZZ_SPEC, self.run_dir, self.timeout)
+            self.pool.submit(run_case, example.case, b, self.spec, self.run_dir, self.timeout)
             for _ in range(repeat)
             for b in self.binaries
         ]
         against = self.reference and self.pool.submit(
-            run_case, example.case, self.reference, FUZZ_SPEC, self.run_dir, self.timeout
+            run_case, example.case, self.reference, self.spec, self.run_dir, self.timeout
         )
         probes = {
             b.version: self.pool.submit(

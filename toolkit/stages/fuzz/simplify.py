@@ -40,7 +40,14 @@ def _spellings(text: str) -> list[str]:
 def variants(case: Case) -> Iterator[Case]:
     """Simpler cases than `case`, simplest changes first (each one still a valid case)."""
     opts, fmt = list(case.create_options), case.format
-    end = case.end_spec or ""
+    if case.end_spec is None:  # a create case: its options, then its size
+        tries_c = [[], *(opts[:i] + opts[i + 1 :] for i in range(len(opts)))] if opts else []
+        simpler_c = [_validated(fmt, case.start_size, None, o, None, None) for o in tries_c]
+        simpler_c += [_validated(fmt, s, None, opts, None, None)
+                      for s in _spellings(case.start_size)]  # fmt: skip
+        yield from (c for c in simpler_c if c is not None and simplicity(c) < simplicity(case))
+        return
+    end = case.end_spec
     sign = end[:1] if end[:1] in "+-" else ""
     tries: list[tuple[str, str, list[str], str | None, bool | None]] = []
     if opts:

@@ -1,6 +1,6 @@
-"""Hypothesis strategies for the fuzzer: resize cases and raw size strings.
+"""Hypothesis strategies for the fuzzer: resize and create cases, and raw size strings.
 
-Every resize case is built as a curated-case table and validated by
+Every case is built as a curated-case table and validated by
 `toolkit.baseline.cases.parse_case`, so a generated case obeys the same schema, option
 allow-list and disk-economy caps as the curated matrix (and can be saved to a
 case file as is). Sizes in cases are spelled so that every qemu-img era parses
@@ -18,15 +18,15 @@ from decimal import Context, Decimal
 
 from hypothesis import strategies as st
 
-from toolkit.baseline.caps import CAP_DEFAULT, CAP_MATERIALISED
+from toolkit.baseline.caps import CAP_DEFAULT, CAP_MATERIALISED, cap_for
 from toolkit.baseline.cases import parse_case
-from toolkit.model.formats import FORMATS, PREALLOC_MODES
+from toolkit.model.formats import FORMATS, PREALLOC_MODES, split_option_string
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
 from toolkit.model.sizes import GRAMMARS, SUFFIX_POWER, parse_size
 from toolkit.stages.fuzz.findings import case_name
 
-__all__ = ["FuzzExample", "fuzz_examples", "resize_cases", "size_strings", "spell"]
+__all__ = ["FuzzExample", "create_cases", "fuzz_examples", "resize_cases", "size_strings", "spell"]
 
 SUFFIXES = "bBkKmMgGtTpPeE"
 PREALLOCS: tuple[str | None, ...] = (None, *PREALLOC_MODES)
@@ -164,21 +164,52 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
     return case
 
 
+# create-only -o options (resize cases use resize's --preallocation flag instead);
+# vmdk's flat and split subformats and vhdx's fixed one write whole extents: left out.
+_CREATE_EXTRA: dict[str, tuple[tuple[str, ...], ...]] = {
+    "qcow2": ((), ("preallocation=metadata",), ("preallocation=falloc",),
+              ("compression_type=zstd",), ("compression_type=zlib",)),
+    "raw": ((), ("preallocation=off",), ("preallocation=falloc",), ("preallocation=full",)),
+    "vmdk": ((), ("subformat=streamOptimized",), ("subformat=monolithicSparse",),
+             ("adapter_type=lsilogic",), ("zeroed_grain=on",)),
+    "vhdx": ((), ("block_state_zero=off",)),
+}  # fmt: skip
+
+
+@st.composite
+def create_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> Case:
+    """A valid curated create case (parse_case-checked), within its format's cap."""
+    fmt = draw(st.sampled_from(formats))
+    options = [*draw(create_options(fmt)), *draw(st.sampled_from(_CREATE_EXTRA.get(fmt, ((),))))]
+    cap, _why = cap_for(fmt, {k: v for o in options for k, v in split_option_string(o)}, None)
+    size = draw(sizes(cap, least=1 if fmt == "vhdx" else 0))
+    text = draw(spelled(size))
+    if fmt == "vhdx" and min(parse_size(text, g) for g in GRAMMARS) == 0:
+        text = str(size)  # LEGACY truncates a rounded fraction to 0: keep the bytes
+    case = _validated(fmt, text, None, options, None, None)
+    case = case or _validated(fmt, str(size), None, options, None, None)
+    if case is None:
+        raise AssertionError(f"strategy built an invalid create case: {fmt} {size} {options}")
+    return case
+
+
 def _validated(
     fmt: str,
     start: str,
-    end: str,
+    end: str | None,  # None: a create case
     options: list[str],
     prealloc: str | None,
     shrink: bool | None,
 ) -> Case | None:
-    entry: dict[str, object] = {"format": fmt, "start": start, "end": end, "options": options}
+    entry: dict[str, object] = {"format": fmt, "start": start, "options": options}
     entry["name"] = case_name(fmt, start, end, tuple(options), prealloc, shrink)
+    if end is not None:
+        entry["end"] = end
     if prealloc is not None:
         entry["prealloc"] = prealloc
     if shrink is not None:
         entry["shrink"] = shrink
-    case, _errors = parse_case(entry, COMMANDS["resize"], "<fuzz>")
+    case, _errors = parse_case(entry, COMMANDS["create" if end is None else "resize"], "<fuzz>")
     return case
 
 
@@ -210,5 +241,9 @@ def size_strings(draw: st.DrawFn) -> str:
     return draw(st.text(alphabet=_ALPHABET, max_size=10))
 
 
-def fuzz_examples(formats: tuple[str, ...] = tuple(FORMATS)) -> st.SearchStrategy[FuzzExample]:
+def fuzz_examples(
+    formats: tuple[str, ...] = tuple(FORMATS), command: str = "resize"
+) -> st.SearchStrategy[FuzzExample]:
+    if command == "create":  # no size string: I5 is resize-only (invariants.RESIZE_ONLY)
+        return st.builds(FuzzExample, create_cases(formats), st.just(""))
     return st.builds(FuzzExample, resize_cases(formats), size_strings())

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from toolkit.stages.fuzz.run import FuzzResult
 from toolkit.stages.fuzz.session import CHECKS
 
-__all__ = ["summary"]
+if TYPE_CHECKING:  # strategies imports hypothesis: only when fuzzing
+    from toolkit.stages.fuzz.strategies import FuzzExample
+
+__all__ = ["example_text", "summary"]
+
+
+def example_text(ex: FuzzExample) -> str:
+    """An example in one line; a create case has only a format, a size and options."""
+    c = ex.case
+    text = f"{c.format} start={c.start_size!r}"
+    if c.end_spec is None:
+        return f"{text} options={list(c.create_options)}"
+    return (f"{text} end={c.end_spec!r} options={list(c.create_options)} prealloc={c.prealloc}"
+            f" shrink={c.shrink} size-string={ex.size_text!r}")  # fmt: skip
 
 
 def summary(result: FuzzResult) -> str:
@@ -50,19 +65,8 @@ def summary(result: FuzzResult) -> str:
     who = "the candidate against qemu-img " if ref is not None else ""
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]
-        c = ex.case
-        resize = (
-            ""
-            if c.end_spec is None
-            # a create case has only a size and options
-            else (
-                f" end={c.end_spec!r} prealloc={c.prealloc} shrink={c.shrink} size-string="
-                f"{ex.size_text!r}"
-            )
-        )
         add(
             f"FAILED {inv} {CHECKS[inv]} on {who}{failed[0].version}: {failed[0].detail}\n"
-            f"  example: {c.format} start={c.start_size!r} options={list(c.create_options)}"
-            f"{resize}"
+            f"  example: {example_text(ex)}"
         )
     return "\n".join(lines) + "\n"

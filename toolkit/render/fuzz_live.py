@@ -14,6 +14,7 @@ from typing import TextIO
 
 from toolkit.model.pipeline import IMAGE, QEMU_IMG
 from toolkit.model.records import CaseResult
+from toolkit.render.fuzz import example_text
 from toolkit.stages.fuzz.session import CHECKS, Failure, Session
 
 __all__ = ["LiveReport", "progress_line", "reproduce"]
@@ -71,9 +72,7 @@ class LiveReport:
         lines = [
             f"FAILED {f.check} {CHECKS[f.check]} at example {f.at_example} ({f.seconds:.1f} s): "
             f"{f.verdict.detail}",
-            f"  example: {ex.case.format} start={ex.case.start_size!r} end={ex.case.end_spec!r}"
-            f" options={list(ex.case.create_options)} prealloc={ex.case.prealloc}"
-            f" shrink={ex.case.shrink} size-string={ex.size_text!r}",
+            f"  example: {example_text(ex)}",
         ]
         if f.result is not None:
             lines += ["  reproduce (before shrinking):", *(f"    {c}" for c in reproduce(f.result))]

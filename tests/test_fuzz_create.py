@@ -1,4 +1,4 @@
-"""`fuzz --command create` on real qemu-img: drift between versions, a planted I1 fault, bad input."""
+"""`fuzz --command create` on real qemu-img: drift, a planted I1 fault, bad input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from toolkit.baseline.cases import load_cases, parse_case
 from toolkit.baseline.caps import cap_for
+from toolkit.baseline.cases import load_cases, parse_case
 from toolkit.cli.main import main
 from toolkit.model.formats import split_option_string
 from toolkit.model.pipeline import COMMANDS

@@ -116,3 +116,15 @@ def test_create_cases_are_valid_within_caps_and_round_trip(case: Case) -> None:
     assert again is not None, errors
     assert (again.format, again.name, again.start_size, again.create_options) == (
         case.format, case.name, case.start_size, case.create_options)  # fmt: skip
+
+
+def test_simplify_offers_simpler_create_cases() -> None:
+    from toolkit.stages.fuzz.simplify import variants
+    from toolkit.stages.fuzz.strategies import _validated
+
+    case = _validated("qcow2", "1.5M", None, ["cluster_size=4k", "lazy_refcounts=on"], None, None)
+    assert case is not None
+    simpler = list(variants(case))
+    assert simpler and all(c.command == "create" and c.end_spec is None for c in simpler)
+    assert ("1.5M", ()) in {(c.start_size, c.create_options) for c in simpler}
+    assert ("1M", case.create_options) in {(c.start_size, c.create_options) for c in simpler}

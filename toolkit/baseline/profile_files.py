@@ -56,6 +56,8 @@ def write(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> int:
         if dst.parent not in made:
             dst.parent.mkdir(parents=True, exist_ok=True)
             made.add(confined(root, dst.parent))
+        if dst.is_symlink():  # a link is no copy, even to the right bytes (see problems)
+            dst.unlink()
         changed += atomic.write_bytes(dst, src.read_bytes())
     for extra in sorted(_present(root, spec) - set(want)):
         extra.unlink()

@@ -25,12 +25,12 @@ SUFFIXES = (".stdout.txt", ".stderr.txt", ".meta.json")
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    """raw: 1G-default in 5.2.0, 7.2.22 and 10.0.2 (10.0.2 lists children: a new
-    behaviour); 1M-default only in 7.2.22; a stray file and a hidden case are no cases."""
+    """raw: 1G-default in 5.2.0, 7.2.22 and 10.0.2, 1M-default in 7.2.22 and 10.0.2
+    (10.0.2 lists children: a new behaviour)."""
     for version, cases in {
         "5.2.0": ["1G-default"],
         "7.2.22": ["1G-default", "1M-default"],
-        "10.0.2": ["1G-default"],
+        "10.0.2": ["1G-default", "1M-default"],
     }.items():
         d = tmp_path / SPEC.output_type / "raw" / version
         d.mkdir(parents=True)
@@ -94,7 +94,7 @@ EXPECTED_MAP = {
     "cases": {
         "raw": {
             "1G-default": {"A": ["5.2.0", "7.2.22"], "B": ["10.0.2"]},
-            "1M-default": {"A": ["7.2.22"]},
+            "1M-default": {"A": ["7.2.22"], "B": ["10.0.2"]},
         }
     },
     "profiles": {"profile-10-0-2": "10.0.2", "profile-5-2-0": "5.2.0", "profile-7-2-22": "7.2.22"},
@@ -113,7 +113,7 @@ def test_compute_and_the_map_of_a_tree(root: Path) -> None:
         ("5.2.0", "7.2.22", "10.0.2"),
         (
             Row("raw", "1G-default", {"5.2.0": "A", "7.2.22": "A", "10.0.2": "B"}),
-            Row("raw", "1M-default", {"7.2.22": "A"}),
+            Row("raw", "1M-default", {"7.2.22": "A", "10.0.2": "B"}),
         ),
     )
     assert profiles.version_map_path(root, SPEC) == root / "create-info-json/version-map.json"
@@ -124,11 +124,12 @@ def test_compute_and_the_map_of_a_tree(root: Path) -> None:
 def test_refresh_writes_the_map_and_the_profile_files_once(root: Path) -> None:
     assert profiles.refresh(root / "nothing", SPEC) == 0
     type_dir = root / SPEC.output_type
-    assert profiles.refresh(root, SPEC) == 3 * 4 + 1
+    assert profiles.refresh(root, SPEC) == 3 * 5 + 1
     assert json.loads((type_dir / "version-map.json").read_text()) == EXPECTED_MAP
     assert sorted(str(p.relative_to(type_dir)) for p in (type_dir / "profiles").rglob("*")) == [
         "profiles/profile-10-0-2",
         *(f"profiles/profile-10-0-2/raw-1G-default{s}" for s in sorted(SUFFIXES)),
+        *(f"profiles/profile-10-0-2/raw-1M-default{s}" for s in sorted(SUFFIXES)),
         "profiles/profile-5-2-0",
         *(f"profiles/profile-5-2-0/raw-1G-default{s}" for s in sorted(SUFFIXES)),
         "profiles/profile-7-2-22",
@@ -155,21 +156,22 @@ def test_profile_files_expected(root: Path) -> None:
         for case in ("1G-default", "1M-default")
         for s in SUFFIXES
     ] + [
-        (top / f"profiles/p-b/raw-1G-default{s}", top / f"raw/10.0.2/1G-default{s}")
+        (top / f"profiles/p-b/raw-{case}{s}", top / f"raw/10.0.2/{case}{s}")
+        for case in ("1G-default", "1M-default")
         for s in SUFFIXES
     ]
     assert profile_files.profiles_dir(root, SPEC) == top / "profiles"
 
 
 def test_profile_files_problems_and_write(root: Path) -> None:
-    vmap = {"p": "10.0.2"}
+    vmap = {"p": "5.2.0"}
     fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
     top = root / "create-info-json"
     d = top / "profiles" / "p"
     assert profile_files.problems(root, SPEC, vmap) == [
         (
             d / f"raw-1G-default{s}",
-            f"missing: the profile's copy of create-info-json/raw/10.0.2/1G-default{s}; {fix}",
+            f"missing: the profile's copy of create-info-json/raw/5.2.0/1G-default{s}; {fix}",
         )
         for s in SUFFIXES
     ]
@@ -178,13 +180,13 @@ def test_profile_files_problems_and_write(root: Path) -> None:
     assert profile_files.write(root, SPEC, vmap) == 0
     (d / "raw-1G-default.stdout.txt").write_text("edited")
     (d / "raw-1G-default.stderr.txt").unlink()
-    (d / "raw-1G-default.stderr.txt").symlink_to(top / "raw/10.0.2/1G-default.stderr.txt")
+    (d / "raw-1G-default.stderr.txt").symlink_to(top / "raw/5.2.0/1G-default.stderr.txt")
     (d / "raw-1G-default.meta.json").unlink()
     (d / "raw-1G-default.meta.json").mkdir()
     (d / "extra.txt").write_text("x")
-    (d / "sub").mkdir()
+    (d / "sub" / "deeper").mkdir(parents=True)
     (d / "linked").symlink_to(d / "sub")
-    rel = "create-info-json/raw/10.0.2/1G-default"
+    rel = "create-info-json/raw/5.2.0/1G-default"
     stale = "(hand-edited or stale)"
     assert profile_files.problems(root, SPEC, vmap) == [
         (d / f"raw-1G-default{s}", f"differs from the representative {rel}{s} {stale}; {fix}")

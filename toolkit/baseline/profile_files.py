@@ -62,12 +62,10 @@ def write(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> int:
     for extra in sorted(_present(root, spec) - set(want)):
         extra.unlink()
         changed += 1
-    top = profiles_dir(root, spec)
-    for dirpath, dirnames, filenames in os.walk(top, topdown=False):
-        if not dirnames and not filenames and Path(dirpath) != top:
+    # Deepest first, each looked at afresh: a directory emptied below goes too, up to top.
+    for dirpath, _, _ in os.walk(profiles_dir(root, spec), topdown=False):
+        if not any(Path(dirpath).iterdir()):
             Path(dirpath).rmdir()
-    if top.is_dir() and not any(top.iterdir()):
-        top.rmdir()
     return changed
 
 

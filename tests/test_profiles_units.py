@@ -146,6 +146,13 @@ def test_refresh_writes_the_map_and_the_profile_files_once(root: Path) -> None:
         "profile-10-0-2",
         "profile-5-2-0",
     ]
+    vmap = json.loads((type_dir / "version-map.json").read_text())
+    assert vmap["cases"]["raw"]["1M-default"] == {"A": ["10.0.2"]}  # alone: profile A
+    assert vmap["version_to_profile"]["7.2.22"] == "profile-5-2-0"
+    # a hand-edited map alone is one file changed
+    (type_dir / "version-map.json").write_text("{}")
+    assert profiles.write_version_map(root, SPEC) is True
+    assert json.loads((type_dir / "version-map.json").read_text()) == vmap
 
 
 def test_profile_files_expected(root: Path) -> None:

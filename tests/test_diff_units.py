@@ -140,7 +140,7 @@ def test_version_identity_keys(key: str, identity: bool) -> None:
 def test_fingerprint_is_canonical_json() -> None:
     v = View({"b": 1, "a": "é"}, {"info": ["x"]}, {"k": 2})
     assert v.fingerprint() == (
-        '{"meta": {"k": 2}, "stderr": {"info": ["x"]}, "stdout": {"a": "é", "b": 1}}'
+        '{"meta": {"k": 2}, "stderr": {"info": ["x"]}, "stdout": {"a": "\\u00e9", "b": 1}}'
     )
 
 
@@ -207,6 +207,7 @@ def test_same_recording() -> None:
     # not an info document
     assert not view.same_recording(_recording("[1]"), _recording("[2]"), "raw", CREATE)
     assert not view.same_recording(_recording("{}"), _recording("[2]"), "raw", CREATE)
+    assert not view.same_recording(_recording("[1]"), _recording("[1 ]"), "raw", CREATE)
 
 
 # --- diff ----------------------------------------------------------------------------------

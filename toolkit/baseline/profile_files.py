@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from toolkit.baseline.tree import PROFILES_DIR, Tree, case_dir, confined
-from toolkit.baseline.triple import triple_paths
+from toolkit.baseline.triple import SUFFIXES
 from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec
 
@@ -33,8 +33,8 @@ def expected(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> dict[Pa
         for fmt in tree.formats:
             src_dir = case_dir(root, spec, fmt, representative)
             for case in tree.cases(fmt, representative):
-                copies = triple_paths(d, f"{fmt}-{case}")
-                out.update(zip(copies, triple_paths(src_dir, case), strict=True))
+                for suffix in SUFFIXES:  # the meta last
+                    out[d / f"{fmt}-{case}{suffix}"] = src_dir / f"{case}{suffix}"
     return out
 
 

@@ -231,6 +231,8 @@ def test_deep_differences_report_nested_paths() -> None:
 
 def test_stdout_changes() -> None:
     assert diff.stdout_changes({"a": 1}, {"a": 1}, "raw", False) == []
+    assert diff.stdout_changes(None, None, "raw", False) == []
+    assert diff.stdout_changes("x", "x", "raw", False) == []
     assert diff.stdout_changes(None, {"a": 1}, "raw", False) == [
         Change("stdout", "added", "root", None, {"a": 1})
     ]
@@ -319,3 +321,14 @@ def test_diff_views_order_and_to_json() -> None:
     assert json.dumps(got[6].to_json()) == (
         '{"artefact": "stdout", "kind": "removed", "path": "root[\'c\']", "from": 1, "to": null}'
     )
+
+
+def test_drift_sees_what_tells_profiles_apart() -> None:
+    """1 and 1.0 (or true) are equal to Python but not in a view's fingerprint: drift
+    must not call a case unchanged that profiles put in two behaviours."""
+    for x, y in [(1, 1.0), (True, 1)]:
+        a, b = View({"x": x}, {}, {}), View({"x": y}, {}, {})
+        assert a.fingerprint() != b.fingerprint()
+        assert diff.diff_views(a, b, "raw", CREATE, False) == [
+            Change("stdout", "changed", "root['x']", x, y)
+        ]

@@ -26,18 +26,18 @@ def _ctx(run: Path, names: tuple[str, ...] = ()) -> n.PathContext:
     )
 
 
-def test_spellings_longest_first(
-    linked: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_spellings_longest_first(linked: tuple[Path, Path], tmp_path: Path) -> None:
     link, real = linked
     assert n.spellings(link / "x") == (str(real / "x"), str(link / "x"))
     assert n.spellings(real) == (str(real),)
-    monkeypatch.chdir(real)
-    rel = Path("img-relative-only-here")
-    # a relative spelling is inside the absolute one: the longer must go first
-    assert n.spellings(rel) == (str(real / rel), str(rel))
-    ctx = n.PathContext(rel, Path("/nowhere"), Path("/nowhere"), ())
-    assert n.filter_image_path(f"{real / rel} and {rel}", ctx) == "$FILENAME and $FILENAME"
+    # a link whose target's path contains the link's own: the longer must go first
+    inner = tmp_path / "in"
+    outer = Path(f"{tmp_path / 'w'}{inner}")
+    outer.mkdir(parents=True)
+    inner.symlink_to(outer)
+    assert n.spellings(inner / "img") == (str(outer / "img"), str(inner / "img"))
+    ctx = n.PathContext(inner / "img", Path("/nowhere"), Path("/nowhere"), ())
+    assert n.filter_image_path(f"{outer}/img and {inner}/img", ctx) == "$FILENAME and $FILENAME"
 
 
 def test_each_filter(linked: tuple[Path, Path]) -> None:

@@ -155,6 +155,13 @@ def test_refresh_writes_the_map_and_the_profile_files_once(root: Path) -> None:
     assert json.loads((type_dir / "version-map.json").read_text()) == vmap
 
 
+def test_the_table_given_is_the_one_written(root: Path) -> None:
+    assert profiles.write_version_map(root, SPEC, _table()) is True
+    written = json.loads(profiles.version_map_path(root, SPEC).read_text())
+    assert written == profiles.version_map(_table())
+    assert not (root / SPEC.output_type / "profiles").exists()  # no case in 1.0.0 .. 4.0.0
+
+
 def test_profile_files_expected(root: Path) -> None:
     top = root / "create-info-json"
     want = profile_files.expected(root, SPEC, {"p-a": "7.2.22", "p-b": "10.0.2"})

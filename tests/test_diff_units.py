@@ -269,6 +269,15 @@ def test_stderr_changes_pair_lines_then_list_the_rest() -> None:
         Change("stderr", "added", "aa:1", None, "q"),
         Change("stderr", "removed", "zz:1", "z", None),
     ]
+    # a replaced block after a common line: pairs by position, then the new side's rest
+    assert diff.stderr_changes(
+        {"s": ["same", "o1", "o2"]}, {"s": ["same", "n1", "n2", "n3", "n4"]}, ["s"]
+    ) == [
+        Change("stderr", "changed", "s:2", "o1", "n1"),
+        Change("stderr", "changed", "s:3", "o2", "n2"),
+        Change("stderr", "added", "s:4", None, "n3"),
+        Change("stderr", "added", "s:5", None, "n4"),
+    ]
     # more new lines than old in one replaced block; autojunk off keeps common lines equal
     many = ["x"] * 250
     assert diff.stderr_changes({"s": ["a", *many]}, {"s": ["b", "c", *many]}, ["s"]) == [

@@ -69,19 +69,20 @@ def deep_differences(a: Any, b: Any) -> Iterator[tuple[str, str, list[str | int]
 
 
 def stdout_changes(a: Any, b: Any, fmt: str, show_all: bool) -> list[Change]:
-    if a == b:
+    if isinstance(a, dict | list) and isinstance(b, dict | list):
+        # deepdiff, not ==: 1, 1.0 and true differ in a view's fingerprint, so here too
+        out = []
+        for kind, path, keys, before, after in deep_differences(a, b):
+            entry = whitelist.matching_entry(keys, fmt) if show_all else None
+            out.append(Change("stdout", kind, path, before, after, entry.id if entry else None))
+        return out
+    if a == b:  # both None (info did not run), or the same text
         return []
     if a is None:
         return [Change("stdout", "added", "root", None, b)]
     if b is None:
         return [Change("stdout", "removed", "root", a, None)]
-    if not (isinstance(a, dict | list) and isinstance(b, dict | list)):
-        return [Change("stdout", "changed", "root", a, b)]
-    out = []
-    for kind, path, keys, before, after in deep_differences(a, b):
-        entry = whitelist.matching_entry(keys, fmt) if show_all else None
-        out.append(Change("stdout", kind, path, before, after, entry.id if entry else None))
-    return out
+    return [Change("stdout", "changed", "root", a, b)]
 
 
 def stderr_changes(

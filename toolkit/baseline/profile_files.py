@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from toolkit.baseline.tree import PROFILES_DIR, Tree, case_dir, confined
-from toolkit.baseline.triple import triple_paths
+from toolkit.baseline.triple import SUFFIXES
 from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec
 
@@ -33,8 +33,8 @@ def expected(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> dict[Pa
         for fmt in tree.formats:
             src_dir = case_dir(root, spec, fmt, representative)
             for case in tree.cases(fmt, representative):
-                copies = triple_paths(d, f"{fmt}-{case}")
-                out.update(zip(copies, triple_paths(src_dir, case), strict=True))
+                for suffix in SUFFIXES:  # the meta last
+                    out[d / f"{fmt}-{case}{suffix}"] = src_dir / f"{case}{suffix}"
     return out
 
 
@@ -56,16 +56,16 @@ def write(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> int:
         if dst.parent not in made:
             dst.parent.mkdir(parents=True, exist_ok=True)
             made.add(confined(root, dst.parent))
+        if dst.is_symlink():  # a link is no copy, even to the right bytes (see problems)
+            dst.unlink()
         changed += atomic.write_bytes(dst, src.read_bytes())
     for extra in sorted(_present(root, spec) - set(want)):
         extra.unlink()
         changed += 1
-    top = profiles_dir(root, spec)
-    for dirpath, dirnames, filenames in os.walk(top, topdown=False):
-        if not dirnames and not filenames and Path(dirpath) != top:
+    # Deepest first, each looked at afresh: a directory emptied below goes too, up to top.
+    for dirpath, _, _ in os.walk(profiles_dir(root, spec), topdown=False):
+        if not any(Path(dirpath).iterdir()):
             Path(dirpath).rmdir()
-    if top.is_dir() and not any(top.iterdir()):
-        top.rmdir()
     return changed
 
 

@@ -85,9 +85,8 @@ def host_version(text: str) -> str:
     """`7.2.22`, or a `qemu-img --version` line such as `qemu-img version 7.2.22 (Debian
     1:7.2+dfsg-7+deb12u18+b3)` -> `7.2.22` (a distro suffix is ignored)."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    found = parse_version_line(first)
-    if found is None and (m := _BARE.match(first)):
-        found = m.group(1)
+    bare = _BARE.match(first)  # a version line starts `qemu-img`, so never both
+    found = parse_version_line(first) or (bare.group(1) if bare else None)
     if found is None:
         raise BadInput(
             f"{text!r} is not a qemu-img version: give a full version such as 7.2.22 or the "
@@ -130,7 +129,7 @@ def select_baseline(expected_outputs: Path, output_type: str, host: str) -> Sele
     type_dir = expected_outputs / output_type
     path = type_dir / VERSION_MAP_FILE
     try:
-        vmap = json.loads(path.read_text(encoding="utf-8"))
+        vmap = json.loads(path.read_bytes())  # json decodes the bytes itself (UTF-8)
     except FileNotFoundError:
         raise BadInput(
             f"{path} is missing: generate the tree (`python -m toolkit generate ...`) or point "

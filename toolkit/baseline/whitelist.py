@@ -49,7 +49,7 @@ def entries() -> tuple[Entry, ...]:
     )
 
 
-def _mask_path(node: Any, path: tuple[str, ...], drop: bool = False) -> Any:
+def _mask_path(node: Any, path: tuple[str, ...], drop: bool) -> Any:
     if not path:
         return MASKED
     head, rest = path[0], path[1:]

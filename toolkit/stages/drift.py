@@ -51,8 +51,8 @@ class Pattern:
     example: Change  # the change in the first case
 
     def per_format(self) -> list[tuple[str, int]]:
-        counts = Counter(fmt for fmt, _ in self.cases)
-        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        counts = Counter(fmt for fmt, _ in self.cases)  # formats in order: cases are sorted
+        return sorted(counts.items(), key=lambda kv: -kv[1])  # stable: ties keep that order
 
 
 @dataclass(frozen=True)

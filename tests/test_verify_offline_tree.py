@@ -242,7 +242,8 @@ EXPECTED: dict[str, tuple[str, int, list[Problem]]] = {  # plant -> version map,
                 f"{T}/raw/11.1.3/{GROWN}",
                 "unfinished triple: a killed generate left staged files "
                 f"['.{GROWN}.meta.json.tmp-123-abcdef'], its files may mix two runs; repair it "
-                f"with `python -m toolkit generate resize --version 11.1.3 --format raw --case {GROWN}`",
+                f"with `python -m toolkit generate resize --version 11.1.3 --format raw --case "
+                f"{GROWN}`",
             )
         ],
     ),

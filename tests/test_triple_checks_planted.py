@@ -23,7 +23,7 @@ from toolkit.baseline.cases import load_cases
 from toolkit.baseline.triple import dump_json
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
-from toolkit.stages.verify.triple_checks import Problem, check_triple, host_paths
+from toolkit.stages.verify.triple_checks import Problem, check_triple, host_paths, relative
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = COMMANDS["resize"]
@@ -608,3 +608,8 @@ def test_a_command_without_resize_skips_the_final_size_rule(tmp_path: Path) -> N
         (REPO / "expected-outputs" / spec.output_type / "versions.json").read_text()
     )
     assert check_triple(tmp_path, spec, case, V, listing) == ([], True)
+
+
+def test_relative_names_a_path_outside_the_tree_in_full(tmp_path: Path) -> None:
+    assert relative(tmp_path, tmp_path / "a" / "b") == "a/b"
+    assert relative(tmp_path / "tree", tmp_path / "b") == str(tmp_path / "b")

@@ -146,6 +146,10 @@ def _stale_version_map(root: Path) -> None:
     (root / T / "version-map.json").write_text("{}\n")
 
 
+def _version_map_not_utf8(root: Path) -> None:
+    (root / T / "version-map.json").write_bytes(b"\xff")
+
+
 def _profile_copy_edited(root: Path) -> None:
     path = root / T / "profiles" / "profile-7-2-22" / f"raw-{GROWN}.stdout.txt"
     path.write_text(path.read_text() + " ")
@@ -170,6 +174,7 @@ PLANTS = {
         _versions_json_out_of_step,
         _no_version_map,
         _stale_version_map,
+        _version_map_not_utf8,
         _profile_copy_edited,
         _meta_unreadable_for_the_map,
     )
@@ -347,6 +352,7 @@ EXPECTED: dict[str, tuple[str, int, list[Problem]]] = {  # plant -> version map,
         [Problem("version-map", f"{T}/version-map.json", f"missing; {MAP_FIX}")],
     ),
     "stale_version_map": ("failed", 4, [NOT_CURRENT]),
+    "version_map_not_utf8": ("failed", 4, [NOT_CURRENT]),
     "profile_copy_edited": (
         "current",
         4,

@@ -23,6 +23,7 @@ from toolkit.baseline.cases import load_cases
 from toolkit.baseline.triple import dump_json
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
+from toolkit.stages.verify.offline import CHECKS
 from toolkit.stages.verify.triple_checks import Problem, check_triple, host_paths, relative
 
 REPO = Path(__file__).resolve().parent.parent
@@ -256,12 +257,26 @@ def _rounded_up_size_right(root: Path) -> None:
     replace(root, GROWN, "stdout", old, new, "info_stdout_bytes")
 
 
+def _size_the_grammar_rejects(root: Path) -> None:
+    argv = ["qemu-img", "resize", "-f", "raw", "$FILENAME", "64Q"]
+    edit_meta(root, GROWN, end_spec="64Q", resize_argv=argv, expected_final_size=None)
+
+
+def _filed_under_another_place(root: Path) -> None:
+    edit_meta(root, GROWN, command="create", format="qcow2", qemu_version="11.1.2")
+
+
 PLANTS.update(
-    rounded_up_size_wrong=_rounded_up_size_wrong, rounded_up_size_right=_rounded_up_size_right
+    size_the_grammar_rejects=_size_the_grammar_rejects,
+    filed_under_another_place=_filed_under_another_place,
+    rounded_up_size_wrong=_rounded_up_size_wrong,
+    rounded_up_size_right=_rounded_up_size_right,
 )
+CASE_OF["size_the_grammar_rejects"] = dataclasses.replace(CASES[GROWN], end_spec="64Q")
 CASE_OF["rounded_up_size_wrong"] = CASE_OF["rounded_up_size_right"] = dataclasses.replace(
     CASES[GROWN], end_spec="67109000"
 )
+WRONG_PLACE = "the triple is filed under the wrong case, format or version"
 SECTOR_NOTE = "resize returned 0 but virtual-size is 67108864, not expected_final_size 67109000 "
 SECTOR_NOTE += "rounded up to a sector (67109376)"
 # plant -> whether the meta could be read, and every problem: (check, file in DIR, message)
@@ -568,11 +583,27 @@ EXPECTED: dict[str, tuple[bool, list[tuple[str, str, str]]]] = {
     ),
     "rounded_up_size_wrong": (True, [("final-size", f"{GROWN}.stdout.txt", SECTOR_NOTE)]),
     "rounded_up_size_right": (True, []),
+    "size_the_grammar_rejects": (True, []),  # qemu-img took 64Q here: no size to compare
+    "filed_under_another_place": (
+        True,
+        [
+            (
+                "identity",
+                f"{GROWN}.meta.json",
+                f"{key} is {have!r}, expected {want!r} ({WRONG_PLACE})",
+            )
+            for key, have, want in (
+                ("command", "create", "resize"),
+                ("format", "qcow2", "raw"),
+                ("qemu_version", "11.1.2", "11.1.3"),
+            )
+        ],
+    ),
 }
 
 
 def test_every_plant_has_its_expected_problems() -> None:
-    assert list(PLANTS) == list(EXPECTED)
+    assert sorted(PLANTS) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("name", list(PLANTS))
@@ -613,3 +644,22 @@ def test_a_command_without_resize_skips_the_final_size_rule(tmp_path: Path) -> N
 def test_relative_names_a_path_outside_the_tree_in_full(tmp_path: Path) -> None:
     assert relative(tmp_path, tmp_path / "a" / "b") == "a/b"
     assert relative(tmp_path / "tree", tmp_path / "b") == str(tmp_path / "b")
+
+
+def test_the_plants_here_and_in_the_tree_tests_cover_every_check() -> None:
+    seen = {c for _, found in EXPECTED.values() for c, _, _ in found}
+    assert seen <= set(CHECKS)
+    assert set(CHECKS) - seen == {"missing", "unfinished", "stale", "version-map", "profiles"}
+
+
+@pytest.mark.parametrize(("home", "kept"), [("/", False), ("/h", True)])
+def test_host_paths_skip_the_root_directory_only(
+    monkeypatch: pytest.MonkeyPatch, home: str, kept: bool
+) -> None:
+    monkeypatch.setenv("HOME", home)
+    host_paths.cache_clear()
+    try:
+        assert (home in host_paths()) is kept
+    finally:
+        monkeypatch.undo()
+        host_paths.cache_clear()

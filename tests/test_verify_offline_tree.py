@@ -422,20 +422,19 @@ def test_allow_stale_makes_stale_files_warnings(root: Path) -> None:
 def test_a_case_filter_judges_only_the_files_it_selects(root: Path) -> None:
     (raw(root) / "gone.meta.json").write_text("x")
     (raw(root) / "1M-other.meta.json").write_text("x")
+    (raw(root) / "zz-gone.meta.json").write_text("x")  # after names the globs skip
     (root / T / "notes.txt").write_text("x")
     (root / T / "versions.json").write_text("[]")
     result = check_tree(
-        scope(root, cases=CASES[:1], case_globs=("1M-*",), versions=(NEW,), filtered=True)
+        scope(root, cases=CASES[:1], case_globs=("1M-*", "zz-*"), versions=(NEW,), filtered=True)
     )
     assert CASES[0].name == GROWN
     assert (result.version_map, result.triples) == ("not checked (filtered)", 1)
     assert result.readable == {("raw", NEW, GROWN)}
+    why = "belongs to no curated raw case (renamed or removed?)"
     assert result.problems == [
-        Problem(
-            "stale",
-            f"{T}/raw/11.1.3/1M-other.meta.json",
-            "belongs to no curated raw case (renamed or removed?)",
-        )
+        Problem("stale", f"{T}/raw/11.1.3/{name}.meta.json", why)
+        for name in ("1M-other", "zz-gone")
     ]
 
 

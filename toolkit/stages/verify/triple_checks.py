@@ -135,7 +135,7 @@ class _TripleCheck:
         texts: list[str] = []
         for p in self.paths:
             try:
-                texts.append(p.read_bytes().decode("utf-8"))
+                texts.append(p.read_bytes().decode())  # bytes.decode is UTF-8, never the locale
             except UnicodeDecodeError as exc:
                 self.problem("schema", p, f"not UTF-8 text: {exc}")
             except OSError as exc:

@@ -30,7 +30,7 @@ def load_versions_json(
 
     fix = f"regenerate it with `python -m toolkit generate {spec.name}`"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode())  # UTF-8, never the locale
     except FileNotFoundError:
         problem(f"missing; {fix}")
         return None, found

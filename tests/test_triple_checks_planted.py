@@ -663,3 +663,14 @@ def test_host_paths_skip_the_root_directory_only(
     finally:
         monkeypatch.undo()
         host_paths.cache_clear()
+
+
+def test_a_command_without_info_has_no_stdout_to_judge(root: Path) -> None:
+    """A pipeline whose last step is resize: stdout.txt stays empty and is not parsed."""
+    spec = dataclasses.replace(SPEC, steps=SPEC.steps[:2])
+    p = path(root, GROWN, "meta")
+    meta = {k: v for k, v in json.loads(p.read_text()).items() if not k.startswith("info_")}
+    p.write_text(dump_json(meta))
+    path(root, GROWN, "stderr").write_text("---RESIZE STDERR---\n")
+    path(root, GROWN, "stdout").write_text("")
+    assert check_triple(root, spec, CASES[GROWN], V, LISTING) == ([], True)

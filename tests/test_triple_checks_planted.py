@@ -674,3 +674,27 @@ def test_a_command_without_info_has_no_stdout_to_judge(root: Path) -> None:
     path(root, GROWN, "stderr").write_text("---RESIZE STDERR---\n")
     path(root, GROWN, "stdout").write_text("")
     assert check_triple(root, spec, CASES[GROWN], V, LISTING) == ([], True)
+
+
+def test_the_plan_follows_the_version_s_size_grammar(tmp_path: Path) -> None:
+    """qemu-img 5.2 reads "0x40M" as 64 MiB (8.0 refuses a hex size with a suffix)."""
+    old = "5.2.0"
+    d = tmp_path / SPEC.output_type / "raw" / old
+    d.mkdir(parents=True)
+    for suffix in SUFFIX.values():
+        shutil.copy(SOURCE / "raw" / old / f"{GROWN}{suffix}", d)
+    argv = ["qemu-img", "resize", "-f", "raw", "$FILENAME", "0x40M"]
+    p = d / f"{GROWN}.meta.json"
+    meta = json.loads(p.read_text())
+    p.write_text(dump_json({**meta, "end_spec": "0x40M", "resize_argv": argv}))
+    case = dataclasses.replace(CASES[GROWN], end_spec="0x40M")
+    assert check_triple(tmp_path, SPEC, case, old, LISTING) == ([], True)
+    out = d / f"{GROWN}.stdout.txt"
+    old_size = '"virtual-size": 67108864,\n    "filename"'
+    assert old_size in out.read_text()
+    out.write_text(out.read_text().replace(old_size, old_size.replace("864", "865")))
+    why = "resize returned 0 but virtual-size is 67108865, not expected_final_size 67108864"
+    assert check_triple(tmp_path, SPEC, case, old, LISTING) == (
+        [Problem("final-size", f"{SPEC.output_type}/raw/{old}/{GROWN}.stdout.txt", why)],
+        True,
+    )

@@ -6,6 +6,7 @@ pins both the check id and the wording.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,14 @@ def test_a_marker_needs_the_whole_line() -> None:
         n = len(lookalike)
         got, found = sections(text, meta(GREW, create_stderr_bytes=n))
         assert (got, found) == ([lookalike, "", ""], [])
+
+
+def test_a_step_with_two_needs_names_both() -> None:
+    """A step may need several earlier steps (StepSpec.requires): the message names each."""
+    create, resize, info = SPEC.steps
+    spec = dataclasses.replace(
+        SPEC, steps=(create, resize, dataclasses.replace(info, requires=("create", "resize")))
+    )
+    found: list[tuple[str, str]] = []
+    return_codes(spec, meta(REFUSED, **INFO_RAN), lambda check, text: found.append((check, text)))
+    assert found == [("return-codes", "info ran although create returned 0, resize returned 1")]

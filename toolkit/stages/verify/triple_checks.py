@@ -135,7 +135,7 @@ class _TripleCheck:
         texts: list[str] = []
         for p in self.paths:
             try:
-                texts.append(p.read_bytes().decode("utf-8"))
+                texts.append(p.read_bytes().decode())  # bytes.decode is UTF-8, never the locale
             except UnicodeDecodeError as exc:
                 self.problem("schema", p, f"not UTF-8 text: {exc}")
             except OSError as exc:
@@ -243,8 +243,8 @@ class _TripleCheck:
             case, binary, tuple(steps), plan.applied_shrink_flag, plan.expected_final_size
         )
         expected = build_meta(result, spec)
-        for key in sorted(set(expected) | set(meta)):
-            have, want = meta.get(key, "(absent)"), expected.get(key, "(absent)")
+        for key in sorted(expected):  # the schema gave meta exactly these keys
+            have, want = meta[key], expected[key]
             if have == want:
                 continue
             check = _check_for_key(key)

@@ -30,7 +30,7 @@ def load_versions_json(
 
     fix = f"regenerate it with `python -m toolkit generate {spec.name}`"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode())  # UTF-8, never the locale
     except FileNotFoundError:
         problem(f"missing; {fix}")
         return None, found
@@ -64,14 +64,14 @@ def check_version_map(root: Path, spec: CommandSpec) -> tuple[str, list[Problem]
     fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
     try:
         wanted = expected_version_map(root, spec)
-        want: str | None = dump_json(wanted)
+        want: bytes | None = dump_json(wanted).encode()
     except ToolkitError as exc:
         want, why = None, f"cannot be recomputed: {exc}"
     else:
         for where, message in profile_files.problems(root, spec, wanted["profiles"]):
             found.append(Problem("profiles", relative(root, where), message))
     try:
-        have: str | None = path.read_text(encoding="utf-8")
+        have: bytes | None = path.read_bytes()  # bytes: a non-UTF-8 map is just not current
     except FileNotFoundError:
         have = None
     if want is not None:

@@ -26,7 +26,6 @@ skipped, trailing ones are not.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, fields
 from functools import cache
@@ -101,7 +100,7 @@ class SizeError(ValueError):
 
 
 def _suffix_multiplier(char: str) -> int | None:
-    power = SUFFIX_POWER.get(char.upper()) if char else None
+    power = SUFFIX_POWER.get(char.upper())
     return None if power is None else 1024**power
 
 
@@ -173,11 +172,8 @@ def _strtod(s: str) -> tuple[float, int]:
         raise SizeError(f"{s!r}: expected a number")
     body = m.group(0)
     if re.match(r"[+-]?0[xX]", body):
-        sign = -1.0 if body.startswith("-") else 1.0
-        digits = body.lstrip("+-")
-        if not re.search(r"[pP]", digits):
-            digits += "p0"
-        return sign * float.fromhex(digits), m.end()
+        # float.fromhex takes the sign itself but needs the binary exponent strtod infers
+        return float.fromhex(body if re.search(r"[pP]", body) else body + "p0"), m.end()
     return float(body), m.end()
 
 
@@ -185,10 +181,11 @@ def _parse_legacy(text: str) -> int:
     s = text.lstrip(_C_SPACE)
     value, pos = _strtod(s)
     mul = _final_suffix(text, s, pos)
-    if mul == 1 and math.modf(value)[0] != 0:
+    if mul == 1 and not value.is_integer():
         raise SizeError(f"{text!r}: a fraction needs a suffix (k, M, G, T, P or E)")
     product = value * mul
-    if value < 0 or product > math.nextafter(2.0**64, 0):
+    # qemu refuses a product above nextafter(2**64, 0); no double lies in between
+    if value < 0 or product >= 2.0**64:
         raise SizeError(f"{text!r}: out of range")
     return int(product)
 

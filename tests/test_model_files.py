@@ -14,7 +14,6 @@ from toolkit.model.outputs import output_dir, output_file
 from toolkit.model.resources import DATA_DIR, data_text
 
 
-
 def test_temp_name_shape() -> None:
     name = atomic.temp_name_for(Path("/d/case.meta.json")).name
     assert re.fullmatch(rf"\.case\.meta\.json\.tmp-{os.getpid()}-[0-9a-f]{{8}}", name), name
@@ -141,6 +140,6 @@ def test_output_dir(tmp_path: Path) -> None:
 
 
 def test_data_text() -> None:
-    assert DATA_DIR == Path(atomic.__file__).resolve().parent.parent / "data"
+    assert Path(atomic.__file__).resolve().parent.parent / "data" == DATA_DIR
     name = sorted(p.name for p in DATA_DIR.iterdir() if p.is_file())[0]
     assert data_text(name) == (DATA_DIR / name).read_bytes().decode("utf-8")

@@ -51,7 +51,8 @@ def test_each_step_runs_after_the_one_before() -> None:
         ("resize", ("create",)),
         ("info", ("resize",)),
     ]
-    assert [(s.name, req) for s, req in CREATE.schedule()] == [("create", ()), ("info", ("create",))]
+    create = [(s.name, req) for s, req in CREATE.schedule()]
+    assert create == [("create", ()), ("info", ("create",))]
 
 
 def test_a_step_may_name_what_it_requires() -> None:
@@ -81,9 +82,8 @@ def test_resize_argv_of_every_option() -> None:
 
 
 def test_preallocation_mode() -> None:
-    assert preallocation_mode(Case("resize", "raw", "n", "1M", "2M", prealloc="falloc"), RESIZE) == (
-        "falloc"
-    )
+    falloc = Case("resize", "raw", "n", "1M", "2M", prealloc="falloc")
+    assert preallocation_mode(falloc, RESIZE) == "falloc"
     opts = ("preallocation=off,cluster_size=4k", "preallocation=metadata")
     create = Case("create", "qcow2", "n", "1M", create_options=opts)
     assert preallocation_mode(create, CREATE) == "metadata"  # the last one wins, as in qemu

@@ -114,7 +114,7 @@ def test_grammar_names_and_rule_releases() -> None:
         "fixed_point+hex_suffix_refused+bare_fraction+fraction_carry",
         "fixed_point+hex_suffix_refused+bare_fraction+fraction_carry+resize_dash_needs_digit",
     ]
-    assert MODERN == GRAMMARS[-1] and LEGACY == GRAMMARS[0]
+    assert GRAMMARS[-1] == MODERN and GRAMMARS[0] == LEGACY
     assert SUFFIX_POWER == {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 
 

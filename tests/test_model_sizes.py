@@ -69,6 +69,8 @@ MESSAGES = [
     ("1Q", MODERN, "'1Q': unexpected 'Q' (suffixes: b k M G T P E)"),
     ("1Q", LEGACY, "'1Q': unexpected 'Q' (suffixes: b k M G T P E)"),
     (" 1k ", MODERN, "' 1k ': unexpected ' ' (suffixes: b k M G T P E)"),
+    ("1MM", MODERN, "'1MM': unexpected 'M' (suffixes: b k M G T P E)"),
+    ("0x1kk", MODERN, "'0x1kk': a hex size takes no suffix"),
     ("M", MODERN, "'M': expected a number"),
     ("M", LEGACY, "'M': expected a number"),
     ("0x", MODERN, "'0x': hex number without digits"),

@@ -82,9 +82,7 @@ RULE_SINCE: dict[str, tuple[int, ...]] = {
 def grammar_for(version: str) -> Grammar:
     """The rules qemu-img `version` follows (an unparsable version gets the newest)."""
     v = version_key(version)
-    if v[0] < 0:
-        v = (999,)
-    return Grammar(**{rule: v >= since for rule, since in RULE_SINCE.items()})
+    return Grammar(**{rule: v >= since or v[0] < 0 for rule, since in RULE_SINCE.items()})
 
 
 LEGACY = grammar_for("5.2")

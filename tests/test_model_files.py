@@ -69,6 +69,10 @@ def test_a_failed_rename_leaves_no_temp_file(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_device_is_written_in_place() -> None:
+    assert atomic.write_bytes(Path(os.devnull), b"x") is True
+
+
 def test_write_text_is_utf8(tmp_path: Path) -> None:
     assert atomic.write_text(tmp_path / "t.txt", "é") is True
     assert (tmp_path / "t.txt").read_bytes() == b"\xc3\xa9"
@@ -119,6 +123,22 @@ def test_unwritable_directories_are_refused() -> None:
             f"--store {path}: cannot write in /proc (No such file or directory); "
             "choose a writable directory"
         )
+
+
+def test_relative_paths_are_named_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/proc")
+    for check in (output_file, output_dir):
+        with pytest.raises(BadInput) as info:
+            check(Path("new"), "--out")
+        assert str(info.value) == (
+            "--out new: cannot write in /proc (No such file or directory); "
+            "choose a writable directory"
+        )
+
+
+def test_an_existing_file_is_probed_too() -> None:
+    with pytest.raises(BadInput, match="cannot write in /proc"):
+        output_file(Path("/proc/version"))
 
 
 def test_output_dir(tmp_path: Path) -> None:

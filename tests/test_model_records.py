@@ -135,8 +135,9 @@ def test_step_and_case_result() -> None:
     result = CaseResult(Case("create", "raw", "n", "1M"), binary(), (ran, skipped), False, 512)
     assert result.step("info") is skipped
     assert result.step("create") is ran
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as info:
         result.step("resize")
+    assert info.value.args == ("resize",)
 
 
 def test_baseline_meta_is_fresh_each_time() -> None:

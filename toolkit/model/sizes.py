@@ -169,10 +169,8 @@ def _strtod(s: str) -> tuple[float, int]:
     if not m:
         raise SizeError(f"{s!r}: expected a number")
     body = m.group(0)
-    if re.match(r"[+-]?0[xX]", body):
-        # float.fromhex takes the sign itself but needs the binary exponent strtod infers
-        return float.fromhex(body if re.search(r"[pP]", body) else body + "p0"), m.end()
-    return float(body), m.end()
+    # float.fromhex reads a C hex float as strtod does: sign, and `p` exponent optional
+    return (float.fromhex if re.match(r"[+-]?0[xX]", body) else float)(body), m.end()
 
 
 def _parse_legacy(text: str) -> int:

@@ -57,6 +57,11 @@ def test_stage_writes_beside_the_target(tmp_path: Path) -> None:
     )
 
 
+def test_a_stage_that_cannot_open_reraises_the_open_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        atomic.stage(tmp_path / "missing" / "t.txt", b"data")
+
+
 def test_a_failed_rename_leaves_no_temp_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -130,6 +130,18 @@ def test_unwritable_directories_are_refused() -> None:
         )
 
 
+def test_the_probe_is_a_hidden_file_whose_removal_may_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hidden, so a run killed mid-probe leaves nothing that looks like an output
+    def unlink_fails(name: str) -> None:
+        raise PermissionError(1, "Operation not permitted", name)
+
+    monkeypatch.setattr(os, "unlink", unlink_fails)
+    assert output_dir(tmp_path, "--store") == tmp_path
+    assert [p.name[:13] for p in tmp_path.iterdir()] == [".write-probe-"]
+
+
 def test_relative_paths_are_named_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir("/proc")
     for check in (output_file, output_dir):

@@ -57,6 +57,7 @@ def test_parse_version_line(line: str, version: str | None) -> None:
         ([" LATEST "], ["11.1.3"]),
         (["10.0"], ["10.0.13"]),  # a prefix takes its highest match
         (["10"], ["10.0.13"]),
+        (["5"], ["5.2.0"]),  # a prefix with one match
         (["10.0.2", "5.2.0", "10.0.2"], ["5.2.0", "10.0.2"]),
         (["11.1.2", "oldest", "latest"], ["5.2.0", "11.1.2", "11.1.3"]),
     ],

@@ -89,9 +89,13 @@ def test_temp_files_found_and_swept_only_as_files(tmp_path: Path) -> None:
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     (deep / ".x.json.tmp-1-00000000").write_text("half")
+    (tmp_path / ".y.txt.tmp-2-00000000").write_text("half")
     (deep / "x.json").write_text("whole")
-    assert sorted(p.name for p in atomic.iter_temp_files(tmp_path)) == [".x.json.tmp-1-00000000"]
-    assert atomic.sweep_temp_files(tmp_path) == 1
+    assert sorted(p.name for p in atomic.iter_temp_files(tmp_path)) == [
+        ".x.json.tmp-1-00000000",
+        ".y.txt.tmp-2-00000000",
+    ]
+    assert atomic.sweep_temp_files(tmp_path) == 2
     assert atomic.sweep_temp_files(tmp_path) == 0
     assert sorted(p.name for p in deep.iterdir()) == ["x.json"]
 

@@ -87,6 +87,8 @@ def test_preallocation_mode() -> None:
     opts = ("preallocation=off,cluster_size=4k", "preallocation=metadata")
     create = Case("create", "qcow2", "n", "1M", create_options=opts)
     assert preallocation_mode(create, CREATE) == "metadata"  # the last one wins, as in qemu
+    one = Case("create", "raw", "n", "1M", create_options=("preallocation=full",))
+    assert preallocation_mode(one, CREATE) == "full"
     assert preallocation_mode(Case("create", "qcow2", "n", "1M", ("compat=1.1",)), CREATE) is None
     # resize takes its mode from --preallocation, not from create's options
     resize = Case("resize", "raw", "n", "1M", "2M", ("preallocation=full",))

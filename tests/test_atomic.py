@@ -37,9 +37,16 @@ def test_a_fifo_stays_a_fifo(tmp_path: Path) -> None:
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
-def test_devnull_stays_a_device() -> None:
-    atomic.write_text(Path(os.devnull), "discarded\n")
-    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+def test_devnull_stays_a_device(tmp_path: Path) -> None:
+    # a null device of our own: under mutation testing a broken write_bytes must not
+    # replace the host's /dev/null (it once did)
+    null = tmp_path / "null"
+    try:
+        os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("creating a device node needs CAP_MKNOD")
+    atomic.write_text(null, "discarded\n")
+    assert stat.S_ISCHR(null.stat().st_mode)
 
 
 def test_temp_files_never_look_like_baselines_and_are_swept(tmp_path: Path) -> None:

@@ -83,6 +83,6 @@ def split_option_string(text: str) -> list[tuple[str, str]]:
     """`a=1,b=2` -> [("a", "1"), ("b", "2")]; qemu's `,,` escape is refused by the caller."""
     pairs = []
     for item in text.split(","):
-        key, sep, value = item.partition("=")
-        pairs.append((key.strip(), value if sep else ""))
+        key, _, value = item.partition("=")  # no "=": value is ""
+        pairs.append((key.strip(), value))
     return pairs

@@ -26,7 +26,6 @@ skipped, trailing ones are not.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, fields
 from functools import cache
@@ -83,9 +82,7 @@ RULE_SINCE: dict[str, tuple[int, ...]] = {
 def grammar_for(version: str) -> Grammar:
     """The rules qemu-img `version` follows (an unparsable version gets the newest)."""
     v = version_key(version)
-    if v[0] < 0:
-        v = (999,)
-    return Grammar(**{rule: v >= since for rule, since in RULE_SINCE.items()})
+    return Grammar(**{rule: v >= since or v[0] < 0 for rule, since in RULE_SINCE.items()})
 
 
 LEGACY = grammar_for("5.2")
@@ -101,7 +98,7 @@ class SizeError(ValueError):
 
 
 def _suffix_multiplier(char: str) -> int | None:
-    power = SUFFIX_POWER.get(char.upper()) if char else None
+    power = SUFFIX_POWER.get(char.upper())
     return None if power is None else 1024**power
 
 
@@ -172,23 +169,19 @@ def _strtod(s: str) -> tuple[float, int]:
     if not m:
         raise SizeError(f"{s!r}: expected a number")
     body = m.group(0)
-    if re.match(r"[+-]?0[xX]", body):
-        sign = -1.0 if body.startswith("-") else 1.0
-        digits = body.lstrip("+-")
-        if not re.search(r"[pP]", digits):
-            digits += "p0"
-        return sign * float.fromhex(digits), m.end()
-    return float(body), m.end()
+    # float.fromhex reads a C hex float as strtod does: sign, and `p` exponent optional
+    return (float.fromhex if re.match(r"[+-]?0[xX]", body) else float)(body), m.end()
 
 
 def _parse_legacy(text: str) -> int:
     s = text.lstrip(_C_SPACE)
     value, pos = _strtod(s)
     mul = _final_suffix(text, s, pos)
-    if mul == 1 and math.modf(value)[0] != 0:
+    if mul == 1 and not value.is_integer():
         raise SizeError(f"{text!r}: a fraction needs a suffix (k, M, G, T, P or E)")
     product = value * mul
-    if value < 0 or product > math.nextafter(2.0**64, 0):
+    # qemu refuses a product above nextafter(2**64, 0); no double lies in between
+    if value < 0 or product >= 2.0**64:
         raise SizeError(f"{text!r}: out of range")
     return int(product)
 

@@ -1,0 +1,120 @@
+"""The pipeline model: each command's steps, their argv, what runs after what, the plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from toolkit.model.pipeline import (
+    COMMANDS,
+    IMAGE,
+    QEMU_IMG,
+    Plan,
+    StepSpec,
+    plan_for,
+    preallocation_mode,
+)
+from toolkit.model.records import Case
+from toolkit.model.sizes import LEGACY, MODERN, Grammar
+
+M = 1 << 20
+RESIZE = COMMANDS["resize"]
+CREATE = COMMANDS["create"]
+
+
+def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
+    spec = COMMANDS[case.command]
+    return {s.name: s.argv(case, plan) for s in spec.steps}
+
+
+def test_commands_and_their_steps() -> None:
+    assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
+    assert list(COMMANDS) == ["resize", "create"]
+    assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
+        "resize",
+        "resize-info-json",
+        True,
+    )
+    assert (CREATE.name, CREATE.output_type, CREATE.needs_end_spec) == (
+        "create",
+        "create-info-json",
+        False,
+    )
+    assert RESIZE.step_names() == ("create", "resize", "info")
+    assert CREATE.step_names() == ("create", "info")
+    assert [s.marker for s in RESIZE.steps] == [None, "---RESIZE STDERR---", "---INFO STDERR---"]
+    assert [s.stdout_is_artefact for s in RESIZE.steps] == [False, False, True]
+
+
+def test_each_step_runs_after_the_one_before() -> None:
+    assert [(s.name, req) for s, req in RESIZE.schedule()] == [
+        ("create", ()),
+        ("resize", ("create",)),
+        ("info", ("resize",)),
+    ]
+    create = [(s.name, req) for s, req in CREATE.schedule()]
+    assert create == [("create", ()), ("info", ("create",))]
+
+
+def test_a_step_may_name_what_it_requires() -> None:
+    first = StepSpec("a", lambda c, p: [], None)
+    second = StepSpec("b", lambda c, p: [], "---B---")
+    third = StepSpec("c", lambda c, p: [], "---C---", requires=("a",))
+    spec = type(RESIZE)("x", "x-out", (first, second, third), needs_end_spec=False)
+    assert [req for _, req in spec.schedule()] == [(), ("a",), ("a",)]
+    assert StepSpec("d", lambda c, p: [], None, requires=()).requires == ()
+
+
+def test_resize_argv_of_every_option() -> None:
+    case = Case("resize", "vhd", "n", "1M", "-512", ("subformat=fixed", "force_size=on"),
+                prealloc="full", shrink=True)  # fmt: skip
+    assert argvs(case, Plan(True, None)) == {
+        "create": ["create", "-f", "vpc", "-o", "subformat=fixed", "-o", "force_size=on",
+                   IMAGE, "1M"],
+        "resize": ["resize", "-f", "vpc", "--shrink", "--preallocation", "full", IMAGE, "-512"],
+        "info": ["info", "--output=json", IMAGE],
+    }  # fmt: skip
+    plain = Case("resize", "qcow2", "n", "1M", "+1M")
+    assert argvs(plain, Plan(False, 2 * M))["resize"] == ["resize", "-f", "qcow2", IMAGE, "+1M"]
+    off = Case("resize", "raw", "n", "1M", "2M", prealloc="off")
+    assert argvs(off, Plan(False, 2 * M))["resize"] == [
+        "resize", "-f", "raw", "--preallocation", "off", IMAGE, "2M"
+    ]  # fmt: skip
+
+
+def test_preallocation_mode() -> None:
+    falloc = Case("resize", "raw", "n", "1M", "2M", prealloc="falloc")
+    assert preallocation_mode(falloc, RESIZE) == "falloc"
+    opts = ("preallocation=off,cluster_size=4k", "preallocation=metadata")
+    create = Case("create", "qcow2", "n", "1M", create_options=opts)
+    assert preallocation_mode(create, CREATE) == "metadata"  # the last one wins, as in qemu
+    one = Case("create", "raw", "n", "1M", create_options=("preallocation=full",))
+    assert preallocation_mode(one, CREATE) == "full"
+    assert preallocation_mode(Case("create", "qcow2", "n", "1M", ("compat=1.1",)), CREATE) is None
+    # resize takes its mode from --preallocation, not from create's options
+    resize = Case("resize", "raw", "n", "1M", "2M", ("preallocation=full",))
+    assert preallocation_mode(resize, RESIZE) is None
+
+
+@pytest.mark.parametrize(
+    ("case", "grammar", "plan"),
+    [
+        (Case("create", "raw", "n", "1.5k"), MODERN, Plan(False, 1536)),
+        (Case("create", "raw", "n", "1e3"), MODERN, Plan(False, None)),
+        (Case("create", "raw", "n", "1e3"), LEGACY, Plan(False, 1000)),
+        (Case("resize", "raw", "n", "1M", "-512"), MODERN, Plan(True, M - 512)),
+        (Case("resize", "raw", "n", "1M", "+512"), MODERN, Plan(False, M + 512)),
+        (Case("resize", "raw", "n", "1M", "512", shrink=False), MODERN, Plan(False, 512)),
+        # a size the grammar refuses: no final size, the flag from the sign or the case
+        (Case("resize", "raw", "n", "1M", "-1e3"), MODERN, Plan(True, None)),
+        (Case("resize", "raw", "n", "1M", "+1e3"), MODERN, Plan(False, None)),
+        (Case("resize", "raw", "n", "1M", "-1e3", shrink=False), MODERN, Plan(False, None)),
+        (Case("resize", "raw", "n", "1e3", "+1M", shrink=True), MODERN, Plan(True, None)),
+        (Case("resize", "raw", "n", "1e3", "-1"), LEGACY, Plan(True, 999)),
+    ],
+)
+def test_plan_for(case: Case, grammar: Grammar, plan: Plan) -> None:
+    assert plan_for(case, grammar) == plan
+
+
+def test_plan_for_defaults_to_the_newest_grammar() -> None:
+    assert plan_for(Case("resize", "raw", "n", "1M", "-.5M")) == Plan(True, None)

@@ -38,7 +38,7 @@ def problems(e: Any, spec: Any = RESIZE, index: int = 3) -> list[str]:
 
 def test_a_full_resize_case() -> None:
     e = entry(
-        name="1M-to-4M.x+y_z",
+        name="X1M-to-4M.x+y_z",
         options=["cluster_size=512"],
         prealloc="metadata",
         shrink=False,
@@ -48,7 +48,7 @@ def test_a_full_resize_case() -> None:
         Case(
             command="resize",
             format="qcow2",
-            name="1M-to-4M.x+y_z",
+            name="X1M-to-4M.x+y_z",
             start_size="1M",
             end_spec="4M",
             create_options=("cluster_size=512",),
@@ -270,7 +270,9 @@ def test_every_problem_of_every_file_is_listed(tmp_path: Path) -> None:
     empty = write(tmp_path, "resize-empty.toml", "# nothing\n")
     table = write(tmp_path, "resize-table.toml", '[case]\nname = "t"\n')
     bad_toml = write(tmp_path, "resize-toml.toml", "[[case]\n")
-    dup = write(tmp_path, "resize-x.toml", CASE.format("a") + "[[case]]\nname = 'q'\n")
+    dup = write(
+        tmp_path, "resize-x.toml", CASE.format("a") + "[[case]]\nname = 'q'\n[[case]]\nx = 1\n"
+    )
     message = refusal(tmp_path)
     lines = message.removeprefix(HEAD).split("\n  ")
     assert message.startswith(HEAD)
@@ -289,6 +291,11 @@ def test_every_problem_of_every_file_is_listed(tmp_path: Path) -> None:
         f"{dup}: case 'q' (None): `start` must be a non-empty size string such as \"1M\"",
         f"{dup}: case 'q' (None): `end` is required: the resize target, e.g. \"64M\", "
         '"+63M" or "-32M"',
+        f"{dup}: case #3: unknown key 'x' (known: {KNOWN})",
+        f"{dup}: case #3: {NAME_RULE}",
+        f"{dup}: case #3: unknown format None; known formats: qcow2, raw, vhd, vhdx, vmdk",
+        f'{dup}: case #3: `start` must be a non-empty size string such as "1M"',
+        f'{dup}: case #3: `end` is required: the resize target, e.g. "64M", "+63M" or "-32M"',
     ]
 
 

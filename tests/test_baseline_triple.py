@@ -7,6 +7,7 @@ give back exactly the committed bytes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -122,6 +123,11 @@ def test_combined_stderr_puts_each_marker_on_its_own_line() -> None:
     assert combined_stderr(r, RESIZE) == ("no newline\n---RESIZE STDERR---\n---INFO STDERR---\nx\n")
     r = result(step("create", 0, ""), step("resize", 1, "a\n"), step("info", None))
     assert combined_stderr(r, RESIZE) == "---RESIZE STDERR---\na\n"
+    # A step that runs after one that did not (a spec whose info requires only create).
+    info_after_create = dataclasses.replace(RESIZE.steps[2], requires=("create",))
+    spec = dataclasses.replace(RESIZE, steps=(*RESIZE.steps[:2], info_after_create))
+    r = result(step("create", 0, "c\n"), step("resize", None), step("info", 0, "i\n"))
+    assert combined_stderr(r, spec) == "c\n---INFO STDERR---\ni\n"
     r = result(step("create", 1, "bad"), step("resize", None), step("info", None))
     assert combined_stderr(r, RESIZE) == "bad"
     with pytest.raises(ValueError):
@@ -315,7 +321,7 @@ def test_a_failed_rename_removes_every_staged_file(
         (".a.stdout.txt.tmp-12-0badf00d", ("a", ".stdout.txt")),
         (".1M-to-4M.stderr.txt.tmp-1-ab", ("1M-to-4M", ".stderr.txt")),
         (".x.y.meta.json.tmp-4194304-ffffffff", ("x.y", ".meta.json")),
-        (".stdout.txt.tmp-1-ab", None),
+        ("..stdout.txt.tmp-1-ab", None),  # a suffix and no case
         (".versions.json.tmp-1-ab", None),
         ("a.stdout.txt.tmp-1-ab", None),
         (".a.stdout.txt", None),

@@ -124,7 +124,7 @@ def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[st
                 ],
             )
         )
-    entries = data.get("case", [])
+    entries = data["case"]
     if not isinstance(entries, list):
         return [*out, (None, [f"{path}: `case` must be an array of tables ([[case]])"])]
     for index, entry in enumerate(entries, start=1):
@@ -194,7 +194,6 @@ def parse_case(
     comment = entry.get("comment", "")
     if not isinstance(comment, str):
         bad("comment must be a string")
-        comment = ""
     if start is not None and not errs:
         check_caps(fmt, options, prealloc, start, final, bad)
     if errs:

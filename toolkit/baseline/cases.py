@@ -204,7 +204,7 @@ def parse_case(
             format=str(fmt),
             name=str(name),
             start_size=str(start_text),
-            end_spec=end_text if spec.needs_end_spec else None,
+            end_spec=end_text,  # None for a command without one: checked above
             create_options=tuple(options),
             prealloc=prealloc,
             shrink=shrink,

@@ -154,10 +154,10 @@ def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
     a new stdout with an old meta.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    paths = triple_paths(directory, name)
-    texts = (baseline.stdout, baseline.stderr, dump_json(baseline.meta))
-    changed = [(p, t.encode("utf-8")) for p, t in zip(paths, texts, strict=True)]
-    changed = [(p, data) for p, data in changed if not atomic.same_bytes(p, data)]
+    out, err, meta = triple_paths(directory, name)
+    files = [(out, baseline.stdout), (err, baseline.stderr), (meta, dump_json(baseline.meta))]
+    encoded = [(p, text.encode()) for p, text in files]
+    changed = [(p, data) for p, data in encoded if not atomic.same_bytes(p, data)]
     staged: list[tuple[Path, Path]] = []
     try:
         for path, data in changed:

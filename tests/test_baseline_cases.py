@@ -4,6 +4,7 @@ and through the CLI)."""
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 from typing import Any
 
@@ -317,3 +318,14 @@ def test_unreadable_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert refusal(tmp_path) == (
             f"{HEAD}{latin}: cannot be read ({shown}); fix its permissions"
         )
+
+
+def test_case_files_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    (tmp_path / "resize.toml").write_text(CASE.format("a") + 'comment = "é"\n', encoding="utf-8")
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale
+    try:
+        [case] = load_cases(tmp_path, RESIZE)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+    assert case.comment == "é"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import locale
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +336,24 @@ def test_temp_file_owner(name: str, owner: tuple[str, str] | None) -> None:
 
 def test_suffixes() -> None:
     assert SUFFIXES == (".stdout.txt", ".stderr.txt", ".meta.json")
+
+
+def test_a_result_with_fewer_steps_than_its_command_is_refused() -> None:
+    with pytest.raises(ValueError):
+        build_meta(result(step("create", 0), step("resize", 0)), RESIZE)
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """A host whose locale encoding is ASCII: the tree must read the same there."""
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+
+
+def test_a_triple_reads_as_utf8_whatever_the_locale(tmp_path: Path, ascii_locale: None) -> None:
+    write_baseline(tmp_path, "c", Baseline("é\n", "è\n", {"ê": "ë"}))
+    assert read_baseline(tmp_path, "c") == Baseline("é\n", "è\n", {"ê": "ë"})

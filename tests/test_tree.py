@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import locale
 import os
 from pathlib import Path
 
@@ -222,3 +223,21 @@ def test_tree_lock_writes_its_pid_and_refuses_a_second_writer(tmp_path: Path) ->
         ):
             pass
         assert lock.read_text() == ""
+
+
+def test_versions_json_of_a_tree_that_recorded_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "new" / "tree"
+    write_versions_file(root, SPEC, [store_build("10.0.2")])
+    assert (root / "resize-info-json" / "versions.json").read_text() == "{}\n"
+
+
+def test_the_tree_reads_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path)
+    (tmp_path / "resize-info-json" / "versions.json").write_text('{"é": 1}', encoding="utf-8")
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale
+    try:
+        assert load_json_or_empty(tmp_path / "resize-info-json" / "versions.json") == {"é": 1}
+        assert tree.read("raw", "10.0.0", "a").stderr == "é\n"
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)

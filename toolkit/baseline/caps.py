@@ -64,11 +64,9 @@ def check_caps(
     bad: Callable[[str], None],
 ) -> None:
     opts = {k: v for text in options for k, v in split_option_string(text)}
-    sizes = [("start", start)]
-    # A negative final size is a legitimate rejection case for qemu-img to record: only
-    # the final size is exempt from the cap then, never the start, which create writes.
-    if final is not None and final >= 0:
-        sizes.append(("final size", final))
+    # A negative final size (a rejection case for qemu-img to record) is under any cap;
+    # the start, which create writes, is always checked.
+    sizes = [("start", start)] if final is None else [("start", start), ("final size", final)]
     if fmt == "vhdx" and start == 0:
         bad(
             "a 0-byte vhdx start is refused: qemu-img then writes 8 whole blocks (64M by "

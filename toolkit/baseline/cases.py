@@ -124,7 +124,7 @@ def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[st
                 ],
             )
         )
-    entries = data.get("case", [])
+    entries = data["case"]
     if not isinstance(entries, list):
         return [*out, (None, [f"{path}: `case` must be an array of tables ([[case]])"])]
     for index, entry in enumerate(entries, start=1):
@@ -194,7 +194,6 @@ def parse_case(
     comment = entry.get("comment", "")
     if not isinstance(comment, str):
         bad("comment must be a string")
-        comment = ""
     if start is not None and not errs:
         check_caps(fmt, options, prealloc, start, final, bad)
     if errs:
@@ -205,7 +204,7 @@ def parse_case(
             format=str(fmt),
             name=str(name),
             start_size=str(start_text),
-            end_spec=end_text if spec.needs_end_spec else None,
+            end_spec=end_text,  # None for a command without one: checked above
             create_options=tuple(options),
             prealloc=prealloc,
             shrink=shrink,

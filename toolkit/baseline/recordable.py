@@ -26,8 +26,8 @@ def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
                 f"{step.name} was killed at --timeout: a timeout is the host's, not "
                 f"qemu-img's; raise --timeout"
             )
-    artefact = next((s.name for s in spec.steps if s.stdout_is_artefact), None)
-    info = steps.get(artefact) if artefact is not None else None
+    artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
+    info = next((s for s in result.steps if s.name in artefacts), None)
     if info is None or info.return_code != 0:
         return None
     data = info_object(info.stdout)

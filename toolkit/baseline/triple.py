@@ -114,10 +114,10 @@ def meta_schema(spec: CommandSpec) -> Any:
     step_props: dict[str, Any] = base.pop("x-step-properties")
     for step in spec.steps:
         for key, sub in step_props.items():
-            if key == "stdout" and step.stdout_is_artefact:
-                continue  # info's stdout is the .stdout.txt file itself
-            base["properties"][f"{step.name}_{key}"] = sub
-            base["required"].append(f"{step.name}_{key}")
+            # info's stdout is the .stdout.txt file itself, not a meta key.
+            if key != "stdout" or not step.stdout_is_artefact:
+                base["properties"][f"{step.name}_{key}"] = sub
+                base["required"].append(f"{step.name}_{key}")
     return base
 
 
@@ -153,12 +153,11 @@ def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
     in between leaves evidence (`unfinished_triples`) instead of a triple that mixes
     a new stdout with an old meta.
     """
-    if not directory.is_dir():
-        directory.mkdir(parents=True, exist_ok=True)
-    paths = triple_paths(directory, name)
-    texts = (baseline.stdout, baseline.stderr, dump_json(baseline.meta))
-    changed = [(p, t.encode("utf-8")) for p, t in zip(paths, texts, strict=True)]
-    changed = [(p, data) for p, data in changed if not atomic.same_bytes(p, data)]
+    directory.mkdir(parents=True, exist_ok=True)
+    out, err, meta = triple_paths(directory, name)
+    files = [(out, baseline.stdout), (err, baseline.stderr), (meta, dump_json(baseline.meta))]
+    encoded = [(p, text.encode()) for p, text in files]
+    changed = [(p, data) for p, data in encoded if not atomic.same_bytes(p, data)]
     staged: list[tuple[Path, Path]] = []
     try:
         for path, data in changed:

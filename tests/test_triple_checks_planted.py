@@ -698,3 +698,13 @@ def test_the_plan_follows_the_version_s_size_grammar(tmp_path: Path) -> None:
         [Problem("final-size", f"{SPEC.output_type}/raw/{old}/{GROWN}.stdout.txt", why)],
         True,
     )
+
+
+def test_a_problem_is_reported_as_check_where_and_message() -> None:
+    """verify --report's record of a problem (errors and warnings are listed apart)."""
+    found = Problem("stale", "raw/11.1.3/x.txt", "a file outside the layout", warning=True)
+    assert found.as_dict() == {
+        "check": "stale",
+        "where": "raw/11.1.3/x.txt",
+        "message": "a file outside the layout",
+    }

@@ -100,7 +100,7 @@ def write_bytes(path: Path, data: bytes) -> bool:
 
 
 def write_text(path: Path, text: str) -> bool:
-    return write_bytes(path, text.encode("utf-8"))
+    return write_bytes(path, text.encode())  # str.encode is always UTF-8
 
 
 def iter_temp_files(root: Path) -> Iterator[Path]:

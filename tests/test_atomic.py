@@ -31,7 +31,7 @@ def test_a_fifo_stays_a_fifo(tmp_path: Path) -> None:
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    atomic.write_text(fifo, "through the pipe\n")
+    assert atomic.write_text(fifo, "through the pipe\n") is True  # written in place
     reader.join(timeout=10)
     assert got == [b"through the pipe\n"]
     assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import case_files, toolkit
+from helpers import case_files, in_process, toolkit
 
 from toolkit.baseline.cases import load_cases
 from toolkit.model.errors import BadInput
@@ -135,11 +137,19 @@ def test_same_name_in_two_formats_is_fine(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("label", sorted(REJECTIONS))
 def test_bad_case_file_exits_2_and_writes_nothing(label: str, tmp_path: Path) -> None:
+    _check_bad_case_file(label, tmp_path, in_process)
+
+
+def test_a_bad_case_file_exits_2_from_the_command_line(tmp_path: Path) -> None:
+    _check_bad_case_file("duplicate", tmp_path, toolkit)
+
+
+def _check_bad_case_file(
+    label: str, tmp_path: Path, run: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     cases = case_files(tmp_path, "resize", REJECTIONS[label][0])
     out = tmp_path / "out"
-    proc = toolkit(
-        "generate", "resize", "--curated-cases", str(cases), "--expected-outputs", str(out)
-    )
+    proc = run("generate", "resize", "--curated-cases", str(cases), "--expected-outputs", str(out))
     assert proc.returncode == 2, proc.stderr
     assert str(cases / "resize.toml") in proc.stderr
     assert REJECTIONS[label][1] in proc.stderr

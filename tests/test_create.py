@@ -110,6 +110,7 @@ def test_drift_and_profiles_read_the_create_tree() -> None:
     assert check.returncode == 0, check.stdout
 
 
+@pytest.mark.slow
 def test_regenerating_the_committed_create_tree_writes_nothing(
     tmp_path: Path, qemu_binaries: list[QemuBinary]
 ) -> None:

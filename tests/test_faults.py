@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TOOLKIT, alive
+from helpers import TOOLKIT, Spawn, alive
 
 from toolkit.model.records import QemuBinary
 
@@ -51,6 +51,7 @@ def triples(tree: Path) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_hang_is_killed_with_its_group_and_the_run_goes_on(
     tmp_path: Path, latest: QemuBinary
 ) -> None:
@@ -116,12 +117,13 @@ def test_crash_on_a_signal_is_recorded_as_minus_the_signal(
     assert stderr == "---RESIZE STDERR---\nabout to crash\n"
 
 
-def _start_slow_run(tmp_path: Path, latest: QemuBinary, out: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
+def _start_slow_run(
+    spawn: Spawn, tmp_path: Path, latest: QemuBinary, out: Path
+) -> subprocess.Popen[str]:
+    proc = spawn(
         generate_argv(STAND_INS / "qemu-img-fault-slow", out, "-j", "2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env=toolkit_env(latest, tmp_path),
     )
     deadline = time.monotonic() + 60
@@ -131,9 +133,9 @@ def _start_slow_run(tmp_path: Path, latest: QemuBinary, out: Path) -> subprocess
     return proc
 
 
-def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary) -> None:
+def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary, spawn: Spawn) -> None:
     out = tmp_path / "out"
-    proc = _start_slow_run(tmp_path, latest, out)
+    proc = _start_slow_run(spawn, tmp_path, latest, out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -147,9 +149,12 @@ def test_sigint_cleans_up_and_exits_130(tmp_path: Path, latest: QemuBinary) -> N
     assert not [p for p in out.rglob(".*") if p.name != ".generate.lock"]
 
 
-def test_sigkill_never_leaves_a_half_written_triple(tmp_path: Path, latest: QemuBinary) -> None:
+@pytest.mark.slow
+def test_sigkill_never_leaves_a_half_written_triple(
+    tmp_path: Path, latest: QemuBinary, spawn: Spawn
+) -> None:
     out = tmp_path / "out"
-    proc = _start_slow_run(tmp_path, latest, out)
+    proc = _start_slow_run(spawn, tmp_path, latest, out)
     proc.kill()
     proc.wait(timeout=30)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}

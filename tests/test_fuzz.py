@@ -99,6 +99,7 @@ def test_fuzz_catches_each_fault_and_saves_a_replayable_case(
             assert CHECKS[invariant](run_case(saved, real, FUZZ_SPEC, run_dir)).ok is True
 
 
+@pytest.mark.slow
 def test_shrinking_saves_a_small_case(
     qemu_binaries: list[QemuBinary],
     tmp_path: Path,
@@ -116,6 +117,7 @@ def test_shrinking_saves_a_small_case(
     assert len(saved.start_size) + len(saved.end_spec or "") <= 10, saved
 
 
+@pytest.mark.slow
 def test_no_false_alarms_on_the_real_versions(
     qemu_binaries: list[QemuBinary], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

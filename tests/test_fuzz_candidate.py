@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import Spawn
 
 from toolkit.baseline.cases import load_cases
 from toolkit.cli.main import main
@@ -123,15 +124,17 @@ def test_max_time_ends_the_run_and_reports(
     assert 0 < n < 1000
 
 
-def test_interrupt_prints_the_summary_and_saves_findings(real: QemuBinary, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_interrupt_prints_the_summary_and_saves_findings(
+    real: QemuBinary, tmp_path: Path, spawn: Spawn
+) -> None:
     """^C after the first failure is printed: exit 130, the summary, the finding saved."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "STANDIN_DELAY": "0.03"}
     argv = [sys.executable, "-m", "toolkit", "fuzz", "--profile", "ci", "--candidate",
             str(STAND_INS / "standin-candidate-shrinks-silently"), *against(real),
             "--format", "raw", "--max-examples", "1000", "--max-shrink-time", "600",
             *DIFFERENTIAL, "--curated-cases", str(tmp_path)]  # fmt: skip
-    proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = spawn(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     seen = []
     for line in proc.stdout:
@@ -206,6 +209,7 @@ def test_hypothesis_writes_nothing_in_the_working_directory(
     )
 
 
+@pytest.mark.slow
 def test_campaign_module_runs_the_same_properties(real: QemuBinary, tmp_path: Path) -> None:
     """tests/campaign/test_campaign.py (what HypoFuzz runs) under plain pytest, briefly: it
     collects, builds the candidate and the reference, and a faithful candidate passes."""

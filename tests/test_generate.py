@@ -225,6 +225,7 @@ def test_bad_filters_exit_2_and_write_nothing(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_committed_tree_reproduces_byte_for_byte(
     tmp_path: Path, qemu_binaries: list[QemuBinary]
 ) -> None:

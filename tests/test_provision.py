@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import Spawn
 
 from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
@@ -32,12 +33,10 @@ def toolkit(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def start_provision(store: Path, tmpdir: Path) -> subprocess.Popen[str]:
+def start_provision(spawn: Spawn, store: Path, tmpdir: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     cmd = [sys.executable, "-m", "toolkit", "provision", "--suite", "bookworm", "--store"]
-    return subprocess.Popen(
-        [*cmd, str(store)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    return spawn([*cmd, str(store)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
 
 
 def wait_for(pattern: str, under: Path, proc: subprocess.Popen[str], timeout: float = 120) -> Path:
@@ -47,7 +46,7 @@ def wait_for(pattern: str, under: Path, proc: subprocess.Popen[str], timeout: fl
         if hits:
             return hits[0]
         assert proc.poll() is None, f"provision ended early: {proc.communicate()[0]}"
-        time.sleep(0.005)
+        time.sleep(0.02)  # unpacking takes about a second: 20 ms polls still see it
     raise AssertionError(f"{pattern} never appeared under {under}")
 
 
@@ -92,7 +91,7 @@ def test_second_run_is_a_no_op_without_network() -> None:
 
 @pytest.mark.slow
 def test_interrupted_provision_leaves_nothing_and_is_cleaned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawn: Spawn
 ) -> None:
     monkeypatch.delenv("QEMU_IMG_BINARIES", raising=False)
     store, tmpdir = tmp_path / "store", tmp_path / "tmp"
@@ -100,14 +99,14 @@ def test_interrupted_provision_leaves_nothing_and_is_cleaned(
     cache = tmp_path / "probe.json"
 
     # SIGINT while apt is at work: the run removes its own build dir on the way out
-    proc = start_provision(store, tmpdir)
+    proc = start_provision(spawn, store, tmpdir)
     wait_for("qemu-img-apt-*/state/lists/*", tmpdir, proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130, proc.communicate()[0]
     assert list(store.iterdir()) == [] and list(tmpdir.iterdir()) == []
 
     # SIGKILL while unpacking: leftovers stay, but nothing discovery would pick up
-    proc = start_provision(store, tmpdir)
+    proc = start_provision(spawn, store, tmpdir)
     wait_for(".build-bookworm-*/stage/root/usr", store, proc)
     proc.kill()
     proc.wait(timeout=60)

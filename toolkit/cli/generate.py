@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    if not args.commit:
+    if not args.commit and not s.written:
+        print("nothing to commit: every file already held what this run recorded")
+    elif not args.commit:
         print(
             f"To commit: git add {s.tree} && git commit -m 'baselines: {spec.name} ({s.versions})'"
         )

@@ -40,6 +40,18 @@ def test_spellings_longest_first(linked: tuple[Path, Path], tmp_path: Path) -> N
     assert n.filter_image_path(f"{outer}/img and {inner}/img", ctx) == "$FILENAME and $FILENAME"
 
 
+def test_a_relative_path_is_spelled_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    rel = Path("img")
+    monkeypatch.chdir(tmp_path / "a")
+    assert n.spellings(rel) == (str(tmp_path / "a" / "img"), "img")
+    monkeypatch.chdir(tmp_path / "b")  # the same relative path, cached: still b's
+    assert n.spellings(rel) == (str(tmp_path / "b" / "img"), "img")
+
+
 def test_each_filter(linked: tuple[Path, Path]) -> None:
     link, real = linked
     ctx = _ctx(link, ("instar", "a.b"))

@@ -32,12 +32,17 @@ class PathContext:
     names: tuple[str, ...] = ()  # a candidate's own program names (--candidate-name)
 
 
-@lru_cache(maxsize=1024)
 def spellings(p: Path) -> tuple[str, ...]:
     """A path as given and as its realpath (e.g. /tmp may be a symlink), longest first.
 
-    Cached: realpath costs a dozen lstat calls, and every step's output needs it.
+    Cached: realpath costs a dozen lstat calls, and every step's output needs it. A
+    relative path's realpath depends on the working directory, so that is in the key.
     """
+    return _spellings(p, os.getcwd())
+
+
+@lru_cache(maxsize=1024)
+def _spellings(p: Path, cwd: str) -> tuple[str, ...]:  # cwd: only part of the cache key
     return tuple(sorted({str(p), os.path.realpath(p)}, key=len, reverse=True))
 
 

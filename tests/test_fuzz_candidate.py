@@ -74,7 +74,7 @@ def test_fuzz_candidate_finds_each_planted_defect(
 ) -> None:  # fmt: skip
     candidate = STAND_INS / stand_in
     code, out = fuzz(capsys, "--candidate", str(candidate), *against(real),
-                     "--format", fmt, "--max-examples", "12", *DIFFERENTIAL,
+                     "--format", fmt, "--max-examples", "12", "--stop-after", "1", *DIFFERENTIAL,
                      "--curated-cases", str(tmp_path))  # fmt: skip
     assert code == 1, out
     assert re.search(rf"  {check} .* failed \(first at example \d+\)", out), out

@@ -105,13 +105,17 @@ def test_interrupted_provision_leaves_nothing_and_is_cleaned(
     assert proc.wait(timeout=60) == 130, proc.communicate()[0]
     assert list(store.iterdir()) == [] and list(tmpdir.iterdir()) == []
 
-    # SIGKILL while unpacking: leftovers stay, but nothing discovery would pick up
+    # SIGKILL while apt is at work: leftovers stay (the build dir in the store, apt's dir
+    # in TMPDIR), but nothing discovery would pick up. Discovery skips a dot-named dir
+    # whatever it holds, so killing it later, mid-unpack, would check nothing more and
+    # cost a second download of the suite.
     proc = start_provision(spawn, store, tmpdir)
-    wait_for(".build-bookworm-*/stage/root/usr", store, proc)
+    wait_for("qemu-img-apt-*/state/lists/*", tmpdir, proc)
     proc.kill()
     proc.wait(timeout=60)
     leftovers = [p.name for p in store.iterdir()]
-    assert leftovers and all(n.startswith(".build-") for n in leftovers)
+    assert leftovers and all(n.startswith(".build-bookworm-") for n in leftovers)
+    assert [p.name.startswith("qemu-img-apt-") for p in tmpdir.iterdir()] == [True]
     warnings: list[str] = []
     found = discover([], None, store, warn=warnings.append, cache_file=cache)
     assert [b for b in found if b.source == "store"] == []
@@ -121,7 +125,7 @@ def test_interrupted_provision_leaves_nothing_and_is_cleaned(
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     run = toolkit("provision", "--suite", "bookworm", "--store", str(store), env=env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.count("removed leftovers of an interrupted run") >= 1
+    assert run.stdout.count("removed leftovers of an interrupted run") >= 2  # both dirs
     assert [p.name for p in tmpdir.iterdir()] == []
     (bookworm,) = [b for b in discover([], None, store, cache_file=cache) if b.source == "store"]
     assert [p.name for p in store.iterdir()] == [bookworm.version]

@@ -46,7 +46,7 @@ def wait_for(pattern: str, under: Path, proc: subprocess.Popen[str], timeout: fl
         if hits:
             return hits[0]
         assert proc.poll() is None, f"provision ended early: {proc.communicate()[0]}"
-        time.sleep(0.02)  # unpacking takes about a second: 20 ms polls still see it
+        time.sleep(0.02)  # apt works for seconds after its dir appears: 20 ms polls see it
     raise AssertionError(f"{pattern} never appeared under {under}")
 
 

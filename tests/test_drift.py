@@ -280,6 +280,7 @@ def test_html_is_self_contained(tree: Tree, tmp_path: Path) -> None:
         assert needle not in page.replace("<!DOCTYPE html>", "")
     assert "style" in parser.tags and "<h2>Patterns (1)</h2>" in page
     assert "root[&#x27;children&#x27;]" in page  # escaped
+    assert "(1 change)</summary>" in page and "(1 changes)" not in page  # one per case here
     table = profiles.compute(tree)
     # The grid: one cell per row x version, coloured by profile; from and to outlined.
     assert len(parser.cells) == len(table.rows) * len(table.versions)

@@ -150,9 +150,10 @@ def render_report(report: Report, table: ProfileTable) -> str:
     sections.append(f"<h2>Per-case detail ({len(changed)} changed)</h2>")
     for cd in changed:
         rows = [_change_row(c) for c in cd.changes]
+        n = len(cd.changes)
         sections.append(
             f"<details><summary><code>{escape(cd.format)}/{escape(cd.case)}</code> "
-            f"({len(cd.changes)} changes)</summary>\n"
+            f"({n} change{'s' if n != 1 else ''})</summary>\n"
             + _table(["artefact", "change", "path", "from", "to"], rows)
             + "\n</details>"
         )

@@ -1,14 +1,9 @@
-"""The size grammar: unit level, and the eras table held to the real binaries."""
+"""The size grammar at unit level (per-version answers and the real builds: test_model_sizes)."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-from pathlib import Path
-
 import pytest
 
-from toolkit.model.records import QemuBinary
 from toolkit.model.sizes import (
     GRAMMARS,
     LEGACY,
@@ -101,52 +96,6 @@ def test_grammar_for_versions() -> None:
     assert grammar_for("10.0.2").resize_dash_needs_digit
     assert not grammar_for("9.2.0").resize_dash_needs_digit
     assert len(GRAMMARS) == 5
-
-
-# Rules that moved between 6.0 and 10.0, as the real 5.2.0 / 7.2.22 / 10.0.x / 11.1.x parse them.
-ERAS = {
-    "0x10M": (16 << 20, 16 << 20, None, None),  # hex with suffix: refused from 8.0
-    ".5k": (512, None, 512, 512),  # no integer digits: refused 6.0-8.0
-    "+.5k": (512, None, 512, 512),
-    "0.9999999999999999999999k": (1024, 0, 1024, 1024),  # the carry is lost 6.0-8.0
-    "1.9999999999999999999k": (2048, 1024, 2048, 2048),
-    # 17+ nines round to 1.0, a whole byte: accepted with no suffix or b (fuzz found it).
-    "0.99999999999999999": (1, 0, 1, 1),
-    "0.9999999999999999999999B": (1, 0, 1, 1),
-    "5.99999999999999999999b": (6, 5, 6, 6),
-    "0.9999999999999999B": (None, None, None, None),  # 16 nines stay below 1.0
-    ".k": (None, None, None, None),
-}
-ERA_VERSIONS = ("5.2.0", "7.2.22", "10.0.2", "11.1.3")
-
-
-@pytest.mark.parametrize("text", sorted(ERAS))
-def test_grammar_eras(text: str) -> None:
-    for version, expected in zip(ERA_VERSIONS, ERAS[text], strict=True):
-        if expected is None:
-            with pytest.raises(SizeError):
-                parse_size(text, grammar_for(version))
-        else:
-            assert parse_size(text, grammar_for(version)) == expected, version
-
-
-@pytest.mark.qemu
-@pytest.mark.parametrize("text", sorted(ERAS))
-def test_grammar_eras_are_what_the_real_binaries_do(
-    text: str, qemu_binaries: list[QemuBinary], tmp_path: Path
-) -> None:
-    by_version = {b.version: b for b in qemu_binaries}
-    for version, expected in zip(ERA_VERSIONS, ERAS[text], strict=True):
-        assert version in by_version, f"qemu-img {version} is not installed"
-        image = tmp_path / f"{version}.img"
-        proc = subprocess.run(
-            [*by_version[version].command(), "create", "-f", "raw", str(image), text],
-            capture_output=True,
-            text=True,
-        )
-        m = re.search(r" size=([0-9]+)", proc.stdout)
-        got = int(m.group(1)) if proc.returncode == 0 and m else None
-        assert got == expected, (version, proc.stdout + proc.stderr)
 
 
 # Each rule's first release, from upstream qemu's history (util/cutils.c, qemu-img.c): the

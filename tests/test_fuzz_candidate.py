@@ -142,7 +142,12 @@ def test_interrupt_prints_the_summary_and_saves_findings(
         if line.startswith("FAILED D1"):
             break
     proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=60)
+    try:
+        rest, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # ^C did not stop it: show what the run was doing
+        proc.kill()
+        rest, err = proc.communicate()
+        pytest.fail(f"fuzz ran on 60 s after ^C\nstdout:\n{rest[-3000:]}\nstderr:\n{err[-3000:]}")
     out = "".join(seen) + rest
     assert proc.returncode == 130, (out, err)
     assert "stopped: interrupted (^C)" in out and re.search(r"cases saved: [1-9]", out), out

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from toolkit.baseline.cases import case_files, filter_cases, load_cases, parse_case
+from toolkit.baseline.case_schema import parse_case
+from toolkit.baseline.cases import case_file, filter_cases, legacy_files, load_cases
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
@@ -183,21 +184,22 @@ def test_caps_are_checked_with_the_final_size_only_on_an_otherwise_valid_case() 
     ]
 
 
-def test_case_files(tmp_path: Path) -> None:
-    assert case_files(tmp_path, "resize") == []
+def test_each_type_reads_one_file(tmp_path: Path) -> None:
+    assert case_file(tmp_path, RESIZE) == tmp_path / "resize.toml"
+    assert case_file(tmp_path, COMMANDS["resize-discovered"]) == tmp_path / "discovered/resize.toml"
+    assert case_file(tmp_path, COMMANDS["create-discovered"]) == tmp_path / "discovered/create.toml"
+
+
+def test_legacy_findings_files_are_named_never_read(tmp_path: Path) -> None:
+    assert legacy_files(tmp_path, RESIZE) == []
     for name in ["resize-z.toml", "resize-a.toml", "resize.toml", "create.toml", "resizex.toml"]:
         (tmp_path / name).write_text("")
     (tmp_path / "resize-dir.toml").mkdir()
-    assert case_files(tmp_path, "resize") == [
-        tmp_path / "resize.toml",
+    assert legacy_files(tmp_path, RESIZE) == [
         tmp_path / "resize-a.toml",
         tmp_path / "resize-z.toml",
     ]
-    (tmp_path / "resize.toml").unlink()
-    assert case_files(tmp_path, "resize") == [
-        tmp_path / "resize-a.toml",
-        tmp_path / "resize-z.toml",
-    ]
+    assert legacy_files(tmp_path, COMMANDS["resize-discovered"]) == []
 
 
 def c(fmt: str, name: str) -> Case:
@@ -249,13 +251,11 @@ CASE = '[[case]]\nformat = "raw"\nname = "{}"\nstart = "1M"\nend = "4M"\n'
 
 
 def test_load_cases_in_file_order(tmp_path: Path) -> None:
-    write(tmp_path, "resize-x.toml", CASE.format("x"))
     write(tmp_path, "resize.toml", CASE.format("b") + CASE.format("a"))
     got = load_cases(tmp_path, RESIZE)
     assert [(x.name, x.source) for x in got] == [
         ("b", str(tmp_path / "resize.toml")),
         ("a", str(tmp_path / "resize.toml")),
-        ("x", str(tmp_path / "resize-x.toml")),
     ]
 
 
@@ -266,38 +266,40 @@ def test_no_case_file(tmp_path: Path) -> None:
     )
 
 
-def test_every_problem_of_every_file_is_listed(tmp_path: Path) -> None:
-    main = write(tmp_path, "resize.toml", "title = 1\n" + CASE.format("a") + CASE.format("a"))
-    empty = write(tmp_path, "resize-empty.toml", "# nothing\n")
-    table = write(tmp_path, "resize-table.toml", '[case]\nname = "t"\n')
-    bad_toml = write(tmp_path, "resize-toml.toml", "[[case]\n")
-    dup = write(
-        tmp_path, "resize-x.toml", CASE.format("a") + "[[case]]\nname = 'q'\n[[case]]\nx = 1\n"
+def test_every_problem_of_the_file_is_listed(tmp_path: Path) -> None:
+    main = write(
+        tmp_path,
+        "resize.toml",
+        "title = 1\n" + CASE.format("a") * 2 + "[[case]]\nname = 'q'\n[[case]]\nx = 1\n",
     )
-    message = refusal(tmp_path)
-    lines = message.removeprefix(HEAD).split("\n  ")
-    assert message.startswith(HEAD)
-    toml_error = lines.pop(4)
-    assert toml_error.startswith(f"{bad_toml}: not valid TOML: ")
-    assert toml_error.endswith(". Fix the syntax and re-run.")
+    lines = refusal(tmp_path).removeprefix(HEAD).split("\n  ")
     assert lines == [
         f"{main}: unknown top-level keys ['title']; cases go in [[case]] tables",
         f"{main}: case 'a' (raw): duplicate name, already defined in {main}; names must be "
         "unique per format",
-        f"{empty}: holds no [[case]] table; add cases or remove the file",
-        f"{table}: `case` must be an array of tables ([[case]])",
-        f"{dup}: case 'a' (raw): duplicate name, already defined in {main}; names must be "
-        "unique per format",
-        f"{dup}: case 'q' (None): unknown format None; known formats: qcow2, raw, vhd, vhdx, vmdk",
-        f"{dup}: case 'q' (None): `start` must be a non-empty size string such as \"1M\"",
-        f"{dup}: case 'q' (None): `end` is required: the resize target, e.g. \"64M\", "
+        f"{main}: case 'q' (None): unknown format None; known formats: qcow2, raw, vhd, vhdx, vmdk",
+        f"{main}: case 'q' (None): `start` must be a non-empty size string such as \"1M\"",
+        f"{main}: case 'q' (None): `end` is required: the resize target, e.g. \"64M\", "
         '"+63M" or "-32M"',
-        f"{dup}: case #3: unknown key 'x' (known: {KNOWN})",
-        f"{dup}: case #3: {NAME_RULE}",
-        f"{dup}: case #3: unknown format None; known formats: qcow2, raw, vhd, vhdx, vmdk",
-        f'{dup}: case #3: `start` must be a non-empty size string such as "1M"',
-        f'{dup}: case #3: `end` is required: the resize target, e.g. "64M", "+63M" or "-32M"',
+        f"{main}: case #4: unknown key 'x' (known: {KNOWN})",
+        f"{main}: case #4: {NAME_RULE}",
+        f"{main}: case #4: unknown format None; known formats: qcow2, raw, vhd, vhdx, vmdk",
+        f'{main}: case #4: `start` must be a non-empty size string such as "1M"',
+        f'{main}: case #4: `end` is required: the resize target, e.g. "64M", "+63M" or "-32M"',
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("# nothing\n", "holds no [[case]] table; add cases or remove the file"),
+        ('[case]\nname = "t"\n', "`case` must be an array of tables ([[case]])"),
+        ("[[case]\n", "not valid TOML: "),
+    ],
+)
+def test_a_file_that_holds_no_cases_is_named(tmp_path: Path, text: str, problem: str) -> None:
+    path = write(tmp_path, "resize.toml", text)
+    assert refusal(tmp_path).startswith(f"{HEAD}{path}: {problem}")
 
 
 def test_unreadable_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
 
 RESIZE = COMMANDS["resize"]
-MINE = ".generate.lock, create-info-json, resize-info-json"
+MINE = "output types such as resize-info-json, create-info-json"
 
 
 def refused(call: object, *args: object) -> str:

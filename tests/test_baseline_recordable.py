@@ -73,13 +73,13 @@ def test_a_resize_that_contradicts_the_final_size() -> None:
     )
     for final, want in [((64 << 20) + 1, 67109376), ((64 << 20) - 512, 67108352)]:
         assert unrecordable(dataclasses.replace(grown, expected_final_size=final), RESIZE) == (
-            f"resize returned 0 but virtual-size is 67108864, not the case's final size "
-            f"{want}: the binary contradicts the case"
+            f"resize returned 0 but virtual-size is 67108864, not {want} (expected_final_size "
+            f"{final} as qemu-img reports it): the binary contradicts the case"
         )
     no_size = with_step(grown, "info", stdout='{"format": "raw"}\n')
     assert unrecordable(no_size, RESIZE) == (
-        "resize returned 0 but virtual-size is None, not the case's final size 67108864: "
-        "the binary contradicts the case"
+        "resize returned 0 but virtual-size is None, not 67108864 (expected_final_size "
+        "67108864 as qemu-img reports it): the binary contradicts the case"
     )
     # No final size to hold it to, or a resize that failed: nothing to contradict.
     assert unrecordable(dataclasses.replace(no_size, expected_final_size=None), RESIZE) is None

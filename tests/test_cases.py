@@ -123,11 +123,33 @@ def test_loader_names_the_case(tmp_path: Path) -> None:
         load_cases(tmp_path, RESIZE)
 
 
-def test_duplicates_across_files_are_caught(tmp_path: Path) -> None:
-    (tmp_path / "resize.toml").write_text(_case())
-    (tmp_path / "resize-discovered.toml").write_text(_case())
+def test_duplicates_are_caught(tmp_path: Path) -> None:
+    (tmp_path / "resize.toml").write_text(_case() + _case())
     with pytest.raises(BadInput, match=r"duplicate name, already defined in .*resize\.toml"):
         load_cases(tmp_path, RESIZE)
+
+
+def test_the_curated_type_reads_its_matrix_alone(tmp_path: Path) -> None:
+    """Findings, wherever they are (an older toolkit's resize-discovered.toml beside the
+    matrix, or their own file), never join the curated type."""
+    (tmp_path / "resize.toml").write_text(_case())
+    (tmp_path / "resize-discovered.toml").write_text(_case(name='"old-finding"'))
+    (tmp_path / "discovered").mkdir()
+    (tmp_path / "discovered" / "resize.toml").write_text(_case(name='"new-finding"'))
+    assert [c.name for c in load_cases(tmp_path, RESIZE)] == ["a-case"]
+    found = load_cases(tmp_path, COMMANDS["resize-discovered"])
+    assert [(c.name, c.command) for c in found] == [("new-finding", "resize")]
+
+
+def test_a_findings_type_without_findings_has_no_cases(tmp_path: Path) -> None:
+    findings = COMMANDS["resize-discovered"]
+    assert load_cases(tmp_path, findings) == []  # no file
+    (tmp_path / "discovered").mkdir()
+    (tmp_path / "discovered" / "resize.toml").write_text("# every finding was promoted\n")
+    assert load_cases(tmp_path, findings) == []
+    (tmp_path / "discovered" / "resize.toml").write_text(_case(end='"2G"'))
+    with pytest.raises(BadInput, match=r"discovered/resize\.toml: case .* 1024M cap"):
+        load_cases(tmp_path, findings)  # a finding is validated as any case is
 
 
 def test_same_name_in_two_formats_is_fine(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def test_sigkill_never_leaves_a_half_written_triple(
     )
     assert again.returncode == 0, again.stderr
     assert not leftover.exists() and not stray.exists()
-    assert "unfinished triples (" in again.stdout and "1 stray temp files: removed" in again.stdout
+    assert "unfinished triples (" in again.stdout and "1 stray temp file: removed" in again.stdout
     assert len(triples(out)) == 41
     for p, data in before.items():
         if p.name.endswith((".stdout.txt", ".stderr.txt", ".meta.json")):

@@ -31,6 +31,7 @@ from toolkit.stages.fuzz.invariants import (
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
 RESIZE = COMMANDS["resize"]
+FINDINGS = COMMANDS["resize-discovered"]  # where fuzz saves what it finds
 BOUND = 40  # every fault must be caught within this many examples of the ci profile
 CHECKS = {"I1": i1_exact_size, "I2": i2_shrink_guard, "I3": i3_rejected_resize_safe,
           "I4": i4_direction}  # fmt: skip
@@ -81,7 +82,7 @@ def test_fuzz_catches_each_fault_and_saves_a_replayable_case(
     assert m and int(m.group(1)) <= BOUND, out
     assert f"FAILED {invariant}" in out
     # The finding is a curated case: it loads alone, and replays with the one runner.
-    (saved,) = load_cases(curated, RESIZE)
+    (saved,) = load_cases(curated, FINDINGS)
     assert f"[finding: {invariant} {saved.format} {real.version}]" in saved.comment
     binary = QemuBinary(real.version, stand_in, "qemu-img", real.version_line)
     with run_directory(tmp_path) as run_dir:
@@ -112,7 +113,7 @@ def test_shrinking_saves_a_small_case(
                      "--invariant", "I2", "--max-examples", str(BOUND),
                      "--max-shrink-time", "4", "--curated-cases", str(tmp_path))  # fmt: skip
     assert code == 1, out
-    (saved,) = load_cases(tmp_path, RESIZE)
+    (saved,) = load_cases(tmp_path, FINDINGS)
     assert saved.shrink is False and saved.create_options == () and saved.prealloc is None
     assert len(saved.start_size) + len(saved.end_spec or "") <= 10, saved
 
@@ -128,7 +129,7 @@ def test_no_false_alarms_on_the_real_versions(
         assert re.search(rf"  {inv} .*\s0 failed", out), out
     # every provisioned build (conftest), so cross-version: drift is found, saved, and loads
     assert len(qemu_binaries) > 1 and "drift" in out
-    saved = load_cases(tmp_path, RESIZE)
+    saved = load_cases(tmp_path, FINDINGS)
     assert saved and all("[finding: " in c.comment for c in saved)
 
 
@@ -211,13 +212,13 @@ def test_saved_cases_replay_through_generate_without_hypothesis(
     plain = Case("resize", "qcow2", findings.case_name("qcow2", "1M", "-512", (), None, False),
                  "1M", "-512", shrink=False)  # fmt: skip
     items = [findings.Finding("drift a", weird, "x"), findings.Finding("I2 b", plain, "y")]
-    assert len(findings.save(items, curated / findings.DEFAULT_FILE, curated)) == 2
+    assert len(findings.save(items, findings.default_path(curated, "resize"), curated)) == 2
     picked = [qemu_binaries[0], qemu_binaries[-1]]
     code = ("import sys; sys.modules['hypothesis'] = None; from toolkit.cli.main import main; "
             "rc = main(sys.argv[1:]); assert 'hypothesis' not in sys.modules or "
             "sys.modules['hypothesis'] is None; sys.exit(rc)")  # fmt: skip
-    argv = [sys.executable, "-c", code, "generate", "resize", "--curated-cases", str(curated),
-            "--expected-outputs", str(tmp_path / "out")]  # fmt: skip
+    argv = [sys.executable, "-c", code, "generate", "resize-discovered", "--curated-cases",
+            str(curated), "--expected-outputs", str(tmp_path / "out")]  # fmt: skip
     argv += [a for b in picked for a in ("--qemu-img", str(b.path))]
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -226,7 +227,12 @@ def test_saved_cases_replay_through_generate_without_hypothesis(
     for b in picked:
         for c in (weird, plain):
             meta = (
-                tmp_path / "out" / "resize-info-json" / c.format / b.version / f"{c.name}.meta.json"
+                tmp_path
+                / "out"
+                / "resize-discovered-info-json"
+                / c.format
+                / b.version
+                / f"{c.name}.meta.json"
             )
             assert meta.is_file(), meta
             # the replayed case's plan (this version's grammar) is what qemu-img did

@@ -34,6 +34,7 @@ from toolkit.stages.fuzz.run import fuzz as run_fuzz
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
 RESIZE = COMMANDS["resize"]
+FINDINGS = COMMANDS["resize-discovered"]  # where fuzz saves what it finds
 DIFFERENTIAL = ["--invariant", "D1", "--invariant", "D2", "--invariant", "D3"]
 
 pytestmark = pytest.mark.qemu
@@ -83,7 +84,7 @@ def test_fuzz_candidate_finds_each_planted_defect(
     assert "reproduce (before shrinking):" in notice and f"{candidate} create -f" in notice
     # saved as a curated case whose comment shows both outcomes ...
     (saved, *_more) = [
-        c for c in load_cases(tmp_path, RESIZE) if f"[finding: {check} " in c.comment
+        c for c in load_cases(tmp_path, FINDINGS) if f"[finding: {check} " in c.comment
     ]
     assert (
         "candidate: create" in saved.comment and f"qemu-img {real.version}: create" in saved.comment
@@ -107,7 +108,7 @@ def test_faithful_candidate_has_no_failures_in_three_random_runs(
         assert code == 0, (seed, out)
         for check in ("I1", "I2", "I3", "I4", "I5", "I6", "D1", "D2", "D3"):
             assert re.search(rf"  {check} .*\s0 failed", out), (seed, out)
-    assert not (tmp_path / "resize-discovered.toml").exists()
+    assert not (tmp_path / "discovered" / "resize.toml").exists()
 
 
 def test_max_time_ends_the_run_and_reports(
@@ -151,7 +152,7 @@ def test_interrupt_prints_the_summary_and_saves_findings(
     out = "".join(seen) + rest
     assert proc.returncode == 130, (out, err)
     assert "stopped: interrupted (^C)" in out and re.search(r"cases saved: [1-9]", out), out
-    saved = load_cases(tmp_path, RESIZE)
+    saved = load_cases(tmp_path, FINDINGS)
     assert any("[finding: D1 raw" in c.comment for c in saved), saved
 
 
@@ -169,7 +170,7 @@ def test_candidate_that_cannot_start_is_one_clear_error(
                      "--curated-cases", str(tmp_path)])  # fmt: skip
         err = capsys.readouterr().err
         assert code == 2 and f"--candidate {cand} cannot start" in err, err
-    assert not (tmp_path / "resize-discovered.toml").exists()
+    assert not (tmp_path / "discovered" / "resize.toml").exists()
 
 
 def test_candidate_options_are_checked(

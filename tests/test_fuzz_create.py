@@ -18,7 +18,8 @@ from toolkit.model.records import Case, QemuBinary
 from toolkit.model.sizes import parse_size
 from toolkit.qemu.runner import run_case, run_directory
 from toolkit.stages.fuzz import findings
-from toolkit.stages.fuzz.invariants import drift, i1_created_size, info_json
+from toolkit.stages.fuzz.drift import drift
+from toolkit.stages.fuzz.invariants import i1_created_size, info_json
 from toolkit.stages.fuzz.strategies import create_cases
 
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
@@ -48,8 +49,11 @@ def test_create_drift_between_versions_is_saved_and_replays(
     assert code == 0, out
     assert re.search(r"  I1 .*\s0 failed", out) and re.search(r"  I6 .*\s0 failed", out), out
     assert "drift qcow2 info.stdout 5.2.0 | 11.1.3" in out, out
-    saved = load_cases(tmp_path, CREATE)  # the loader generate uses, with create's schema
-    assert [p.name for p in tmp_path.iterdir()] == [findings.default_file("create")]
+    saved = load_cases(
+        tmp_path, COMMANDS["create-discovered"]
+    )  # the loader generate uses, with create's schema
+    assert [p.name for p in tmp_path.iterdir()] == ["discovered"]
+    assert [p.name for p in (tmp_path / "discovered").iterdir()] == ["create.toml"]
     assert saved and all(c.command == "create" and c.end_spec is None for c in saved)
     children = 0
     with run_directory(tmp_path) as run_dir:
@@ -82,7 +86,7 @@ def test_planted_create_fault_is_caught_by_i1(
                            "--curated-cases", str(curated))  # fmt: skip
     assert code == 1, out
     assert "FAILED I1 exact size" in out and "I2" not in out, out
-    (saved,) = load_cases(curated, CREATE)
+    (saved,) = load_cases(curated, COMMANDS["create-discovered"])
     assert f"[finding: I1 raw {real.version}]" in saved.comment
     binary = QemuBinary(real.version, stand_in, "qemu-img", real.version_line)
     with run_directory(tmp_path) as run_dir:

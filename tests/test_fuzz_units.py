@@ -14,9 +14,9 @@ from toolkit.model.pipeline import COMMANDS, plan_for
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.grammar import Answer, i5_grammar
+from toolkit.stages.fuzz.drift import drift
 from toolkit.stages.fuzz.invariants import (
     created_size,
-    drift,
     i1_exact_size,
     i2_shrink_guard,
     i3_rejected_resize_safe,
@@ -181,7 +181,8 @@ def test_findings_round_trip_dedupe_and_validation(tmp_path: Path) -> None:
     (curated / "resize.toml").write_text(
         '[[case]]\nformat = "raw"\nname = "a"\nstart = "64M"\nend = "1M"\nshrink = false\n'
     )
-    target = curated / findings.DEFAULT_FILE
+    target = findings.default_path(curated, "resize")
+    assert target == curated / "discovered" / "resize.toml"
     weird = findings.grammar_case("+0.5k")
     assert weird is not None
     opts = ("cluster_size=4k,compat=1.1",)
@@ -201,7 +202,8 @@ def test_findings_round_trip_dedupe_and_validation(tmp_path: Path) -> None:
     saved = findings.save(items, target, curated)
     # the 4th is in resize.toml already; the 5th shares the 2nd's case: one table, two keys
     assert [f.key for f in saved] == [items[0].key, items[1].key, items[4].key, items[2].key]
-    loaded = {x.name: x for x in load_cases(curated, RESIZE) if x.source.endswith(target.name)}
+    assert [c.name for c in load_cases(curated, RESIZE)] == ["a"]  # the matrix is untouched
+    loaded = {x.name: x for x in load_cases(curated, COMMANDS["resize-discovered"])}
     assert replace(loaded[c.name], source="", comment="") == c
     assert "[finding: I2 qcow2 7.2.22]" in loaded[c.name].comment
     assert len(loaded) == 3 and loaded[weird.name].comment.count("[finding: drift raw ") == 2
@@ -214,7 +216,7 @@ def test_findings_round_trip_dedupe_and_validation(tmp_path: Path) -> None:
 
 
 def test_findings_never_write_an_invalid_file(tmp_path: Path) -> None:
-    target = tmp_path / findings.DEFAULT_FILE
+    target = findings.default_path(tmp_path, "resize")
     bad = Case("resize", "raw", "bad name!", "1M", "4M")
     with pytest.raises(ToolkitFailure):
         findings.save([findings.Finding("k", bad, "x")], target, tmp_path)

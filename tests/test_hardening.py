@@ -86,7 +86,7 @@ UNRECORDABLE = {
     ),
     "wrong-final-size": (
         [f"--qemu-img={STAND_INS / 'qemu-img-fault-wrong-size'}"],
-        "virtual-size is 67109376, not the case's final size 67108864",
+        "virtual-size is 67109376, not 67108864 (expected_final_size 67108864",
     ),
     "timeout-1e-9": ([], "1M-to-64M-default: create was killed at --timeout"),
 }
@@ -103,7 +103,7 @@ def test_generate_refuses_to_record_what_verify_rejects(
                    "--format", "raw", "--case", "1M-to-64M-default",
                    env=_env(tmp_path, latest))  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    assert "1 runs not recorded (verify would reject them)" in proc.stderr
+    assert "1 run of resize not recorded (verify would reject them)" in proc.stderr
     assert message in proc.stderr
     assert list(out.rglob("*.meta.json")) == []
 

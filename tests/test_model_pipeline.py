@@ -10,6 +10,8 @@ from toolkit.model.pipeline import (
     QEMU_IMG,
     Plan,
     StepSpec,
+    family,
+    findings_type,
     plan_for,
     preallocation_mode,
 )
@@ -28,7 +30,7 @@ def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
 
 def test_commands_and_their_steps() -> None:
     assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
-    assert list(COMMANDS) == ["resize", "create"]
+    assert list(COMMANDS) == ["resize", "create", "resize-discovered", "create-discovered"]
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",
         "resize-info-json",
@@ -43,6 +45,19 @@ def test_commands_and_their_steps() -> None:
     assert CREATE.step_names() == ("create", "info")
     assert [s.marker for s in RESIZE.steps] == [None, "---RESIZE STDERR---", "---INFO STDERR---"]
     assert [s.stdout_is_artefact for s in RESIZE.steps] == [False, False, True]
+
+
+def test_each_curated_type_has_a_findings_type_of_its_own() -> None:
+    for spec in (RESIZE, CREATE):
+        found = COMMANDS[f"{spec.name}-discovered"]
+        assert found == findings_type(spec)
+        assert (found.steps, found.needs_end_spec) == (spec.steps, spec.needs_end_spec)
+        assert (found.command, found.findings_of, spec.findings_of) == (spec.name, spec.name, None)
+        assert found.case_file == f"discovered/{spec.name}.toml"
+        assert spec.case_file == f"{spec.name}.toml"
+        assert family(spec.name) == (spec, found)
+    assert COMMANDS["resize-discovered"].output_type == "resize-discovered-info-json"
+    assert COMMANDS["create-discovered"].output_type == "create-discovered-info-json"
 
 
 def test_each_step_runs_after_the_one_before() -> None:
@@ -109,7 +124,24 @@ def test_preallocation_mode() -> None:
         (Case("resize", "raw", "n", "1M", "+1e3"), MODERN, Plan(False, None)),
         (Case("resize", "raw", "n", "1M", "-1e3", shrink=False), MODERN, Plan(False, None)),
         (Case("resize", "raw", "n", "1e3", "+1M", shrink=True), MODERN, Plan(True, None)),
-        (Case("resize", "raw", "n", "1e3", "-1"), LEGACY, Plan(True, 999)),
+        # relative sizes apply to the size create made (whole sectors): 1000 -> 1024
+        (Case("resize", "raw", "n", "1e3", "-1"), LEGACY, Plan(True, 1023)),
+        # 5.2.0 truncates 3071.99... to 3071 bytes and creates 3072; -1023.99... is -1023
+        (
+            Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"),
+            LEGACY,
+            Plan(True, 2049),
+        ),
+        (
+            Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"),
+            MODERN,
+            Plan(True, 2048),
+        ),
+        # an absolute size below the created one is a shrink, even if it is the start as written
+        (Case("resize", "raw", "n", "3071", "3071"), MODERN, Plan(True, 3071)),
+        (Case("resize", "raw", "n", "3071", "3072"), MODERN, Plan(False, 3072)),
+        # vhd's current size is its CHS geometry: 1M is created as 1079296
+        (Case("resize", "vhd", "n", "1M", "+63M"), MODERN, Plan(False, 1079296 + 63 * M)),
     ],
 )
 def test_plan_for(case: Case, grammar: Grammar, plan: Plan) -> None:

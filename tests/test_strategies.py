@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.baseline.caps import CAP_DEFAULT, CAP_MATERIALISED
-from toolkit.baseline.cases import NAME_RE, parse_case
+from toolkit.baseline.case_schema import NAME_RE, parse_case, toml_string
 from toolkit.model.formats import FORMATS
 from toolkit.model.pipeline import COMMANDS, plan_for
 from toolkit.model.records import Case
+from toolkit.model.rounding import created_size
 from toolkit.model.sizes import (
     GRAMMARS,
     SUFFIX_POWER,
@@ -23,7 +24,7 @@ from toolkit.model.sizes import (
     shrink_flag,
 )
 from toolkit.stages.fuzz.explore import register_profiles
-from toolkit.stages.fuzz.findings import case_name, toml_string
+from toolkit.stages.fuzz.findings import case_name
 from toolkit.stages.fuzz.strategies import (
     PREALLOCS,
     SUFFIXES,
@@ -172,7 +173,9 @@ def test_generated_cases_pass_the_loader_and_its_caps(case: Case) -> None:
     cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
     assert start <= cap
     final = plan.expected_final_size
-    assert final is not None and final <= cap
+    # a shrink from the size create made may start above the cap by vhd's CHS rounding
+    created = created_size(case.format, case.create_options, start)
+    assert final is not None and final <= max(cap, created)
     if case.format == "vhdx":
         assert min(parse_size(case.start_size, g) for g in GRAMMARS) > 0  # no 8-block vhdx
 

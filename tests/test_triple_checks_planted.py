@@ -278,7 +278,7 @@ CASE_OF["rounded_up_size_wrong"] = CASE_OF["rounded_up_size_right"] = dataclasse
 )
 WRONG_PLACE = "the triple is filed under the wrong case, format or version"
 SECTOR_NOTE = "resize returned 0 but virtual-size is 67108864, not expected_final_size 67109000 "
-SECTOR_NOTE += "rounded up to a sector (67109376)"
+SECTOR_NOTE += "as qemu-img reports it (67109376)"
 # plant -> whether the meta could be read, and every problem: (check, file in DIR, message)
 EXPECTED: dict[str, tuple[bool, list[tuple[str, str, str]]]] = {
     "stdout_not_utf8": (

@@ -107,8 +107,8 @@ def verify(
         capsys.readouterr()
         code = cli.main(argv)
         out = capsys.readouterr().out
-        data = json.loads(report.read_text()) if report.exists() else {}
-        return Run(code, out, data)
+        data = json.loads(report.read_text()) if report.exists() else {"types": [{}]}
+        return Run(code, out, data["types"][0])  # the one type this tree holds: resize
 
     return run
 
@@ -332,6 +332,7 @@ def test_clean_tree_passes_offline(verify: Callable[..., Run]) -> None:
         "warnings": [],
         "triples": 22,
         "version_map": "current",
+        "unrecorded": [],
     }
     assert run.report["mode"] == "offline" and run.report["cases"] == []
 
@@ -390,14 +391,17 @@ def test_mismatch_writes_obtained_triple_and_prints_both_diffs(
     assert "-qemu-img: Use the --shrink option to perform a shrink." in run.out
     assert f"+{message}" in run.out
     assert "root['children'][0]['info']['virtual-size']: 67108865 → 67108864" in run.out
-    obtained = tmp_path / ".verify" / "raw" / NEW
+    obtained = tmp_path / ".verify" / SPEC.output_type / "raw" / NEW
     assert message in (obtained / f"{REFUSED}.stderr.txt").read_text()
     assert sorted(p.name for p in obtained.iterdir()) == sorted(
         f"{case}{suffix}"
         for case in (GROWN, REFUSED)
         for suffix in (".meta.json", ".stderr.txt", ".stdout.txt")
     )
-    assert run.status("raw", NEW, REFUSED)["obtained"] == f".verify/raw/{NEW}/{REFUSED}"
+    assert (
+        run.status("raw", NEW, REFUSED)["obtained"]
+        == f".verify/{SPEC.output_type}/raw/{NEW}/{REFUSED}"
+    )
 
 
 def test_update_round_trip(tree: Path, pristine: Path, verify: Callable[..., Run]) -> None:
@@ -469,7 +473,8 @@ def test_newer_qemu_as_candidate_shows_children_appearing(
     assert case["status"] == "diff"
     assert any(d.startswith("  root['children']: (absent) → [") for d in case["differences"])
     assert "root['children']: (absent) →" in run.out
-    obtained = tmp_path / "obtained" / "candidate" / "raw" / OLD / f"{GROWN}.stdout.txt"
+    obtained = tmp_path / "obtained" / SPEC.output_type / "candidate" / "raw" / OLD
+    obtained /= f"{GROWN}.stdout.txt"
     assert '"children"' in obtained.read_text()
 
 
@@ -506,7 +511,7 @@ def test_candidate_skips_cases_whose_baseline_create_failed(
     code = cli.main(argv)
     out = capsys.readouterr().out
     assert code == 0, out
-    (case,) = json.loads(report.read_text())["cases"]
+    (case,) = json.loads(report.read_text())["types"][0]["cases"]
     assert case["status"] == "skip"
     assert "create failed (rc 1)" in case["reason"]
 

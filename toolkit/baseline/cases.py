@@ -1,7 +1,10 @@
-"""Curated cases: TOML in curated_cases/, validated in full before anything runs.
+"""Case files: TOML, validated in full before anything runs.
 
-`curated_cases/<command>.toml` and `curated_cases/<command>-*.toml` (e.g. the
-fuzzer's `resize-discovered.toml`) hold `[[case]]` tables:
+Each output type reads exactly one file (CommandSpec.case_file): the curated matrix in
+`curated_cases/<command>.toml` (`resize.toml`), and the fuzzer's findings in
+`curated_cases/discovered/<command>.toml`, recorded in an output type of their own. A
+curated type never reads anything else, so findings can never change the matrix a
+harness checks. Each file holds `[[case]]` tables:
 
     [[case]]
     format = "qcow2"
@@ -17,39 +20,32 @@ fuzzer's `resize-discovered.toml`) hold `[[case]]` tables:
 from __future__ import annotations
 
 import fnmatch
-import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from toolkit.baseline.caps import check_caps, check_options
-from toolkit.baseline.triple import SUFFIXES
-from toolkit.model import atomic
+from toolkit.baseline.case_schema import parse_case
 from toolkit.model.errors import BadInput
-from toolkit.model.formats import FORMATS, PREALLOC_MODES
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.formats import FORMATS
+from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import Case
-from toolkit.model.sizes import SizeError, parse_end_spec, parse_size
 
-__all__ = [
-    "NAME_RE",
-    "case_files",
-    "filter_cases",
-    "load_cases",
-    "parse_case",
-]
-
-NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
-# A case's longest file name, temp name included, must fit in one file name.
-MAX_FILE_NAME = atomic.NAME_MAX - atomic.TEMP_NAME_EXTRA
-KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
+__all__ = ["Picked", "case_file", "filter_cases", "legacy_files", "load_cases", "select"]
 
 
-def case_files(curated_dir: Path, command: str) -> list[Path]:
-    main = curated_dir / f"{command}.toml"
-    extra = sorted(curated_dir.glob(f"{command}-*.toml"))
-    return [p for p in [main, *extra] if p.is_file()]
+def case_file(curated_dir: Path, spec: CommandSpec) -> Path:
+    """The one case file an output type reads."""
+    return curated_dir / spec.case_file
+
+
+def legacy_files(curated_dir: Path, spec: CommandSpec) -> list[Path]:
+    """`<command>-*.toml` beside a curated file: findings an older toolkit saved there.
+    They are never read (they would have joined the curated matrix); the CLI says where
+    they belong."""
+    if spec.findings_of:
+        return []
+    return sorted(p for p in curated_dir.glob(f"{spec.name}-*.toml") if p.is_file())
 
 
 def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) -> list[Case]:
@@ -72,35 +68,47 @@ def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) ->
 
 
 def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
-    """Every case of a command, or BadInput listing every problem found."""
-    files = case_files(curated_dir, spec.name)
-    if not files:
+    """Every case of an output type, or BadInput listing every problem found.
+
+    A findings type without findings (no file, or no [[case]] in it) has no cases.
+    """
+    path = case_file(curated_dir, spec)
+    if spec.findings_of and (not path.is_file() or not _has_cases(path)):
+        return []
+    if not path.is_file():
         raise BadInput(
-            f"no case file for command {spec.name!r}: expected {curated_dir / spec.name}.toml "
+            f"no case file for command {spec.name!r}: expected {path} "
             f"(pass --curated-cases DIR if the cases live elsewhere)"
         )
     cases: list[Case] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], str] = {}
-    for path in files:
-        for case, errs in _load_file(path, spec):
-            problems.extend(errs)
-            if case is None:
-                continue
-            key = (case.format, case.name)
-            if key in seen:
-                problems.append(
-                    f"{path}: case {case.name!r} ({case.format}): duplicate name, already "
-                    f"defined in {seen[key]}; names must be unique per format"
-                )
-                continue
-            seen[key] = str(path)
-            cases.append(case)
+    for case, errs in _load_file(path, spec):
+        problems.extend(errs)
+        if case is None:
+            continue
+        key = (case.format, case.name)
+        if key in seen:
+            problems.append(
+                f"{path}: case {case.name!r} ({case.format}): duplicate name, already "
+                f"defined in {seen[key]}; names must be unique per format"
+            )
+            continue
+        seen[key] = str(path)
+        cases.append(case)
     if problems:
         raise BadInput(
             "invalid curated cases (nothing was run or written):\n  " + "\n  ".join(problems)
         )
     return cases
+
+
+def _has_cases(path: Path) -> bool:
+    """Whether a findings file holds any [[case]] (an emptied one means no findings)."""
+    try:
+        return bool(tomllib.loads(path.read_text(encoding="utf-8")).get("case"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True  # unreadable: load it, so the problem is reported with its fix
 
 
 def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[str]]]:
@@ -132,96 +140,35 @@ def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[st
     return out
 
 
-def parse_case(
-    entry: Any, spec: CommandSpec, source: str, index: int = 0
-) -> tuple[Case | None, list[str]]:
-    """Validate one case table. Returns (case or None, problems)."""
-    if not isinstance(entry, dict):
-        return None, [f"{source}: case #{index}: must be a table"]
-    name = entry.get("name")
-    fmt = entry.get("format")
-    label = f"{source}: case {name!r} ({fmt})" if name else f"{source}: case #{index}"
-    errs: list[str] = []
+@dataclass(frozen=True)
+class Picked:
+    """What several output types' case files hold, and the selection of each."""
 
-    def bad(reason: str) -> None:
-        errs.append(f"{label}: {reason}")
-
-    for key in sorted(set(entry) - KNOWN_KEYS):
-        bad(f"unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name or name[0] in ".-":
-        bad(
-            "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
-            "with '.' or '-' (it becomes a file name)"
-        )
-    elif len(longest := f"{name}{max(SUFFIXES, key=len)}".encode()) > MAX_FILE_NAME:
-        bad(
-            f"name is {len(name.encode())} bytes: its files (e.g. {longest[:20].decode()}..., "
-            f"{len(longest)} bytes, and the temp names used while writing) need file names "
-            f"of at most {atomic.NAME_MAX} bytes; keep the name to "
-            f"{MAX_FILE_NAME - len(max(SUFFIXES, key=len))} bytes"
-        )
-    if fmt not in FORMATS:
-        bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}")
-    start_text, start = _size_field(entry, "start", bad)
-    end_text = entry.get("end")
-    final: int | None = None
-    if spec.needs_end_spec:
-        if not isinstance(end_text, str) or not end_text:
-            bad('`end` is required: the resize target, e.g. "64M", "+63M" or "-32M"')
-        elif start is not None:
-            try:
-                final = parse_end_spec(end_text).final_size(start)
-            except SizeError as exc:
-                bad(f"end {end_text!r} does not parse: {exc}")
-    elif end_text is not None:
-        bad(f"`end` makes no sense for the {spec.name!r} command; remove it")
-    options = entry.get("options", [])
-    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        bad('options must be a list of "KEY=VALUE[,KEY=VALUE]" strings')
-        options = []
-    check_options(fmt, options, bad)
-    prealloc = entry.get("prealloc")
-    if prealloc is not None and prealloc not in PREALLOC_MODES:
-        bad(f"prealloc {prealloc!r} is not one of {', '.join(PREALLOC_MODES)} (or leave it out)")
-    if prealloc is not None and "resize" not in spec.step_names():
-        bad(
-            f"prealloc is resize's --preallocation flag; the {spec.name!r} command has no "
-            f'resize step: use options = ["preallocation={prealloc}"] instead'
-        )
-    shrink = entry.get("shrink")
-    if shrink is not None and not isinstance(shrink, bool):
-        bad("shrink must be true or false (or leave it out to infer it)")
-    comment = entry.get("comment", "")
-    if not isinstance(comment, str):
-        bad("comment must be a string")
-    if start is not None and not errs:
-        check_caps(fmt, options, prealloc, start, final, bad)
-    if errs:
-        return None, errs
-    return (
-        Case(
-            command=spec.name,
-            format=str(fmt),
-            name=str(name),
-            start_size=str(start_text),
-            end_spec=end_text,  # None for a command without one: checked above
-            create_options=tuple(options),
-            prealloc=prealloc,
-            shrink=shrink,
-            source=source,
-            comment=comment,
-        ),
-        [],
-    )
+    known: dict[CommandSpec, list[Case]]  # every case of each type (a findings type may have 0)
+    chosen: dict[CommandSpec, list[Case]]  # each type with cases the filters select
+    legacy: list[tuple[Path, Path]] = field(default_factory=list)  # (old findings file, home)
 
 
-def _size_field(entry: dict[str, Any], key: str, bad: Any) -> tuple[str | None, int | None]:
-    text = entry.get(key)
-    if not isinstance(text, str) or not text.strip():
-        bad(f'`{key}` must be a non-empty size string such as "1M"')
-        return None, None
-    try:
-        return text, parse_size(text)
-    except SizeError as exc:
-        bad(f"{key} {text!r} is not a size qemu-img accepts: {exc}")
-        return None, None
+def select(
+    curated_dir: Path, specs: Sequence[CommandSpec], formats: list[str], globs: list[str]
+) -> Picked:
+    """Every type's cases (all validated first) and the selection: --format and --case apply
+    to each type; a filter is bad input only when it matches nothing in any of them."""
+    known = {spec: load_cases(curated_dir, spec) for spec in specs}
+    legacy = [
+        (old, case_file(curated_dir, COMMANDS[spec.name + FINDINGS_SUFFIX]))
+        for spec in specs
+        for old in legacy_files(curated_dir, spec)
+    ]
+    chosen: dict[CommandSpec, list[Case]] = {}
+    errors: list[BadInput] = []
+    for spec, cases in known.items():
+        if not cases:
+            continue
+        try:
+            chosen[spec] = filter_cases(cases, formats, globs)
+        except BadInput as exc:
+            errors.append(exc)
+    if errors and not chosen:
+        raise errors[0]
+    return Picked(known, chosen, legacy)

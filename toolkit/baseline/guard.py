@@ -18,7 +18,7 @@ from toolkit.baseline.triple import temp_file_owner
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_dir
-from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.pipeline import COMMANDS, CURATED, CommandSpec
 
 __all__ = ["Debris", "Place", "check_root", "scan_tree"]
 
@@ -43,7 +43,8 @@ def check_root(root: Path) -> Path:
             shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")
             raise BadInput(
                 f"{option} {root}: neither empty nor a golden tree (it holds {shown}); "
-                f"name an empty directory or one that holds {', '.join(sorted(mine))}"
+                "name an empty directory or one that holds output types such as "
+                f"{', '.join(s.output_type for s in CURATED)}"
             )
     return root
 

@@ -2,24 +2,45 @@
 
 A baseline records what qemu-img does, so a run that says more about the host or the
 binary than about qemu-img's behaviour is reported, not recorded: a step killed at
---timeout, info that returned 0 without printing a JSON object, or a successful resize
-whose virtual-size contradicts the size the case asks for (the final-size rule of
-`verify`, see toolkit.stages.verify.triple_checks).
+--timeout, or info that returned 0 without printing a JSON object.
+
+A successful resize whose virtual-size is not what the size model expects
+(`size_disagreement`) is a contradiction between the binary and the case. In a curated
+type it is refused (the matrix must agree with the model, the final-size rule of
+`verify`); in a findings type it is what the fuzzer found, so it is recorded, and the
+meta keeps it as `model_disagreement` (triple.build_meta), which verify recomputes.
 """
 
 from __future__ import annotations
 
 from toolkit.model.info import info_object
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.pipeline import CommandSpec, Plan, expected_virtual_size
 from toolkit.model.records import CaseResult
-from toolkit.model.rounding import round_up
 
-__all__ = ["unrecordable"]
+__all__ = ["size_disagreement", "unrecordable"]
+
+
+def size_disagreement(result: CaseResult, spec: CommandSpec) -> str | None:
+    """How a successful resize contradicts the size model, or None when it agrees (or
+    there is no successful resize, or the model expects no size)."""
+    resize = next((s for s in result.steps if s.name == "resize"), None)
+    if resize is None or resize.return_code != 0:
+        return None
+    artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
+    info = next((s for s in result.steps if s.name in artefacts), None)
+    data = info_object(info.stdout) if info is not None and info.return_code == 0 else None
+    plan = Plan(result.applied_shrink_flag, result.expected_final_size)
+    want = expected_virtual_size(result.case, plan)
+    if data is None or want is None or data.get("virtual-size") == want:
+        return None
+    return (
+        f"resize returned 0 but virtual-size is {data.get('virtual-size')!r}, not {want} "
+        f"(expected_final_size {result.expected_final_size} as qemu-img reports it)"
+    )
 
 
 def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
     """Why `result` must not be recorded, or None when it is a baseline."""
-    steps = {s.name: s for s in result.steps}
     for step in result.steps:
         if step.timed_out:
             return (
@@ -36,13 +57,7 @@ def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
             f"{info.name} returned 0 but printed no JSON object "
             f"({info.stdout[:60]!r}): is this binary a qemu-img?"
         )
-    resize = steps.get("resize")
-    final = result.expected_final_size
-    if resize is not None and resize.return_code == 0 and final is not None:
-        want = round_up(final)
-        if data.get("virtual-size") != want:
-            return (
-                f"resize returned 0 but virtual-size is {data.get('virtual-size')!r}, "
-                f"not the case's final size {want}: the binary contradicts the case"
-            )
+    disagreement = None if spec.findings_of else size_disagreement(result, spec)
+    if disagreement is not None:
+        return f"{disagreement}: the binary contradicts the case"
     return None

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.baseline.recordable import size_disagreement
 from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec, preallocation_mode
 from toolkit.model.records import Baseline, CaseResult
@@ -68,7 +69,7 @@ def combined_stderr(result: CaseResult, spec: CommandSpec) -> str:
 def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
     case = result.case
     meta: dict[str, Any] = {
-        "command": spec.name,
+        "command": spec.command,
         "case_name": case.name,
         "format": case.format,
         "qemu_version": result.binary.version,
@@ -94,6 +95,10 @@ def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
         if not step_spec.stdout_is_artefact:
             # e.g. create's "Formatting '$FILENAME', fmt=..." line: every version's defaults.
             meta[f"{n}_stdout"] = step.stdout if step.ran else None
+    if spec.findings_of:
+        # A finding records what the binary did even where the size model disagrees:
+        # the disagreement is part of what was found (recordable.size_disagreement).
+        meta["model_disagreement"] = size_disagreement(result, spec)
     return meta
 
 
@@ -112,6 +117,10 @@ def meta_schema(spec: CommandSpec) -> Any:
     """The shipped schema, with the step keys of this command filled in."""
     base = json.loads(data_text("meta.schema.json"))
     step_props: dict[str, Any] = base.pop("x-step-properties")
+    if spec.findings_of:
+        base["required"].append("model_disagreement")
+    else:
+        del base["properties"]["model_disagreement"]
     for step in spec.steps:
         for key, sub in step_props.items():
             # info's stdout is the .stdout.txt file itself, not a meta key.

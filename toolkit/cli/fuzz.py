@@ -31,7 +31,15 @@ DEFAULT_SHRINK_TIME = 15.0
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "fuzz", help="hypothesis-generated resize or create cases checked against invariants"
+        "fuzz",
+        help="hypothesis-generated resize or create cases checked against invariants",
+        description="Generate resize (or, with --command create, create) cases with hypothesis, "
+        "run each on every selected qemu-img version through the same runner as generate, and "
+        "check invariants (I1-I6). Differences between versions are drift. Every finding is "
+        "saved as a case to curated_cases/discovered/<command>.toml (never the curated matrix); "
+        "`nox -s generate_<command>` records them in their own output type "
+        "(<command>-discovered-info-json). With --candidate PATH --against V, each example also "
+        "runs on another qemu-img-compatible program, held to real qemu-img V (D1-D3).",
     )
     options.add_discovery_options(p)
     # Several --version: each example runs on each, and differences are drift findings.
@@ -52,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add("--curated-cases", type=Path, default=Path("curated_cases"), metavar="DIR",
         help="existing cases: findings already recorded are skipped (default: ./curated_cases)")
     add("--save-cases", type=Path, default=None, metavar="FILE",
-        help=f"where new findings go (default: DIR/{findings.default_file('COMMAND')})")
+        help="where new findings go (default: DIR/discovered/COMMAND.toml)")
     add("--no-save", action="store_true", help="report findings without saving them")
     g = p.add_argument_group("differential (a candidate against real qemu-img)")
     g.add_argument("--candidate", type=Path, metavar="PATH",
@@ -104,7 +112,7 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
     bad = [f for f in args.formats if f not in FORMATS]
     if bad:
         raise BadInput(f"unknown --format {', '.join(bad)}; known: {', '.join(sorted(FORMATS))}")
-    save_to: Path = args.save_cases or args.curated_cases / findings.default_file(args.command)
+    save_to: Path = args.save_cases or findings.default_path(args.curated_cases, args.command)
     if save_to.exists() and not save_to.is_file():
         raise BadInput(f"--save-cases {save_to}: not a file")
     if args.no_save:

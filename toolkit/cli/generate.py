@@ -1,15 +1,20 @@
-"""`generate <command>`: run the curated cases on every qemu-img; write the baselines."""
+"""`generate TYPE...`: run a type's cases on every qemu-img; write its baselines.
+
+`generate resize` records the curated matrix; `generate resize-discovered` the fuzzer's
+findings, into their own output type (`nox -s generate_resize` runs both).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.cases import case_file
 from toolkit.baseline.guard import check_root
 from toolkit.cli import options
 from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import COMMANDS
+from toolkit.render.generate import commit_hint, plural, summary
 from toolkit.render.progress import progress_bar
 from toolkit.stages.generate import check_commit, commit_tree, generate
 
@@ -17,8 +22,20 @@ __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("generate", help="run curated cases on every qemu-img; write baselines")
-    p.add_argument("command", choices=sorted(COMMANDS), help="which command's cases to record")
+    p = sub.add_parser(
+        "generate",
+        help="run curated cases (or findings) on every qemu-img; write baselines",
+        description="Run each output type's cases on every qemu-img and write its baselines. "
+        "TYPE is a curated matrix (resize, create) or its fuzz findings (resize-discovered, "
+        "create-discovered), each recorded in an output type of its own.",
+    )
+    p.add_argument(
+        "commands",
+        nargs="+",
+        type=options.type_name,
+        metavar="TYPE",
+        help=f"which output types to record ({', '.join(sorted(COMMANDS))})",
+    )
     options.add_tree_options(p)
     options.add_filter_options(p)
     options.add_discovery_options(p)
@@ -29,50 +46,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = COMMANDS[args.command]
-    known = load_cases(args.curated_cases, spec)
-    cases = filter_cases(known, args.formats, args.cases)
+    specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)]
+    known, chosen = options.select_cases(args, specs)
     check_root(args.expected_outputs)
-    if args.commit:
-        check_commit(args.expected_outputs / spec.output_type)
-    binaries = options.find_binaries(args)
-    s = generate(
-        spec,
-        cases,
-        binaries,
-        args.expected_outputs,
-        args.jobs,
-        args.timeout,
-        progress_bar,
-        known=known,
-    )
-    nonzero = ", ".join(f"{n} {c}" for n, c in s.nonzero.items()) or "none"
-    print(
-        f"generate {spec.name}: {len(s.binaries)} versions ({s.versions}), {s.cases} cases, "
-        f"{s.runs} runs; non-zero exits per step: {nonzero}; "
-        f"files written {s.written}, unchanged {s.unchanged}"
-    )
-    if s.repaired or s.swept:
-        print(
-            f"a killed run had left {len(s.repaired)} unfinished triples "
-            f"({', '.join(s.repaired) or 'none'}): rewritten; and {s.swept} stray temp "
-            "files: removed"
-        )
-    for line in s.unrepaired:
-        options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")
-    if s.refused:
-        print(
-            f"error: {len(s.refused)} runs not recorded (verify would reject them):\n  "
-            + "\n  ".join(s.refused),
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    if not args.commit and not s.written:
+    for spec in chosen:
+        if args.commit:
+            check_commit(args.expected_outputs / spec.output_type)
+    binaries = options.find_binaries(args) if chosen else []
+    code, changed = 0, []
+    for spec in specs:
+        if not known[spec]:
+            print(f"generate {spec.name}: no findings to record "
+                  f"({case_file(args.curated_cases, spec)} holds none; `nox -s fuzz` saves "
+                  "them there)")  # fmt: skip
+            continue
+        if spec not in chosen:
+            print(f"generate {spec.name}: the selection (--format, --case) matches none of its "
+                  "cases")  # fmt: skip
+            continue
+        s = generate(spec, chosen[spec], binaries, args.expected_outputs, args.jobs,
+                     args.timeout, progress_bar, known=known[spec])  # fmt: skip
+        print(summary(s), end="")
+        for line in s.unrepaired:
+            options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")
+        if s.refused:
+            print(f"error: {plural(len(s.refused), 'run')} of {spec.name} not recorded (verify "
+                  "would reject them):\n  " + "\n  ".join(s.refused), file=sys.stderr)  # fmt: skip
+            code = EXIT_FAILED
+        if s.written and args.commit and commit_tree(s.tree, s.versions):
+            print(f"committed {s.tree}")
+        elif s.written and not args.commit:
+            changed.append((str(s.tree), spec.name))
+    versions = ", ".join(b.version for b in binaries)
+    if changed:
+        print(commit_hint(changed, versions), end="")
+    elif chosen and not args.commit:
         print("nothing to commit: every file already held what this run recorded")
-    elif not args.commit:
-        print(
-            f"To commit: git add {s.tree} && git commit -m 'baselines: {spec.name} ({s.versions})'"
-        )
-    elif not commit_tree(s.tree, s.versions):
-        print("nothing to commit: the tree is unchanged")
-    return 0
+    return code

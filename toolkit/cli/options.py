@@ -11,11 +11,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from shlex import quote
 
+from toolkit.baseline import cases
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
-from toolkit.model.pipeline import COMMANDS
-from toolkit.model.records import QemuBinary
+from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.records import Case, QemuBinary
 from toolkit.qemu.discovery import discover, select_binaries, store_builds
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "find_binaries",
     "output_file_path",
     "positive_int",
+    "select_cases",
     "timeout_seconds",
+    "type_name",
     "warn",
 ]
 
@@ -68,6 +72,15 @@ def timeout_seconds(text: str) -> float:
             f"got {text!r}"
         )
     return value
+
+
+def type_name(text: str) -> str:
+    """argparse type of an output type's name (`resize`, `resize-discovered`, ...)."""
+    if text not in COMMANDS:
+        raise argparse.ArgumentTypeError(
+            f"unknown output type {text!r}; known: {', '.join(COMMANDS)}"
+        )
+    return text
 
 
 def output_file_path(text: str) -> Path:
@@ -213,3 +226,18 @@ def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> lis
             "--qemu-img PATH (repeatable) or --binaries DIR"
         )
     return select_binaries(found, args.versions) if args.versions else found
+
+
+def select_cases(
+    args: argparse.Namespace, specs: list[CommandSpec]
+) -> tuple[dict[CommandSpec, list[Case]], dict[CommandSpec, list[Case]]]:
+    """baseline.cases.select with the command's options; an older toolkit's findings file
+    beside the matrix is named, with the command that moves it where it is read."""
+    picked = cases.select(args.curated_cases, specs, args.formats, args.cases)
+    for old, new in picked.legacy:
+        move = f"mkdir -p {quote(str(new.parent))} && mv {quote(str(old))} {quote(str(new))}"
+        warn(
+            f"{old} is not read: it holds findings an older toolkit saved beside the curated "
+            f"matrix; move it with `{move}` to record them in their own output type"
+        )
+    return picked.known, picked.chosen

@@ -1,9 +1,12 @@
 """`verify`: check the golden tree offline, re-run it, or check a candidate against it.
 
-    python -m toolkit verify [COMMAND] [--offline] [--allow-stale] [--update]
+    python -m toolkit verify [TYPE...] [--offline] [--allow-stale] [--update]
         [--candidate PATH --candidate-version V] [--report FILE.json] [--obtained DIR]
         [--expected-outputs DIR] [--curated-cases DIR] [--version V]... [--format F]...
         [--case GLOB]... [--qemu-img PATH]... [--binaries DIR] [--store DIR] [-j N] [--timeout S]
+
+With no TYPE, every output type: the curated matrices and their findings types (a
+finding fuzz saved that generate has not recorded yet is reported, not a failure).
 
 Exit: 0 when everything passes (warnings allowed), 1 when a check fails, 2 on bad input.
 """
@@ -13,22 +16,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toolkit.baseline.cases import filter_cases, load_cases
+from toolkit.baseline.cases import case_file
 from toolkit.baseline.guard import scan_tree
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
-from toolkit.model.pipeline import COMMANDS
+from toolkit.model.pipeline import COMMANDS, CommandSpec
 from toolkit.render.progress import progress_bar
-from toolkit.render.verify import report, summary
+from toolkit.render.verify import reports, summaries
 from toolkit.render.verify_pages import html, markdown
+from toolkit.stages.verify.offline import OfflineResult
+from toolkit.stages.verify.outcome import Outcome
 from toolkit.stages.verify.run import VerifyRequest, verify
 
 __all__ = ["register", "run"]
 
-RENDERERS = {"text": summary, "markdown": markdown, "html": html}
+RENDERERS = {"text": summaries, "markdown": markdown, "html": html}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,11 +44,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "version that has baselines and a binary and compare under the whitelist.",
     )
     p.add_argument(
-        "command",
-        nargs="?",
-        default="resize",
-        choices=sorted(COMMANDS),
-        help="whose baselines to verify (default: resize)",
+        "commands",
+        nargs="*",
+        type=options.type_name,
+        metavar="TYPE",
+        help="which output types to verify (default: every curated type with a case file or "
+        f"a tree, and every findings type: {', '.join(COMMANDS)}); a findings type without "
+        "findings passes",
     )
     options.add_tree_options(p)
     options.add_filter_options(p)
@@ -120,43 +127,69 @@ def _validate(args: argparse.Namespace) -> None:
     if not args.offline:
         output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
     if args.update:  # it writes into the tree, as generate does: no links or FIFOs in it
-        scan_tree(args.expected_outputs, COMMANDS[args.command])
+        for spec in [COMMANDS[c] for c in args.commands] or _present(args):
+            scan_tree(args.expected_outputs, spec)
 
 
 def run(args: argparse.Namespace) -> int:
     _validate(args)
-    spec = COMMANDS[args.command]
-    all_cases = load_cases(args.curated_cases, spec)
-    cases = filter_cases(all_cases, args.formats, args.cases)
-    candidate = args.candidate is not None
-    mode = "candidate" if candidate else "offline" if args.offline else "online"
-    request = VerifyRequest(
-        spec=spec,
-        root=args.expected_outputs,
-        all_cases=tuple(all_cases),
-        cases=tuple(cases),
-        versions=tuple(args.versions),
-        case_globs=tuple(args.cases),
-        filtered=bool(args.versions or args.formats or args.cases),
-        allow_stale=args.allow_stale,
-        mode=mode,
-        update=args.update,
-        obtained=args.obtained,
-        jobs=args.jobs,
-        timeout=args.timeout,
-        candidate=args.candidate,
-        candidate_version=args.candidate_version,
-        candidate_names=tuple(args.candidate_names),
-        binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
-    )
-    online = mode == "online"
-    binaries = options.discover_binaries(args) if online else []
-    out = verify(request, binaries, progress_bar)
-    print(RENDERERS[args.report_format](out), end="")
+    specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)] or _present(args)
+    known, chosen = options.select_cases(args, specs)
+    mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
+    binaries = options.discover_binaries(args) if mode == "online" else []
+    outs = []
+    for spec in specs:
+        if spec.findings_of and not known[spec]:
+            outs.append(_no_findings(spec, args, mode))
+            continue
+        if spec not in chosen:
+            continue  # the selection matches none of its cases (and some other type's)
+        request = VerifyRequest(
+            spec=spec,
+            root=args.expected_outputs,
+            all_cases=tuple(known[spec]),
+            cases=tuple(chosen[spec]),
+            versions=tuple(args.versions),
+            case_globs=tuple(args.cases),
+            filtered=bool(args.versions or args.formats or args.cases),
+            allow_stale=args.allow_stale,
+            mode=mode,
+            update=args.update,
+            obtained=args.obtained / spec.output_type,  # types share case names
+            jobs=args.jobs,
+            timeout=args.timeout,
+            candidate=args.candidate,
+            candidate_version=args.candidate_version,
+            candidate_names=tuple(args.candidate_names),
+            binaries_from="--qemu-img"
+            if args.qemu_img
+            else "discovery (--binaries, the store, PATH)",
+        )
+        outs.append(verify(request, binaries, progress_bar))
+    print(RENDERERS[args.report_format](outs), end="")
     if args.report is not None:
         try:
-            atomic.write_text(args.report, dump_json(report(out)))
+            atomic.write_text(args.report, dump_json(reports(outs)))
         except OSError as exc:
             raise ToolkitFailure(f"cannot write --report {args.report}: {exc}") from exc
         print(f"report: {args.report}")
-    return out.exit_code
+    return max(o.exit_code for o in outs)
+
+
+def _present(args: argparse.Namespace) -> list[CommandSpec]:
+    """With no TYPE: each curated type that has a case file or a tree, and every findings
+    type (one without findings passes)."""
+    return [
+        spec
+        for spec in COMMANDS.values()
+        if spec.findings_of
+        or case_file(args.curated_cases, spec).exists()
+        or (args.expected_outputs / spec.output_type).exists()
+    ]
+
+
+def _no_findings(spec: CommandSpec, args: argparse.Namespace, mode: str) -> Outcome:
+    """A findings type whose case file holds no finding: nothing to check."""
+    out = Outcome(spec, args.expected_outputs, mode, [], OfflineResult(), all_cases=0)
+    out.empty_reason = f"{case_file(args.curated_cases, spec)} holds none; `nox -s fuzz` saves them"
+    return out

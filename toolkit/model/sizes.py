@@ -200,11 +200,12 @@ class EndSpec:
     sign: str  # "", "+" or "-"
     amount: int
 
-    def final_size(self, start: int) -> int:
+    def final_size(self, current: int) -> int:
+        """The size asked for, given the size the image has now (see pipeline.plan_for)."""
         if self.sign == "+":
-            return start + self.amount
+            return current + self.amount
         if self.sign == "-":
-            return start - self.amount
+            return current - self.amount
         return self.amount
 
 
@@ -216,8 +217,9 @@ def parse_end_spec(spec: str, grammar: Grammar = MODERN) -> EndSpec:
     return EndSpec(sign, parse_size(spec[len(sign) :], grammar))
 
 
-def shrink_flag(start: int, end: EndSpec, explicit: bool | None) -> bool:
-    """Whether the harness passes --shrink: the case's word wins, else infer it."""
+def shrink_flag(current: int, end: EndSpec, explicit: bool | None) -> bool:
+    """Whether the harness passes --shrink: the case's word wins, else infer it from the
+    size the image has now."""
     if explicit is not None:
         return explicit
-    return end.sign == "-" or end.final_size(start) < start
+    return end.sign == "-" or end.final_size(current) < current

@@ -62,6 +62,17 @@ def summary(result: FuzzResult) -> str:
         f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
         f"{len(session.notes)} grammar notes; cases saved: {len(saved)}{where}{skipped}{unsaved}"
     )
+    for line in result.unrecordable:
+        add(f"  not saved (generate could not record it): {line}")
+    if saved and result.findings_type:
+        command = session.spec.name
+        add(f"  next: `nox -s generate_{command}` records them in {result.findings_type} "
+            f"(the curated {command} matrix is unchanged); `python -m toolkit cases promote "
+            f"NAME` moves one into it")  # fmt: skip
+        if ref is not None:
+            cand = session.binaries[0].path
+            add(f"  then `python -m toolkit verify {command}-discovered --candidate {cand} "
+                f"--candidate-version {ref.version}` replays them")  # fmt: skip
     who = "the candidate against qemu-img " if ref is not None else ""
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]

@@ -9,7 +9,7 @@ from toolkit.model.errors import EXIT_OK
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 
-__all__ = ["report", "summary"]
+__all__ = ["overall", "report", "reports", "summaries", "summary", "unrecorded_line"]
 
 SHOW_PER_CHECK = 20  # offline problems printed per check; --report has them all
 
@@ -29,6 +29,8 @@ def summary(out: Outcome) -> str:
         f"offline: {plural(off.triples, 'triple')} checked: {plural(len(off.errors), 'error')}, "
         f"{plural(len(off.warnings), 'warning')}; version-map: {off.version_map}"
     )
+    if off.unrecorded:
+        add(unrecorded_line(out))
     shown: Counter[str] = Counter()
     for p in off.problems:
         shown[p.check] += 1
@@ -100,9 +102,52 @@ def candidate_patterns(out: Outcome) -> list[str]:
     return lines
 
 
+def unrecorded_line(out: Outcome) -> str:
+    """Findings fuzz saved that generate has not recorded: one line, one command."""
+    n = out.offline.unrecorded_findings
+    return (
+        f"{plural(n, 'finding')} not yet recorded: run `nox -s generate_{out.spec.command}` "
+        "(not an error: verify checks what is recorded)"
+    )
+
+
+def overall(outs: list[Outcome]) -> str:
+    """One line for a run over several output types: each type's verdict."""
+    parts = []
+    for out in outs:
+        if not out.all_cases:
+            parts.append(f"{out.spec.name}: no findings")
+            continue
+        verdict = "OK" if out.exit_code == EXIT_OK else "FAILED"
+        n = out.offline.unrecorded_findings
+        parts.append(f"{out.spec.name} {verdict}" + (f" ({n} not yet recorded)" if n else ""))
+    verdict = "OK" if all(o.exit_code == EXIT_OK for o in outs) else "FAILED"
+    return f"verify {verdict}: " + ", ".join(parts) + "\n"
+
+
+def summaries(outs: list[Outcome]) -> str:
+    """Each type's summary (a type without cases in one line), then the overall line."""
+    text = "".join(
+        summary(o) if o.all_cases else f"verify {o.spec.name}: no findings ({o.empty_reason})\n"
+        for o in outs
+    )
+    return text + (overall(outs) if len(outs) > 1 else "")
+
+
+def reports(outs: list[Outcome]) -> dict[str, Any]:
+    """The --report JSON: every type verified, with its own report."""
+    ok = all(o.exit_code == EXIT_OK for o in outs)
+    return {
+        "ok": ok,
+        "exit_code": max(o.exit_code for o in outs),
+        "types": [report(o) for o in outs],
+    }
+
+
 def report(out: Outcome) -> dict[str, Any]:
     return {
         "command": out.spec.name,
+        "output_type": out.spec.output_type,
         "expected_outputs": str(out.root),
         "mode": out.mode,
         "ok": out.exit_code == EXIT_OK,
@@ -113,6 +158,9 @@ def report(out: Outcome) -> dict[str, Any]:
             "errors": [p.as_dict() for p in out.offline.errors],
             "warnings": [p.as_dict() for p in out.offline.warnings],
             "version_map": out.offline.version_map,
+            "unrecorded": [
+                {"format": f, "version": v, "case": c} for f, v, c in sorted(out.offline.unrecorded)
+            ],
         },
         "run": {
             "seconds": None if out.seconds is None else round(out.seconds, 3),

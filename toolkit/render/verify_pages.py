@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from toolkit.render import html as page
-from toolkit.render.verify import plural
+from toolkit.render.verify import overall, plural, unrecorded_line
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 
@@ -39,11 +39,21 @@ def _formats(group: list[CaseOutcome]) -> str:
     return ", ".join(f"{f} x{n}" for f, n in sorted(Counter(c.format for c in group).items()))
 
 
-def markdown(out: Outcome) -> str:
+def markdown(outs: list[Outcome]) -> str:
+    """Each output type as a section, then the overall verdict of several."""
+    text = "\n".join(_markdown(o) for o in outs)
+    return text + (f"\n{overall(outs)}" if len(outs) > 1 else "")
+
+
+def _markdown(out: Outcome) -> str:
+    if not out.all_cases:
+        return f"## verify {out.spec.name}: no findings\n\n{out.empty_reason}\n"
     lines = [f"## {_title(out)}", "", "| status | cases |", "|---|---|"]
     lines += [f"| {s} | {n} |" for s, n in out.counts.items()]
     lines += ["", f"offline: {plural(len(out.offline.errors), 'error')}, "
               f"{plural(len(out.offline.warnings), 'warning')}", ""]  # fmt: skip
+    if out.offline.unrecorded:
+        lines += [unrecorded_line(out), ""]
     for n, group in enumerate(_groups(out), start=1):
         first = group[0]
         lines += [f"### pattern {n}: {plural(len(group), 'case')} ({_formats(group)})", ""]
@@ -57,14 +67,30 @@ def markdown(out: Outcome) -> str:
     return "\n".join(lines)
 
 
-def html(out: Outcome) -> str:
+def html(outs: list[Outcome]) -> str:
+    """One self-contained page: a section per output type."""
+    if len(outs) == 1:
+        return page._page(_title(outs[0]), _sections(outs[0], "h2"))
+    sections = [f"<p>{escape(overall(outs))}</p>"]
+    for out in outs:
+        sections.append(f"<h2>{escape(_title(out))}</h2>")
+        sections += _sections(out, "h3")
+    return page._page("verify: " + ", ".join(o.spec.name for o in outs), sections)
+
+
+def _sections(out: Outcome, h: str) -> list[str]:
+    """The page's parts for one output type, headed at level `h`."""
+    if not out.all_cases:
+        return [f"<p>no findings: {escape(out.empty_reason)}</p>"]
     rows = [[page._td(s), page._td(str(n), "num")] for s, n in out.counts.items()]
     sections = [page._table(["status", "cases"], rows)]
+    if out.offline.unrecorded:
+        sections.append(f"<p>{escape(unrecorded_line(out))}</p>")
     for n, group in enumerate(_groups(out), start=1):
         first = group[0]
         sections.append(
-            f"<h2>pattern {n}: {escape(plural(len(group), 'case'))} ({escape(_formats(group))})"
-            f"</h2>\n<p>{escape(first.reason)}</p>\n"
+            f"<{h}>pattern {n}: {escape(plural(len(group), 'case'))} ({escape(_formats(group))})"
+            f"</{h}>\n<p>{escape(first.reason)}</p>\n"
             f"<pre>{escape(chr(10).join(first.differences))}</pre>\n"
             f"<p>cases: {escape(', '.join(c.case for c in group))}</p>\n"
             f"<p>reproduce {escape(first.label)}:</p>\n"
@@ -72,5 +98,5 @@ def html(out: Outcome) -> str:
         )
     problems = [f"<li>{escape(p.where)}: {escape(p.message)}</li>" for p in out.offline.problems]
     if problems:
-        sections.append("<h2>offline problems</h2>\n<ul>" + "".join(problems) + "</ul>")
-    return page._page(_title(out), sections)
+        sections.append(f"<{h}>offline problems</{h}>\n<ul>" + "".join(problems) + "</ul>")
+    return sections

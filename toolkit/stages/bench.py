@@ -220,7 +220,7 @@ def _tree_timings(req: BenchRequest, env: dict[str, str]) -> dict[str, float]:
     out: dict[str, float] = {}
     if versions:
         verify = _toolkit(
-            "verify", "--offline", "--expected-outputs", str(tree),
+            "verify", "resize", "--offline", "--expected-outputs", str(tree),
             "--curated-cases", str(req.curated_cases),
         )  # fmt: skip
         out["verify_offline_s"] = round(

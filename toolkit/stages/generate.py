@@ -17,6 +17,7 @@ from toolkit.baseline.view import same_recording
 from toolkit.model.errors import BadInput, Interrupted, ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.model.rejections import reason_class
 from toolkit.qemu.pool import Progress, no_progress, run_many
 
 __all__ = ["GenerateSummary", "check_commit", "commit_tree", "generate"]
@@ -36,6 +37,8 @@ class GenerateSummary:
     repaired: tuple[str, ...] = ()  # unfinished triples a killed run left, rewritten now
     unrepaired: tuple[str, ...] = ()  # unfinished triples outside this run, with their fix
     swept: int = 0  # stray temp files removed
+    # step -> why qemu-img rejected it (model.rejections.reason_class, or "other") -> runs
+    reasons: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def versions(self) -> str:
@@ -51,6 +54,7 @@ class _Tally:
     written: int = 0
     unchanged: int = 0
     nonzero: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     refused: list[str] = field(default_factory=list)
 
 
@@ -111,6 +115,7 @@ def generate(
             for step in result.steps:
                 if step.ran and step.return_code != 0:
                     tally.nonzero[step.name] += 1
+                    tally.reasons[step.name, reason_class(step.stderr) or "other"] += 1
 
         for tmp in debris.stray:
             tmp.unlink(missing_ok=True)
@@ -134,7 +139,16 @@ def generate(
         tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repaired)),
         tuple(unrepaired),
         len(debris.stray),
+        _reasons(spec, tally),
     )
+
+
+def _reasons(spec: CommandSpec, tally: _Tally) -> dict[str, dict[str, int]]:
+    """Per step that was rejected: how many runs, by why qemu-img rejected it."""
+    out: dict[str, dict[str, int]] = {}
+    for (step, reason), n in sorted(tally.reasons.items()):
+        out.setdefault(step, {})[reason] = n
+    return {s: out[s] for s in spec.step_names() if s in out}
 
 
 def _recorded_already(d: Path, case: Case, new: Baseline, spec: CommandSpec) -> bool:

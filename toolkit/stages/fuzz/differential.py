@@ -17,35 +17,17 @@ candidate like I1-I6. Every detail shows both outcomes, so the saved case's comm
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from toolkit.baseline.whitelist import mask
 from toolkit.model.records import CaseResult, StepResult
+from toolkit.model.rejections import reason_class
 from toolkit.stages.fuzz.invariants import Verdict, info_json
 
 __all__ = ["DIFFERENTIAL", "compare", "outcome", "reason_class"]
 
 DIFFERENTIAL = {"D1": "same outcome as qemu-img", "D2": "same info as qemu-img",
                 "D3": "same rejection reason"}  # fmt: skip
-
-# First match wins: "Use the --shrink option" must not count as a size message.
-_UNSUPPORTED = r"does not support|unknown (file )?format|not supported|unknown driver"
-_REASONS = (
-    ("shrink", re.compile(r"--shrink|shrink operation", re.I)),
-    ("preallocation", re.compile(r"prealloc", re.I)),
-    ("unsupported format", re.compile(_UNSUPPORTED, re.I)),
-    ("size syntax", re.compile(r"invalid image size|parameter 'size'|size must be", re.I)),
-)
-
-
-def reason_class(stderr: str) -> str | None:
-    """The reason class of a rejection's first error line, when it has a known phrase."""
-    for line in stderr.splitlines():
-        if not line.strip() or line.startswith("---") or "warning:" in line:
-            continue
-        return next((name for name, rx in _REASONS if rx.search(line)), None)
-    return None
 
 
 def _ok(step: StepResult) -> bool:

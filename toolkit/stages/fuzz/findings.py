@@ -1,13 +1,13 @@
-"""Fuzz findings become curated cases, appended to `curated_cases/<command>-discovered.toml`.
+"""Fuzz findings become cases, appended to `curated_cases/discovered/<command>.toml`.
 
-The file uses the schema of curated_cases/<command>.toml, so `load_cases` and `generate
-<command>` read it like any other case file (as `<command>-*.toml`), without hypothesis.
+That file has the schema of curated_cases/<command>.toml and is the case file of the
+command's findings type (`resize-discovered`): `nox -s generate_resize` records it in
+an output type of its own, never in the curated matrix (`cases promote` moves one there).
 Each case carries `# ...` lines naming the invariant or the drift and the versions, and a
 `comment` ending in one `[finding: KEY]` per finding it stands for (findings that share a
-case share a table).
-A finding is skipped when its key is already recorded, or when a case with the same
-format, sizes, options, prealloc and shrink already exists in any case file of the command
-beside it. The whole new text is validated as load_cases will, then written atomically.
+case share a table). A finding is skipped when its key is already recorded, or when a case
+with the same format, sizes, options, prealloc and shrink is in the matrix or the findings.
+The whole new text is validated as load_cases will, then written atomically.
 """
 
 from __future__ import annotations
@@ -17,36 +17,35 @@ import json
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from toolkit.baseline.cases import case_files, parse_case
+from toolkit.baseline.case_schema import case_table, parse_case
+from toolkit.baseline.cases import case_file
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
-from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.versions import version_key
 
 __all__ = [
-    "DEFAULT_FILE",
     "Finding",
     "case_name",
-    "default_file",
+    "default_path",
     "from_drift",
     "from_failure",
     "from_note",
     "save",
     "simplicity",
-    "toml_string",
 ]
 
-DEFAULT_FILE = "resize-discovered.toml"
 HEADER = """\
 # {Command} cases found by `python -m toolkit fuzz` (toolkit/stages/fuzz/findings.py): each
 # one failed an invariant (I1-I6) or showed drift between qemu-img versions. Same schema as
-# {command}.toml; `python -m toolkit generate {command}` records them like any other case.
-# Edit freely: fuzz only appends, and skips findings already recorded here.
+# ../{command}.toml. `nox -s generate_{command}` records them in their own output type
+# ({findings}: never the curated matrix); `python -m toolkit cases promote NAME` moves one
+# into {command}.toml. Edit freely: fuzz only appends, and skips findings already here.
 """
 _KEY = re.compile(r"\[finding: ([^\]]+)\]")
 NAME_PREFIX = "fz"
@@ -54,9 +53,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9.+]+")
 RESIZE = COMMANDS["resize"]
 
 
-def default_file(command: str) -> str:
-    """Where a command's findings go under curated_cases/: e.g. create-discovered.toml."""
-    return f"{command}-discovered.toml"
+def default_path(curated_dir: Path, command: str) -> Path:
+    """Where a command's findings go: its findings type's case file, e.g.
+    curated_cases/discovered/create.toml."""
+    return case_file(curated_dir, COMMANDS[command + FINDINGS_SUFFIX])
 
 
 @dataclass(frozen=True)
@@ -114,40 +114,16 @@ def grammar_case(text: str) -> Case | None:
     return case
 
 
-def toml_string(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return "".join(out) + '"'
-
-
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(text.split())  # a summary or key is one comment line
 
 
 def render(group: Sequence[Finding]) -> str:
-    """One [[case]] table for findings that share a case."""
-    c = group[0].case
-    lines = [f"# {_one_line(f.summary)}" for f in group] + ["[[case]]"]
-    lines += [f"format = {toml_string(c.format)}", f"name = {toml_string(c.name)}"]
-    lines.append(f"start = {toml_string(c.start_size)}")
-    if c.end_spec is not None:
-        lines.append(f"end = {toml_string(c.end_spec)}")
-    if c.create_options:
-        lines.append(f"options = [{', '.join(toml_string(o) for o in c.create_options)}]")
-    if c.prealloc is not None:
-        lines.append(f"prealloc = {toml_string(c.prealloc)}")
-    if c.shrink is not None:
-        lines.append(f"shrink = {'true' if c.shrink else 'false'}")
+    """One [[case]] table for findings that share a case, each summary a `#` line above it."""
     what = "; ".join(_one_line(f.summary) for f in group)
     keys = " ".join(f"[finding: {_one_line(f.key)}]" for f in group)
-    lines.append(f"comment = {toml_string(f'fuzz: {what} {keys}')}")
-    return "\n".join(lines) + "\n"
+    table = case_table(replace(group[0].case, comment=f"fuzz: {what} {keys}"))
+    return "".join(f"# {_one_line(f.summary)}\n" for f in group) + table
 
 
 def _entries(path: Path) -> list[Any]:
@@ -172,20 +148,23 @@ def _known(
                 continue
             keys.update(_KEY.findall(case.comment))
             tuples.add(identity(case))
-            names.add((case.format, case.name))
+            names.add((case.format, case.name.lower()))  # CON and con collide on some disks
     return keys, tuples, names
 
 
 def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
          spec: CommandSpec = RESIZE) -> list[Finding]:  # fmt: skip
     """Append the findings not yet recorded; return those written."""
-    header = HEADER.format(Command=spec.name.capitalize(), command=spec.name)
+    findings_spec = COMMANDS[spec.name + FINDINGS_SUFFIX]
+    header = HEADER.format(Command=spec.name.capitalize(), command=spec.name,
+                           findings=findings_spec.output_type)  # fmt: skip
     existing = path.read_text(encoding="utf-8") if path.is_file() else header
-    neighbours = {*case_files(curated_dir, spec.name), *case_files(path.parent, spec.name)}
-    keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()), spec)
+    # Already recorded: in the curated matrix, among the findings, or in the file itself.
+    neighbours = {case_file(curated_dir, spec), case_file(curated_dir, findings_spec), path}
+    keys, tuples, names = _known(sorted(p for p in neighbours if p.is_file()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:
-        ident, name = identity(f.case), (f.case.format, f.case.name)
+        ident, name = identity(f.case), (f.case.format, f.case.name.lower())
         if f.key in keys or (ident not in groups and (ident in tuples or name in names)):
             continue
         keys.add(f.key)

@@ -1,4 +1,4 @@
-"""The fuzzer's invariants as small pure functions over CaseResults, plus cross-version drift.
+"""The fuzzer's invariants as small pure functions over CaseResults (drift.py: across versions).
 
 Resize results come from `FUZZ_SPEC`: create -> info-before -> resize -> info (the last two
 run whenever create succeeded, so a rejected resize is still followed by an info). Create
@@ -12,7 +12,6 @@ checked on every provisioned version.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,10 +26,8 @@ __all__ = [
     "FUZZ_SPEC",
     "INVARIANTS",
     "RESIZE_ONLY",
-    "Drift",
     "Verdict",
     "check_run",
-    "drift",
     "fingerprint",
     "i1_created_size",
     "i1_exact_size",
@@ -39,6 +36,7 @@ __all__ = [
     "i4_direction",
     "i6_determinism",
     "info_json",
+    "masked_stdout",
     "spec_for",
 ]
 
@@ -79,21 +77,6 @@ class Verdict:
     version: str
     ok: bool | None  # None: not applicable to this example
     detail: str = ""
-
-
-@dataclass(frozen=True)
-class Drift:
-    """Versions disagree on one aspect of one step; `groups` lists versions per distinct value."""
-
-    format: str
-    step: str
-    aspect: str  # "rc", "stdout" or "stderr"
-    groups: tuple[tuple[str, ...], ...]
-
-    @property
-    def key(self) -> str:
-        groups = " | ".join(",".join(g) for g in self.groups)
-        return f"drift {self.format} {self.step}.{self.aspect} {groups}"
 
 
 def info_json(step: StepResult) -> dict[str, Any] | None:
@@ -159,11 +142,12 @@ def i2_shrink_guard(r: CaseResult) -> Verdict:
     if parsed is None or not resize.ran or r.applied_shrink_flag:
         return _verdict("I2", r, None)
     start, end = parsed
-    final = end.final_size(start)
-    if final >= start:
+    current = created_size(r.case.format, r.case.create_options, start)  # as plan_for has it
+    final = end.final_size(current)
+    if final >= current:
         return _verdict("I2", r, None)
     ok = resize.return_code != 0
-    return _verdict("I2", r, ok, "" if ok else f"shrink {start} -> {final} without --shrink "
+    return _verdict("I2", r, ok, "" if ok else f"shrink {current} -> {final} without --shrink "
                     "returned 0")  # fmt: skip
 
 
@@ -202,12 +186,12 @@ def i4_direction(r: CaseResult) -> Verdict:
 def fingerprint(r: CaseResult) -> tuple[tuple[Any, ...], ...]:
     """What a run's artefacts are made of, after normalisation and the whitelist."""
     return tuple(
-        (s.name, s.argv, s.return_code, s.timed_out, _masked_stdout(s, r.case.format), s.stderr)
+        (s.name, s.argv, s.return_code, s.timed_out, masked_stdout(s, r.case.format), s.stderr)
         for s in r.steps
     )
 
 
-def _masked_stdout(step: StepResult, fmt: str) -> str:
+def masked_stdout(step: StepResult, fmt: str) -> str:
     info = info_json(step) if step.name.startswith("info") else None
     return step.stdout if info is None else json.dumps(mask(info, fmt), sort_keys=True)
 
@@ -224,27 +208,3 @@ def check_run(r: CaseResult) -> list[Verdict]:
     if r.case.command == "create":  # the other checks are RESIZE_ONLY
         return [i1_created_size(r)]
     return [i1_exact_size(r), i2_shrink_guard(r), i3_rejected_resize_safe(r), i4_direction(r)]
-
-
-def drift(results: Sequence[CaseResult]) -> list[Drift]:
-    """Differences between versions running the same case (one result per version)."""
-    if len(results) < 2:
-        return []
-    found = []
-    ran = {s.name for s in results[0].steps}
-    for name in (n for n in ("create", "resize", "info") if n in ran):
-        steps = [(r.binary.version, r.step(name), r.case.format) for r in results]
-        aspects = {
-            "rc": [(v, repr(s.return_code)) for v, s, _ in steps],
-            "stdout": [(v, _masked_stdout(s, f)) for v, s, f in steps if s.ran],
-            "stderr": [(v, s.stderr) for v, s, _ in steps if s.ran],
-        }
-        for aspect, values in aspects.items():
-            groups: dict[str, list[str]] = {}
-            for version, value in values:
-                groups.setdefault(value, []).append(version)
-            if len(groups) > 1:
-                found.append(
-                    Drift(results[0].case.format, name, aspect, tuple(map(tuple, groups.values())))
-                )
-    return found

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.model.pipeline import COMMANDS
+from toolkit.baseline.recordable import unrecordable
+from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import QemuBinary
+from toolkit.qemu.pool import run_many
 from toolkit.qemu.process import LIVE
 from toolkit.qemu.runner import run_directory
 from toolkit.stages.fuzz import findings
@@ -69,6 +71,9 @@ class FuzzResult:
     saved: tuple[findings.Finding, ...]
     save_to: Path | None
     interrupted: bool = False  # ^C: the summary and the findings so far, then exit 130
+    # Findings not saved because `generate` could not record them, each with why.
+    unrecordable: tuple[str, ...] = ()
+    findings_type: str = ""  # the output type generate records them in ("": saved elsewhere)
 
     @property
     def failed(self) -> bool:
@@ -120,8 +125,34 @@ def fuzz(
         if req.shrink and not interrupted and session.failing:
             _simplify_all(session)
         session.pool.shutdown(wait=True, cancel_futures=True)
-    elapsed = time.monotonic() - started
-    found = collect(session)
-    spec, save_to = COMMANDS[req.command], req.save_to
-    saved = [] if save_to is None else findings.save(found, save_to, req.curated_cases, spec)
-    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted)
+        elapsed = time.monotonic() - started
+        found = collect(session)
+        spec, save_to = COMMANDS[req.command], req.save_to
+        target = COMMANDS[req.command + FINDINGS_SUFFIX]
+        refused: list[str] = []
+        if save_to is not None and not interrupted:
+            found, refused = _recordable(found, target, req, run_dir)
+        saved = [] if save_to is None else findings.save(found, save_to, req.curated_cases, spec)
+    # Saved elsewhere (--save-cases), the findings are for the user to move: no type records them.
+    home = save_to == findings.default_path(req.curated_cases, req.command)
+    return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted,
+                      tuple(refused), target.output_type if home else "")  # fmt: skip
+
+
+def _recordable(
+    found: list[findings.Finding], target: CommandSpec, req: FuzzRequest, run_dir: Path
+) -> tuple[list[findings.Finding], list[str]]:
+    """The findings `generate` can record: each case replayed with the findings type's own
+    steps on every binary it will be recorded with (real qemu-img: the reference in
+    differential mode). A case generate would refuse is never saved: it would come back
+    on every run of generate and verify, with no way to record it."""
+    binaries = (req.reference,) if req.reference is not None else req.binaries
+    jobs = [(b, f.case) for f in found for b in binaries]
+    results = run_many(jobs, target, req.jobs, req.timeout, tmp_parent=run_dir)
+    why: dict[int, str] = {}
+    for index, result in enumerate(results):
+        reason = unrecordable(result, target)
+        if reason is not None:
+            why.setdefault(index // len(binaries), f"{result.binary.version}: {reason}")
+    refused = [f"{found[i].case.format}/{found[i].case.name}: {w}" for i, w in why.items()]
+    return [f for i, f in enumerate(found) if i not in why], refused

@@ -43,6 +43,7 @@ from toolkit.model.records import CaseResult, QemuBinary
 from toolkit.qemu.runner import run_case
 from toolkit.stages.fuzz import differential, findings, grammar, invariants
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
+from toolkit.stages.fuzz.drift import drift
 from toolkit.stages.fuzz.invariants import INVARIANTS, Verdict, spec_for
 
 if TYPE_CHECKING:
@@ -195,7 +196,7 @@ class Session:
             if note and (kept is None or len(note.text) < len(kept.text)):
                 self.notes[note.key] = note
         simple = findings.simplicity
-        for d in invariants.drift(first):
+        for d in drift(first):
             kept_ex = self.drift.get(d.key)
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example

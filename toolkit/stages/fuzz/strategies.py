@@ -1,7 +1,7 @@
 """Hypothesis strategies for the fuzzer: resize and create cases, and raw size strings.
 
 Every case is built as a curated-case table and validated by
-`toolkit.baseline.cases.parse_case`, so a generated case obeys the same schema, option
+`toolkit.baseline.case_schema.parse_case`, so a generated case obeys the same schema, option
 allow-list and disk-economy caps as the curated matrix (and can be saved to a
 case file as is). Sizes in cases are spelled so that every qemu-img era parses
 them the same way apart from the modelled LEGACY/MODERN rounding: a leading
@@ -19,10 +19,11 @@ from decimal import Context, Decimal
 from hypothesis import strategies as st
 
 from toolkit.baseline.caps import CAP_DEFAULT, CAP_MATERIALISED, cap_for
-from toolkit.baseline.cases import parse_case
+from toolkit.baseline.case_schema import parse_case
 from toolkit.model.formats import FORMATS, PREALLOC_MODES, split_option_string
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
+from toolkit.model.rounding import created_size
 from toolkit.model.sizes import GRAMMARS, SUFFIX_POWER, parse_size
 from toolkit.stages.fuzz.findings import case_name
 
@@ -148,8 +149,8 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
         amount = draw(sizes(start - 1) if kind == "=" else sizes(start, least=1))
     elif kind == "=":
         amount = draw(sizes(cap))
-    elif kind == "+":
-        amount = draw(sizes(cap - start))
+    elif kind == "+":  # from the size create made (vhd: its CHS geometry), as plan_for has it
+        amount = draw(sizes(max(0, cap - created_size(fmt, options, start))))
     else:  # now and then past zero: a legitimate rejection case
         amount = draw(st.one_of(sizes(start), st.integers(start, start + 65536)))
     sign = kind.strip("=")

@@ -23,6 +23,11 @@ Every problem carries the id of the check that found it (messages, --report, tes
   profiles        profiles/<profile>/<target>-<case>.* are exact copies of each profile's
                   representative triples, and nothing else (toolkit.baseline.profile_files)
 
+A findings type (`resize-discovered`) is checked the same way, except that a finding
+with no triple yet is not an error: the fuzzer saved it and `generate` has not recorded
+it. Those are counted (`OfflineResult.unrecorded`) and reported as one line with the one
+command that records them.
+
 Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
 --version/--format/--case filter (and in candidate mode) only the selection is
 checked: stale directories outside it, the versions.json listing and the version
@@ -91,6 +96,13 @@ class OfflineResult:
     triples: int = 0
     readable: set[tuple[str, str, str]] = field(default_factory=set)  # (format, version, case)
     version_map: str = "not checked"
+    # Findings types: (format, version, case) of findings with no triple yet (version "*":
+    # the type has no version directory at all).
+    unrecorded: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @property
+    def unrecorded_findings(self) -> int:
+        return len({(f, c) for f, _v, c in self.unrecorded})
 
     @property
     def errors(self) -> list[Problem]:
@@ -161,7 +173,11 @@ def _version_dir(
     d = case_dir(scope.root, scope.spec, fmt, version)
     cases = [c for c in scope.cases if c.format == fmt]
     regenerate = f"`python -m toolkit generate {scope.spec.name} --version {version} --format {fmt}"
+    pending = scope.spec.findings_of is not None  # a finding without a triple: not recorded yet
     if not d.is_dir():
+        if pending:
+            result.unrecorded.update((fmt, version, c.name) for c in cases)
+            return
         why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate}`"
         result.problems.append(Problem("missing", relative(scope.root, d), why))
         return
@@ -186,6 +202,9 @@ def _version_dir(
             result.problems.append(Problem("unfinished", relative(scope.root, d / case.name), why))
             continue
         absent = [p for p in triple_paths(d, case.name) if p.name not in names]
+        if pending and len(absent) == len(SUFFIXES):
+            result.unrecorded.add((fmt, version, case.name))
+            continue
         for p in absent:
             why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"
             result.problems.append(Problem("missing", relative(scope.root, p), why))

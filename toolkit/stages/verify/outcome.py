@@ -67,6 +67,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
     candidate: dict[str, Any] | None = None
+    all_cases: int = 1  # the type's cases; 0: a findings type with no findings (nothing ran)
+    empty_reason: str = ""  # why a type has no cases, for the summary
 
     @property
     def counts(self) -> dict[str, int]:

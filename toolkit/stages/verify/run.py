@@ -35,7 +35,7 @@ from toolkit.model.records import Baseline, Case, QemuBinary
 from toolkit.model.versions import select_versions
 from toolkit.qemu.pool import Progress, no_progress
 from toolkit.stages.verify.candidate import candidate_binary, run_candidate
-from toolkit.stages.verify.offline import Scope, check_tree
+from toolkit.stages.verify.offline import OfflineResult, Scope, check_tree
 from toolkit.stages.verify.online import run_online
 from toolkit.stages.verify.outcome import Outcome
 
@@ -67,7 +67,13 @@ def verify(
     req: VerifyRequest, binaries: Sequence[QemuBinary], progress: Progress = no_progress
 ) -> Outcome:
     """Every check the request asks for; `binaries` are those discovered for online mode."""
-    in_tree = Tree(req.root, req.spec).require_versions()
+    tree = Tree(req.root, req.spec)
+    if req.spec.findings_of and not tree.versions:
+        # Findings fuzz saved, none recorded yet: nothing to check, nothing wrong.
+        pending = {(c.format, "*", c.name) for c in req.cases}
+        offline = OfflineResult(unrecorded=pending, version_map="none yet")
+        return Outcome(req.spec, req.root, req.mode, [], offline, all_cases=len(req.all_cases))
+    in_tree = tree.require_versions()
     candidate: QemuBinary | None = None
     if req.candidate is not None:
         assert req.candidate_version is not None
@@ -88,7 +94,8 @@ def verify(
     )
     lock = tree_lock(req.root) if req.update else contextlib.nullcontext()
     with lock:
-        out = Outcome(req.spec, req.root, req.mode, versions, check_tree(scope))
+        out = Outcome(req.spec, req.root, req.mode, versions, check_tree(scope),
+                      all_cases=len(req.all_cases))  # fmt: skip
         start = time.monotonic()
         if candidate is not None:
             out.cases = run_candidate(

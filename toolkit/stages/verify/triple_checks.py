@@ -12,10 +12,12 @@ Which steps ran and how stderr.txt is cut into steps: toolkit.stages.verify.step
 
 The final-size rule: qemu's block layer keeps lengths in whole 512-byte sectors, so
 info reports the virtual size rounded up to a multiple of 512, and the rule is
-virtual-size == round_up(expected_final_size) (see toolkit.model.rounding, checked on
-every provisioned version). qcow2 refuses an unaligned size and vmdk, vhd and vhdx
-refuse resize, so in real baselines the rule meets raw alone; every size in the
-curated matrix is a multiple of 512, where the rule is equality.
+virtual-size == expected_final_size as qemu-img reports it
+(pipeline.expected_virtual_size, toolkit.model.rounding; checked on every provisioned
+version). qcow2 refuses an unaligned size and vmdk, vhd and vhdx refuse resize, so in
+real baselines the rule meets raw alone; every size in the curated matrix is a multiple
+of 512, where the rule is equality. A findings type records a run that breaks the rule
+(the disagreement is the finding) in its meta's `model_disagreement`, rebuilt here.
 """
 
 from __future__ import annotations
@@ -31,9 +33,8 @@ from typing import Any
 
 from toolkit.baseline.tree import case_dir
 from toolkit.baseline.triple import build_meta, combined_stderr, meta_errors, triple_paths
-from toolkit.model.pipeline import QEMU_IMG, CommandSpec, plan_for
+from toolkit.model.pipeline import QEMU_IMG, CommandSpec, expected_virtual_size, plan_for
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
-from toolkit.model.rounding import round_up
 from toolkit.model.sizes import grammar_for
 from toolkit.qemu.runner import RUN_DIR_PREFIX
 from toolkit.stages.verify.step_checks import Report, return_codes, stderr_sections
@@ -43,11 +44,14 @@ __all__ = ["Problem", "check_triple", "relative"]
 # Meta keys that say where a triple belongs: its command, case, format and version.
 PLACE_KEYS = ("command", "case_name", "format", "qemu_version")
 PLAN_KEYS = ("applied_shrink_flag", "expected_final_size")
+# A findings type's meta records how its run contradicts the size model (final-size).
+DISAGREEMENT_KEY = "model_disagreement"
 REBUILD_HINTS = {
     "identity": "the triple is filed under the wrong case, format or version",
     "plan": "recomputed from the case data and the version's size grammar",
     "argv": "recomputed from the case data",
     "case-data": "the curated case ({source}) changed since this was recorded; regenerate it",
+    "final-size": "recomputed from the info JSON and the size model; regenerate it",
 }
 # An absolute path: a '/' that starts a path component, not one inside a word like "on/off".
 ABS_PATH_RE = re.compile(r"(?<![\w$.~+-])/[\w.+-]+")
@@ -71,6 +75,8 @@ def _check_for_key(key: str) -> str:
         return "identity"
     if key in PLAN_KEYS:
         return "plan"
+    if key == DISAGREEMENT_KEY:
+        return "final-size"
     return "argv" if key.endswith("_argv") else "case-data"
 
 
@@ -160,7 +166,7 @@ class _TripleCheck:
         sections = stderr_sections(self.spec, stderr, meta, self.on(self.paths[1]))
         return_codes(self.spec, meta, self.on(meta_p))
         info = self._stdout_json(stdout, meta)
-        self._rebuild(meta, sections, stderr)
+        self._rebuild(meta, sections, stdout, stderr)
         self._final_size(meta, info)
         return self.found
 
@@ -217,7 +223,9 @@ class _TripleCheck:
             return None
         return data
 
-    def _rebuild(self, meta: dict[str, Any], sections: list[str] | None, stderr: str) -> None:
+    def _rebuild(
+        self, meta: dict[str, Any], sections: list[str] | None, stdout: str, stderr: str
+    ) -> None:
         """Rebuild meta and stderr from the case and the recorded step results; compare."""
         case, spec = self.case, self.spec
         plan = plan_for(case, grammar_for(self.version))
@@ -231,7 +239,7 @@ class _TripleCheck:
                     name=n,
                     argv=(QEMU_IMG, *s.argv(case, plan)),
                     return_code=meta[f"{n}_return_code"],
-                    stdout=meta.get(f"{n}_stdout") or "",
+                    stdout=stdout if s.stdout_is_artefact else meta.get(f"{n}_stdout") or "",
                     stderr=next(section) if ran and sections is not None else "",
                     stdout_bytes=meta[f"{n}_stdout_bytes"],
                     stderr_bytes=meta[f"{n}_stderr_bytes"],
@@ -259,17 +267,21 @@ class _TripleCheck:
             )
 
     def _final_size(self, meta: dict[str, Any], info: dict[str, Any] | None) -> None:
-        if "resize" not in self.spec.step_names() or meta["resize_return_code"] != 0:
+        """A curated type must agree with the size model (a findings type records where it
+        does not, in a meta key the rebuild checks)."""
+        if self.spec.findings_of or "resize" not in self.spec.step_names():
             return
-        final = plan_for(self.case, grammar_for(self.version)).expected_final_size
-        if info is None or final is None:
+        if meta["resize_return_code"] != 0:
             return
-        want = round_up(final)
+        plan = plan_for(self.case, grammar_for(self.version))
+        want = expected_virtual_size(self.case, plan)
+        if info is None or want is None:
+            return
         if info.get("virtual-size") != want:
             self.problem(
                 "final-size",
                 self.paths[0],
                 f"resize returned 0 but virtual-size is {info.get('virtual-size')!r}, not "
-                f"expected_final_size {final}"
-                + (f" rounded up to a sector ({want})" if want != final else ""),
+                f"expected_final_size {plan.expected_final_size}"
+                + (f" as qemu-img reports it ({want})" if want != plan.expected_final_size else ""),
             )

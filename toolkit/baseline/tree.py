@@ -174,8 +174,9 @@ def confined(root: Path, target: Path) -> Path:
     return target
 
 
-def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBinary]) -> None:
-    """versions.json: each version directory present -> version line, source, sha256."""
+def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBinary]) -> bool:
+    """versions.json: each version directory present -> version line, source, sha256.
+    Returns whether the file changed."""
     type_dir = root / spec.output_type
     path = type_dir / VERSIONS_FILE
     current = load_json_or_empty(path)
@@ -193,4 +194,4 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
         }
     present = version_dirs(type_dir)
     type_dir.mkdir(parents=True, exist_ok=True)  # a run may have recorded nothing
-    atomic.write_text(path, dump_json({v: current[v] for v in present if v in current}))
+    return atomic.write_text(path, dump_json({v: current[v] for v in present if v in current}))

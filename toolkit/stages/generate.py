@@ -124,7 +124,7 @@ def generate(
             run_many(runs, spec, jobs, timeout, record, label=label, progress=progress)
         except KeyboardInterrupt:
             raise Interrupted(_interrupted(spec, tally, binaries, cases)) from None
-        write_versions_file(root, spec, binaries)
+        tally.written += write_versions_file(root, spec, binaries)
         tally.written += refresh(root, spec)  # version-map.json and profiles/
     return GenerateSummary(
         spec,

@@ -14,8 +14,9 @@ from toolkit.baseline.guard import check_root
 from toolkit.cli import options
 from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import COMMANDS
-from toolkit.render.generate import commit_hint, plural, summary
+from toolkit.render.generate import commit_hint, summary
 from toolkit.render.progress import progress_bar
+from toolkit.render.words import plural
 from toolkit.stages.generate import check_commit, commit_tree, generate
 
 __all__ = ["register", "run"]

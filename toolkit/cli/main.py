@@ -40,6 +40,7 @@ COMMAND_MODULES = {
         "drift",
         "profiles",
         "fuzz",
+        "cases",
         "bench",
     )
 }

@@ -120,6 +120,8 @@ def render_text(report: Report) -> str:
         lines += ["", "changed cases:"]
         for cd in changed:
             lines.append(f"  {cd.format}/{cd.case}")
+            note = report.notes.get((cd.format, cd.case))
+            lines += [f"    found by fuzz: {note}"] if note else []
             lines += [f"    {change_line(c)}" for c in cd.changes]
     return "\n".join([*lines, ""])
 

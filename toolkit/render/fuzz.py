@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from toolkit.render.words import plural
 from toolkit.stages.fuzz.run import FuzzResult
 from toolkit.stages.fuzz.session import CHECKS
 
@@ -36,7 +37,8 @@ def summary(result: FuzzResult) -> str:
         add(f"fuzz resize: candidate {session.binaries[0].path} against qemu-img {ref.version}: "
             f"{n} examples in {elapsed:.1f} s: {rate:.1f} examples/s")  # fmt: skip
     else:
-        add(f"fuzz {session.spec.name}: {n} examples on {len(versions)} version(s) "
+        on = plural(len(versions), "version")
+        add(f"fuzz {session.spec.name}: {plural(n, 'example')} on {on} "
             f"({', '.join(versions)}) in {elapsed:.1f} s: {rate:.1f} examples/s, "
             f"{rate * len(versions):.1f} version-examples/s")  # fmt: skip
     if session.stopped:

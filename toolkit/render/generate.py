@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import shlex
 
+from toolkit.render.words import plural
 from toolkit.stages.generate import GenerateSummary
 
-__all__ = ["plural", "summary"]
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+__all__ = ["commit_hint", "summary"]
 
 
 def summary(s: GenerateSummary) -> str:

@@ -151,12 +151,21 @@ def render_report(report: Report, table: ProfileTable) -> str:
     for cd in changed:
         rows = [_change_row(c) for c in cd.changes]
         n = len(cd.changes)
+        note = report.notes.get((cd.format, cd.case))
+        found = f'\n<p class="wl">found by fuzz: {escape(note)}</p>' if note else ""
         sections.append(
             f"<details><summary><code>{escape(cd.format)}/{escape(cd.case)}</code> "
-            f"({n} change{'s' if n != 1 else ''})</summary>\n"
+            f"({n} change{'s' if n != 1 else ''})</summary>{found}\n"
             + _table(["artefact", "change", "path", "from", "to"], rows)
             + "\n</details>"
         )
+    if report.notes:
+        rows = [
+            [f"<td><code>{escape(f)}/{escape(c)}</code></td>", _td(why)]
+            for (f, c), why in sorted(report.notes.items())
+        ]
+        sections.append(f"<h2>Findings ({len(rows)}): why fuzz saved each case</h2>")
+        sections.append(_table(["case", "found by fuzz"], rows))
     sections.append(f"<h2>Version profiles ({escape(a)} and {escape(b)} outlined)</h2>")
     sections.append(grid(table, (a, b)))
     return _page(title(report), sections)

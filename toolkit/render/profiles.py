@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from toolkit.baseline.profiles import ProfileTable
+from toolkit.render.words import plural
 
 __all__ = ["ABSENT", "LEGEND", "headline", "render_markdown", "render_text"]
 
@@ -26,9 +27,9 @@ def headline(table: ProfileTable) -> str:
     seen = table.first_seen()
     firsts = ", ".join(f"{v} ({seen[v]})" for v in table.versions if seen[v]) or "none"
     return (
-        f"{table.output_type}: {len(table.rows)} format x case rows, {len(table.versions)} "
-        f"versions; {changing} rows change across versions. New behaviour first seen in "
-        f"(rows): {firsts}"
+        f"{table.output_type}: {plural(len(table.rows), 'format x case row')}, "
+        f"{plural(len(table.versions), 'version')}; {plural(changing, 'row')} change across "
+        f"versions. New behaviour first seen in (rows): {firsts}"
     )
 
 

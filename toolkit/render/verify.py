@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from toolkit.model.errors import EXIT_OK
+from toolkit.render.words import plural
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 
@@ -14,16 +15,16 @@ __all__ = ["overall", "report", "reports", "summaries", "summary", "unrecorded_l
 SHOW_PER_CHECK = 20  # offline problems printed per check; --report has them all
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def summary(out: Outcome) -> str:
     """The terminal summary: offline problems, the run, each difference, the verdict."""
     lines: list[str] = []
     add = lines.append
     off = out.offline
-    versions = f"{plural(len(out.versions), 'version')}: {', '.join(out.versions)}"
+    versions = (
+        f"{plural(len(out.versions), 'version')}: {', '.join(out.versions)}"
+        if out.versions
+        else "nothing recorded yet"
+    )
     add(f"verify {out.spec.name}: {out.root} ({versions})")
     add(
         f"offline: {plural(off.triples, 'triple')} checked: {plural(len(off.errors), 'error')}, "

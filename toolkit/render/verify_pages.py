@@ -12,7 +12,8 @@ from html import escape
 from typing import Any
 
 from toolkit.render import html as page
-from toolkit.render.verify import overall, plural, unrecorded_line
+from toolkit.render.verify import overall, unrecorded_line
+from toolkit.render.words import plural
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 

@@ -13,7 +13,7 @@ contract in toolkit/data/drift.schema.json).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolkit.baseline.diff import ARTEFACTS, Change, diff_views
@@ -62,6 +62,8 @@ class Report:
     to_version: str
     show_all: bool
     cases: tuple[CaseDrift, ...]  # sorted by (format, case)
+    # Findings types: why fuzz saved each case ((format, case) -> its case comment).
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = Counter(c.status for c in self.cases)

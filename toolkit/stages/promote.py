@@ -77,6 +77,8 @@ def _blocks(path: Path) -> list[_Block]:
     out = []
     for a, b in itertools.pairwise(bounds):
         chunk = "".join(lines[a:b])
+        if not chunk:
+            continue  # a file that starts with a table has no header
         if a not in cuts:
             out.append(_Block(chunk, None))
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING
 
 from toolkit.render.words import plural
@@ -68,13 +70,17 @@ def summary(result: FuzzResult) -> str:
         add(f"  not saved (generate could not record it): {line}")
     if saved and result.findings_type:
         command = session.spec.name
-        add(f"  next: `nox -s generate_{command}` records them in {result.findings_type} "
-            f"(the curated {command} matrix is unchanged); `python -m toolkit cases promote "
-            f"NAME` moves one into it")  # fmt: skip
+        cases = result.curated_cases
+        where = "" if cases == Path("curated_cases") else f" --curated-cases {quote(str(cases))}"
+        record = f"nox -s generate_{command}" if not where else \
+            f"python -m toolkit generate {command}-discovered{where}"  # fmt: skip
+        add(f"  next: `{record}` records them in {result.findings_type} (the curated "
+            f"{command} matrix is unchanged); `python -m toolkit cases promote NAME{where}` "
+            "moves one into it")  # fmt: skip
         if ref is not None:
-            cand = session.binaries[0].path
-            add(f"  then `python -m toolkit verify {command}-discovered --candidate {cand} "
-                f"--candidate-version {ref.version}` replays them")  # fmt: skip
+            cand = quote(str(session.binaries[0].path))
+            add(f"  then `python -m toolkit verify {command}-discovered{where} --candidate "
+                f"{cand} --candidate-version {ref.version}` replays them")  # fmt: skip
     who = "the candidate against qemu-img " if ref is not None else ""
     for inv in sorted(session.failing):
         ex, failed = session.failing[inv]

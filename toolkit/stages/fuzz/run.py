@@ -74,6 +74,7 @@ class FuzzResult:
     # Findings not saved because `generate` could not record them, each with why.
     unrecordable: tuple[str, ...] = ()
     findings_type: str = ""  # the output type generate records them in ("": saved elsewhere)
+    curated_cases: Path = Path("curated_cases")  # where the run read and saved case files
 
     @property
     def failed(self) -> bool:
@@ -136,7 +137,8 @@ def fuzz(
     # Saved elsewhere (--save-cases), the findings are for the user to move: no type records them.
     home = save_to == findings.default_path(req.curated_cases, req.command)
     return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted,
-                      tuple(refused), target.output_type if home else "")  # fmt: skip
+                      tuple(refused), target.output_type if home else "",
+                      req.curated_cases)  # fmt: skip
 
 
 def _recordable(

@@ -13,8 +13,8 @@ from toolkit.model.errors import ToolkitFailure
 from toolkit.model.pipeline import COMMANDS, plan_for
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
 from toolkit.stages.fuzz import findings
-from toolkit.stages.fuzz.grammar import Answer, i5_grammar
 from toolkit.stages.fuzz.drift import drift
+from toolkit.stages.fuzz.grammar import Answer, i5_grammar
 from toolkit.stages.fuzz.invariants import (
     created_size,
     i1_exact_size,

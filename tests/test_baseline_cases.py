@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from toolkit.baseline import guard
 from toolkit.baseline.cases import case_files, filter_cases, load_cases, parse_case
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
@@ -314,7 +315,7 @@ def test_unreadable_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         def fail(*args: object, exc: OSError = error, **kwargs: object) -> str:
             raise exc
 
-        monkeypatch.setattr(Path, "read_text", fail)
+        monkeypatch.setattr(guard, "read_text", fail)
         assert refusal(tmp_path) == (
             f"{HEAD}{latin}: cannot be read ({shown}); fix its permissions"
         )

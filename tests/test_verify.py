@@ -263,6 +263,15 @@ def _profile_stale(t: Path) -> None:
     shutil.copy(_profile_file(t), _profile_file(t).with_name("raw-gone.stdout.txt"))
 
 
+def _file_type(t: Path) -> None:
+    # A link out of the tree (#21 item 5): named, never read, never followed.
+    secret = t.parent / "secret.txt"
+    secret.write_text("TOPSECRET\n")
+    stderr = triple(t, "raw", NEW, GROWN)[1]
+    stderr.unlink()
+    stderr.symlink_to(secret)
+
+
 DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("missing", _missing, f"raw/{NEW}/{GROWN}.stdout.txt"),
     ("unfinished", _unfinished, f"--format raw --case {GROWN}"),
@@ -286,6 +295,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("profiles", _profile_edited, "hand-edited or stale"),
     ("profiles", _profile_missing, "missing: the profile's copy of"),
     ("profiles", _profile_stale, "belongs to no profile"),
+    ("file-type", _file_type, "a symbolic link (to "),
 ]
 
 
@@ -322,6 +332,7 @@ def test_each_offline_check_catches_its_defect(
     messages = [f"{p['where']}: {p['message']}" for p in run.report["offline"]["errors"]]
     assert any(mentions in m for m in messages), messages
     assert "FAILED: " in run.out
+    assert "TOPSECRET" not in run.out + json.dumps(run.report)  # nothing read through a link
 
 
 def test_clean_tree_passes_offline(verify: Callable[..., Run]) -> None:

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
 from toolkit.baseline.caps import check_caps, check_options
-from toolkit.baseline.triple import SUFFIXES
+from toolkit.baseline.layout import SUFFIXES
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import FORMATS, PREALLOC_MODES
@@ -37,19 +38,22 @@ __all__ = [
     "case_files",
     "filter_cases",
     "load_cases",
+    "name_key",
     "parse_case",
 ]
 
 NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
 # A case's longest file name, temp name included, must fit in one file name.
 MAX_FILE_NAME = atomic.NAME_MAX - atomic.TEMP_NAME_EXTRA
+SHOW_NAMES = 20  # names listed when --case matches none
 KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
 
 
 def case_files(curated_dir: Path, command: str) -> list[Path]:
+    """`<command>.toml`, `<command>-*.toml` but directories (a link or a FIFO: refused on read)."""
     main = curated_dir / f"{command}.toml"
     extra = sorted(curated_dir.glob(f"{command}-*.toml"))
-    return [p for p in [main, *extra] if p.is_file()]
+    return [p for p in [main, *extra] if p.is_symlink() or (p.exists() and not p.is_dir())]
 
 
 def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) -> list[Case]:
@@ -64,8 +68,11 @@ def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) ->
     out = [c for c in cases if not formats or c.format in formats]
     for g in globs:
         if not any(fnmatch.fnmatchcase(c.name, g) for c in out):
-            names = ", ".join(sorted({c.name for c in out}))
-            raise BadInput(f"--case {g!r} matches no case; available: {names}")
+            names = sorted({c.name for c in out})
+            more = f" … and {len(names) - SHOW_NAMES} more" if len(names) > SHOW_NAMES else ""
+            raise BadInput(
+                f"--case {g!r} matches no case; available: {', '.join(names[:SHOW_NAMES])}{more}"
+            )
     if globs:
         out = [c for c in out if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
     return out
@@ -81,20 +88,25 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
         )
     cases: list[Case] = []
     problems: list[str] = []
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (format, folded name) -> (name, file)
     for path in files:
-        for case, errs in _load_file(path, spec):
+        for case, errs in _load_file(curated_dir, path, spec):
             problems.extend(errs)
             if case is None:
                 continue
-            key = (case.format, case.name)
+            key = (case.format, name_key(case.name))
             if key in seen:
+                other, where = seen[key]
+                same = f"{where}; names must be unique per format"
+                if other != case.name:  # their files collide on a case-insensitive file system
+                    same = f"{where} as {other!r}; {other!r} and {case.name!r} differ only in "
+                    same += "letter case, and would share files on a case-insensitive file system"
                 problems.append(
                     f"{path}: case {case.name!r} ({case.format}): duplicate name, already "
-                    f"defined in {seen[key]}; names must be unique per format"
+                    f"defined in {same}"
                 )
                 continue
-            seen[key] = str(path)
+            seen[key] = (case.name, str(path))
             cases.append(case)
     if problems:
         raise BadInput(
@@ -103,11 +115,22 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     return cases
 
 
-def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[str]]]:
+def name_key(name: str) -> str:
+    """Equal for names whose files collide on a case-insensitive file system (ASCII names)."""
+    return name.lower()
+
+
+def _load_file(
+    curated_dir: Path, path: Path, spec: CommandSpec
+) -> list[tuple[Case | None, list[str]]]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(guard.read_text(curated_dir, path, guard.CASE_FILE))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return [(None, [f"{path}: not valid TOML: {exc}. Fix the syntax and re-run."])]
+    except RecursionError:  # tomllib recurses once per nested array or table
+        return [(None, [f"{path}: not valid TOML: nested too deeply. Fix it and re-run."])]
+    except guard.UnsafeFile as exc:
+        return [(None, [str(exc)])]
     except OSError as exc:
         return [(None, [f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions"])]
     if not data.get("case"):

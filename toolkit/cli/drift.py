@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    tree = Tree(args.expected_outputs, COMMANDS[args.command])
+    tree = Tree(args.expected_outputs, COMMANDS[args.command], options.fixes(args))
     if (args.a is None) != (args.b is None):
         raise BadInput(
             "drift takes two versions (drift A B), or none for the version x case matrix"

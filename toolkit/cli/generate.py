@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from toolkit.baseline import guard
 from toolkit.baseline.cases import filter_cases, load_cases
-from toolkit.baseline.guard import check_root
 from toolkit.cli import options
+from toolkit.model.advice import shell
 from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import COMMANDS
 from toolkit.render.progress import progress_bar
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     spec = COMMANDS[args.command]
     known = load_cases(args.curated_cases, spec)
     cases = filter_cases(known, args.formats, args.cases)
-    check_root(args.expected_outputs)
+    guard.prepare(args.expected_outputs, spec)  # bad input in the tree: before any discovery
     if args.commit:
         check_commit(args.expected_outputs / spec.output_type)
     binaries = options.find_binaries(args)
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         args.timeout,
         progress_bar,
         known=known,
+        fixes=options.fixes(args),
     )
     nonzero = ", ".join(f"{n} {c}" for n, c in s.nonzero.items()) or "none"
     print(
@@ -70,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.commit and not s.written:
         print("nothing to commit: every file already held what this run recorded")
     elif not args.commit:
-        print(
-            f"To commit: git add {s.tree} && git commit -m 'baselines: {spec.name} ({s.versions})'"
-        )
+        add = shell("git", "add", "--", str(s.tree))
+        commit = shell("git", "commit", "-m", f"baselines: {spec.name} ({s.versions})")
+        print(f"To commit: {add} && {commit}")
     elif not commit_tree(s.tree, s.versions):
         print("nothing to commit: the tree is unchanged")
     return 0

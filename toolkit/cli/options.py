@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from toolkit.model.advice import Fixes
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
 from toolkit.model.pipeline import COMMANDS
@@ -28,6 +29,7 @@ __all__ = [
     "add_tree_options",
     "discover_binaries",
     "find_binaries",
+    "fixes",
     "output_file_path",
     "positive_int",
     "timeout_seconds",
@@ -114,12 +116,27 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+CURATED_CASES = Path("curated_cases")
+EXPECTED_OUTPUTS = Path("expected-outputs")
+
+
+def fixes(args: argparse.Namespace) -> Fixes:
+    """What the commands a command suggests must carry: the non-default --curated-cases and
+    --expected-outputs the user gave (toolkit.model.advice)."""
+    cases = getattr(args, "curated_cases", CURATED_CASES)
+    tree = args.expected_outputs
+    return Fixes(
+        ("--curated-cases", str(cases)) if cases != CURATED_CASES else (),
+        ("--expected-outputs", str(tree)) if tree != EXPECTED_OUTPUTS else (),
+    )
+
+
 def add_tree_options(parser: argparse.ArgumentParser) -> None:
     """The curated case data and the golden tree."""
     parser.add_argument(
         "--curated-cases",
         type=Path,
-        default=Path("curated_cases"),
+        default=CURATED_CASES,
         metavar="DIR",
         help="directory of case files (default: ./curated_cases)",
     )
@@ -131,7 +148,7 @@ def add_expected_outputs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--expected-outputs",
         type=Path,
-        default=Path("expected-outputs"),
+        default=EXPECTED_OUTPUTS,
         metavar="DIR",
         help="root of the golden tree (default: ./expected-outputs)",
     )

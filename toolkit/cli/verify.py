@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from toolkit.baseline import guard
 from toolkit.baseline.cases import filter_cases, load_cases
-from toolkit.baseline.guard import scan_tree
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
@@ -117,10 +117,16 @@ def _validate(args: argparse.Namespace) -> None:
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
     if obtained == root or root in obtained.parents:
         raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
-    if not args.offline:
+    tree = guard.tree_holding(args.obtained)
+    if tree is not None:  # verify writes obtained triples there, and clears them again
+        raise BadInput(
+            f"--obtained {args.obtained} is inside the golden tree {tree}: keep obtained "
+            "triples out of every golden tree (default: ./.verify)"
+        )
+    if not (args.offline or args.update):  # --update writes mismatches into the tree instead
         output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
-    if args.update:  # it writes into the tree, as generate does: no links or FIFOs in it
-        scan_tree(args.expected_outputs, COMMANDS[args.command])
+    if args.update:  # it writes into the tree, as generate does: the writers' checks first
+        guard.prepare(args.expected_outputs, COMMANDS[args.command])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         candidate_version=args.candidate_version,
         candidate_names=tuple(args.candidate_names),
         binaries_from="--qemu-img" if args.qemu_img else "discovery (--binaries, the store, PATH)",
+        fixes=options.fixes(args),
     )
     online = mode == "online"
     binaries = options.discover_binaries(args) if online else []

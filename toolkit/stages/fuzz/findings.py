@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.baseline.cases import case_files, parse_case
-from toolkit.model import atomic
+from toolkit.baseline import guard
+from toolkit.baseline.cases import case_files, name_key, parse_case
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.pipeline import COMMANDS, CommandSpec
 from toolkit.model.records import Case
@@ -150,11 +150,17 @@ def render(group: Sequence[Finding]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _entries(path: Path) -> list[Any]:
+def _read(path: Path, parse: bool = False) -> Any:
+    """A case file's text (parsed, if `parse`), through the guard: no link, no FIFO."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = guard.read_text(path.parent, path, guard.CASE_FILE)
+        return tomllib.loads(text) if parse else text
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput(f"{path}: cannot read it as a case file ({exc}); fix or move it") from exc
+
+
+def _entries(path: Path) -> list[Any]:
+    data = _read(path, parse=True)
     entries = data.get("case", [])
     return entries if isinstance(entries, list) else []
 
@@ -172,7 +178,7 @@ def _known(
                 continue
             keys.update(_KEY.findall(case.comment))
             tuples.add(identity(case))
-            names.add((case.format, case.name))
+            names.add((case.format, name_key(case.name)))
     return keys, tuples, names
 
 
@@ -180,12 +186,13 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
          spec: CommandSpec = RESIZE) -> list[Finding]:  # fmt: skip
     """Append the findings not yet recorded; return those written."""
     header = HEADER.format(Command=spec.name.capitalize(), command=spec.name)
-    existing = path.read_text(encoding="utf-8") if path.is_file() else header
+    present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
+    existing = _read(path) if present else header
     neighbours = {*case_files(curated_dir, spec.name), *case_files(path.parent, spec.name)}
-    keys, tuples, names = _known(neighbours | ({path} if path.is_file() else set()), spec)
+    keys, tuples, names = _known(neighbours | ({path} if present else set()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:
-        ident, name = identity(f.case), (f.case.format, f.case.name)
+        ident, name = identity(f.case), (f.case.format, name_key(f.case.name))
         if f.key in keys or (ident not in groups and (ident in tuples or name in names)):
             continue
         keys.add(f.key)
@@ -195,11 +202,7 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
         return []
     text = existing.rstrip("\n") + "\n\n" + "\n".join(render(g) for g in groups.values())
     _validate(text, path, spec)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, text)
-    except OSError as exc:
-        raise ToolkitFailure(f"cannot write {path}: {exc}") from exc
+    guard.write_text(path.parent, path, text, guard.CASE_FILE)  # never through a link
     return [f for g in groups.values() for f in g]
 
 
@@ -212,10 +215,10 @@ def _validate(text: str, path: Path, spec: CommandSpec) -> None:
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(entries, start=1):
         case, errors = parse_case(entry, spec, str(path), index)
-        if case is None or (case.format, case.name) in seen:
+        if case is None or (case.format, name_key(case.name)) in seen:
             why = "; ".join(errors) or f"duplicate name {entry.get('name')!r}"
             raise ToolkitFailure(f"refusing to write {path}: {why}")
-        seen.add((case.format, case.name))
+        seen.add((case.format, name_key(case.name)))
 
 
 def simplicity(case: Case) -> tuple[int, int, str]:

@@ -22,6 +22,9 @@ Every problem carries the id of the check that found it (messages, --report, tes
   version-map     version-map.json is current (toolkit.baseline.profiles computes it)
   profiles        profiles/<profile>/<target>-<case>.* are exact copies of each profile's
                   representative triples, and nothing else (toolkit.baseline.profile_files)
+  file-type       nothing in the tree is a link, a FIFO, a device, or a directory where a file
+                  belongs (toolkit.baseline.guard): such a file is named and never read, and
+                  the run goes on
 
 Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
 --version/--format/--case filter (and in candidate mode) only the selection is
@@ -36,9 +39,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.baseline.profiles import VERSION_MAP_FILE
-from toolkit.baseline.tree import PROFILES_DIR, VERSIONS_FILE, case_dir
-from toolkit.baseline.triple import SUFFIXES, temp_file_owner, triple_paths
+from toolkit.baseline import guard
+from toolkit.baseline.layout import (
+    PROFILES_DIR,
+    SUFFIXES,
+    VERSION_MAP_FILE,
+    VERSIONS_FILE,
+    temp_file_owner,
+    triple_paths,
+)
+from toolkit.baseline.tree import case_dir
+from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.versions import is_version_name
@@ -64,6 +75,7 @@ CHECKS = (
     "versions-json",
     "version-map",
     "profiles",
+    "file-type",
 )
 
 
@@ -79,6 +91,7 @@ class Scope:
     case_globs: tuple[str, ...] = ()
     filtered: bool = False  # any --version/--format/--case: the tree-wide checks are skipped
     allow_stale: bool = False
+    fixes: Fixes = AS_DEFAULTS  # what the commands in its messages carry
 
     @property
     def type_dir(self) -> Path:
@@ -103,7 +116,10 @@ class OfflineResult:
 
 def check_tree(scope: Scope) -> OfflineResult:
     result = OfflineResult()
-    versions_json, problems = load_versions_json(scope.root, scope.spec)
+    if not scope.filtered:  # a filtered run meets an odd file of its selection when reading it
+        for path, what in guard.odd_entries(scope.root, scope.spec):
+            result.problems.append(Problem("file-type", relative(scope.root, path), _odd(what)))
+    versions_json, problems = load_versions_json(scope.root, scope.spec, scope.fixes)
     result.problems.extend(problems)
     if scope.filtered:  # only the per-triple version lines; the listing is tree-wide
         result.problems = [p for p in result.problems if p.check != "versions-json"]
@@ -116,9 +132,20 @@ def check_tree(scope: Scope) -> OfflineResult:
     if scope.filtered:
         result.version_map = "not checked (filtered)"
     else:
-        result.version_map, problems = check_version_map(scope.root, scope.spec)
+        result.version_map, problems = check_version_map(scope.root, scope.spec, scope.fixes)
         result.problems.extend(problems)
+    odd = [p for p in result.problems if p.check == "file-type"]
+    once = {p.where: p for p in reversed(odd)}  # named once, by the first check that met it
+    result.problems = [p for p in result.problems if p.check != "file-type" or once[p.where] is p]
     return result
+
+
+def _odd(what: str) -> str:
+    return (
+        f"is {what}: the golden tree may hold only regular files and directories (a link or a "
+        "special file reads or writes outside it, or hangs); remove it and regenerate what it "
+        "stood for"
+    )
 
 
 Stale = Callable[[Path, str], None]
@@ -142,9 +169,10 @@ def _stale_around_versions(scope: Scope, stale: Stale) -> None:
     formats = sorted({c.format for c in scope.all_cases})
     tops = {VERSIONS_FILE, VERSION_MAP_FILE}
     for entry in sorted(scope.type_dir.iterdir()):
+        if entry.name in tops:
+            continue  # their own checks (and file-type, when one is no regular file)
         if not entry.is_dir():
-            if entry.name not in tops:
-                stale(entry, "a file outside the <format>/<version>/<case>.* layout")
+            stale(entry, "a file outside the <format>/<version>/<case>.* layout")
         elif entry.name == PROFILES_DIR:
             continue  # the profiles check judges every file in it
         elif entry.name not in formats:
@@ -160,9 +188,13 @@ def _version_dir(
 ) -> Iterator[tuple[str, str, Case]]:
     d = case_dir(scope.root, scope.spec, fmt, version)
     cases = [c for c in scope.cases if c.format == fmt]
-    regenerate = f"`python -m toolkit generate {scope.spec.name} --version {version} --format {fmt}"
+
+    def regenerate(*case: str) -> str:
+        selection = ("--version", version, "--format", fmt, *case)
+        return f"`{scope.fixes.generate(scope.spec.name, *selection)}`"
+
     if not d.is_dir():
-        why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate}`"
+        why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate()}"
         result.problems.append(Problem("missing", relative(scope.root, d), why))
         return
     known = {c.name for c in scope.all_cases if c.format == fmt}
@@ -182,12 +214,12 @@ def _version_dir(
     for case in cases:
         if case.name in staged:
             why = f"unfinished triple: a killed generate left staged files {staged[case.name]}, "
-            why += f"its files may mix two runs; repair it with {regenerate} --case {case.name}`"
+            why += f"its files may mix two runs; repair it with {regenerate('--case', case.name)}"
             result.problems.append(Problem("unfinished", relative(scope.root, d / case.name), why))
             continue
         absent = [p for p in triple_paths(d, case.name) if p.name not in names]
         for p in absent:
-            why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"
+            why = f"missing, of curated case {case.name!r}; run {regenerate('--case', case.name)}"
             result.problems.append(Problem("missing", relative(scope.root, p), why))
         if not absent:
             yield fmt, version, case

@@ -297,8 +297,6 @@ def test_a_malformed_tree_file_is_bad_input_before_anything_runs(
     tree: Path, tmp_path: Path, label: str, command: str
 ) -> None:
     rel, plant = BAD_TREE_FILES[label]
-    if command == "profiles" and rel.endswith("versions.json") and plant != "dir":
-        pytest.skip("profiles neither reads nor writes versions.json's content")
     path = tree / rel
     if path.exists():
         path.unlink()

@@ -16,6 +16,7 @@ from toolkit.model.pipeline import CURATED
 from toolkit.model.records import QemuBinary
 from toolkit.model.versions import version_key
 from toolkit.qemu.discovery import discover
+from toolkit.qemu.process import LIVE
 
 TREE = Path(__file__).resolve().parent.parent / "expected-outputs"
 
@@ -69,6 +70,19 @@ def _sigint_as_at_a_terminal() -> None:
     across exec."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_stopping() -> Iterator[None]:
+    """A run in this process that ends by killing every qemu-img group (^C, a failed worker)
+    leaves LIVE stopping for good, as it must in a real `python -m toolkit`. In the test
+    process that would refuse every later in-process run ("run interrupted"): the test that
+    left it so fails here, by name, and the next one starts clean."""
+    LIVE.stopping = False  # a run of an earlier test that stopped after it ended (a pool thread)
+    yield
+    if LIVE.stopping:
+        LIVE.stopping = False
+        pytest.fail("this test left toolkit.qemu.process.LIVE stopping", pytrace=False)
 
 
 @pytest.fixture

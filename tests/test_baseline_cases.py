@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
 from toolkit.baseline.cases import case_file, filter_cases, legacy_files, load_cases
 from toolkit.model.errors import BadInput
@@ -316,7 +317,7 @@ def test_unreadable_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         def fail(*args: object, exc: OSError = error, **kwargs: object) -> str:
             raise exc
 
-        monkeypatch.setattr(Path, "read_text", fail)
+        monkeypatch.setattr(guard, "read_text", fail)
         assert refusal(tmp_path) == (
             f"{HEAD}{latin}: cannot be read ({shown}); fix its permissions"
         )

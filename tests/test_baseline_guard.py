@@ -1,14 +1,25 @@
-"""toolkit.baseline.guard in-process: what generate refuses as a tree root, the links and
-special files scan_tree refuses, and the staged files it attributes to triples."""
+"""toolkit.baseline.guard in-process: what a writer refuses as a tree root, the links, special
+files and misplaced directories scan_tree refuses, the staged files it attributes to triples,
+versions.json before a run, the tree a path lies in, and who holds the lock."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
 import pytest
 
-from toolkit.baseline.guard import Debris, check_root, scan_tree
+from toolkit.baseline.guard import (
+    Debris,
+    check_root,
+    lock_holder,
+    odd_entries,
+    prepare,
+    scan_tree,
+    tree_holding,
+    tree_lock,
+)
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
 
@@ -105,7 +116,13 @@ def test_links_and_special_files_are_refused(tmp_path: Path) -> None:
     os.mkfifo(t / "a.stdout.txt")
     (t / "dangling").symlink_to(tmp_path / "nowhere")
     odd = sorted(
-        str(p) for p in (t / "a.meta.json", t.parent / "9.0.0", t / "a.stdout.txt", t / "dangling")
+        f"{p} ({what})"
+        for p, what in (
+            (t / "a.meta.json", "a symbolic link to /etc/passwd"),
+            (t.parent / "9.0.0", f"a symbolic link to {t}"),
+            (t / "a.stdout.txt", "a FIFO"),
+            (t / "dangling", f"a symbolic link to {tmp_path / 'nowhere'}"),
+        )
     )
     assert refused(scan_tree, tmp_path, RESIZE) == (
         "the golden tree may hold only regular files and directories, and these are "
@@ -122,13 +139,14 @@ def test_the_lock_file_and_the_type_directory_are_checked_first(tmp_path: Path, 
     root.mkdir()
     if which == "lock-link":
         (root / ".generate.lock").symlink_to(tmp_path / "victim")
-        odd = root / ".generate.lock"
+        odd = f"{root / '.generate.lock'} (a symbolic link to {tmp_path / 'victim'})"
     elif which == "lock-fifo":
         os.mkfifo(root / ".generate.lock")
-        odd = root / ".generate.lock"
+        odd = f"{root / '.generate.lock'} (a FIFO)"
     else:
         (root / "resize-info-json").symlink_to(elsewhere, target_is_directory=True)
-        odd = root / "resize-info-json"  # and not the link inside it: the scan stops there
+        # and not the link inside it: the scan stops there
+        odd = f"{root / 'resize-info-json'} (a symbolic link to {elsewhere})"
     assert refused(scan_tree, root, RESIZE) == (
         "the golden tree may hold only regular files and directories, and these are "
         f"not: {odd}. Remove them (a link or a FIFO would take a baseline out of the tree) "
@@ -143,3 +161,96 @@ def test_a_lock_file_and_type_directory_of_the_right_kind_pass(tmp_path: Path) -
     (tmp_path / "resize-info-json").rmdir()
     touch(tmp_path / "resize-info-json")  # a file where the type directory goes: not odd here
     assert scan_tree(tmp_path, RESIZE) == Debris({}, ())
+
+
+def test_directories_where_files_belong_are_refused(tmp_path: Path) -> None:
+    t = tmp_path / "resize-info-json"
+    for rel in [
+        "versions.json",
+        "version-map.json",
+        "raw/1.0.0/a.stdout.txt",
+        "profiles/p/raw-a.meta.json",
+        "profiles/p/anything",
+    ]:
+        (t / rel).mkdir(parents=True)
+    for rel in ["raw/1.0.0/sub", "raw/x.meta.json", "profiles/p.meta.json"]:  # no file's place
+        (t / rel).mkdir(parents=True)
+    (tmp_path / ".generate.lock").mkdir()
+    odd = [
+        tmp_path / ".generate.lock",
+        t / "profiles/p/anything",
+        t / "profiles/p/raw-a.meta.json",
+        t / "raw/1.0.0/a.stdout.txt",
+        t / "version-map.json",
+        t / "versions.json",
+    ]
+    where = ", ".join(f"{p} (a directory where a file belongs)" for p in odd)
+    assert refused(scan_tree, tmp_path, RESIZE) == (
+        "the golden tree may hold only regular files and directories, and these are "
+        f"not: {where}. Remove them (a link or a FIFO would take a baseline out of the tree) "
+        "and run again"
+    )
+    (tmp_path / ".generate.lock").rmdir()  # the lock's place checked first, then the type
+    assert [p for p, _ in odd_entries(tmp_path, RESIZE)] == odd[1:]
+
+
+def test_a_long_list_of_odd_entries_is_bounded(tmp_path: Path) -> None:
+    t = tmp_path / "resize-info-json" / "raw" / "1.0.0"
+    t.mkdir(parents=True)
+    for n in range(25):
+        os.mkfifo(t / f"f{n:02}")
+    message = refused(scan_tree, tmp_path, RESIZE)
+    assert f"{t / 'f19'} (a FIFO) and 5 more. Remove them" in message
+    assert str(t / "f20") not in message
+
+
+def test_prepare_refuses_a_versions_json_a_run_would_shrink(tmp_path: Path) -> None:
+    t = tmp_path / "resize-info-json"
+    t.mkdir()
+    assert prepare(tmp_path, RESIZE) == Debris({}, ())  # none yet: fine
+    path = t / "versions.json"
+    for text, says in [
+        ("[1, 2]", "must be a JSON object mapping each version to its provenance"),
+        ('{"7.2.22": "x"}', "must be a JSON object mapping each version to its provenance"),
+        ("{", "cannot be read as JSON (Expecting property name"),
+    ]:
+        path.write_text(text)
+        assert refused(prepare, tmp_path, RESIZE).startswith(f"{path}: {says}")
+    path.write_text('{"7.2.22": {"version_line": "qemu-img version 7.2.22"}}')
+    assert prepare(tmp_path, RESIZE) == Debris({}, ())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resize-info-json"]  # no lock made
+
+
+def test_tree_holding_finds_the_tree_above_a_path(tmp_path: Path) -> None:
+    tree = tmp_path / "B"
+    (tree / "resize-info-json" / "raw" / "1.0.0").mkdir(parents=True)
+    assert tree_holding(tree) == tree
+    assert tree_holding(tree / "resize-info-json" / "raw" / "1.0.0" / "x") == tree
+    assert tree_holding(tmp_path) is None
+    assert tree_holding(tmp_path / "elsewhere") is None
+    lone = tmp_path / "lone" / "create-info-json"  # a type directory moved out of its root
+    lone.mkdir(parents=True)
+    assert tree_holding(lone) == lone.parent  # holds a type directory
+    (lone.parent / "create-info-json").rename(tmp_path / "lone" / "t")
+    assert tree_holding(tmp_path / "lone" / "t") is None
+    (tmp_path / "lone" / "t" / "version-map.json").write_text("{}")
+    (tmp_path / "lone" / "t").rename(tmp_path / "lone" / "create-info-json")
+    assert tree_holding(tmp_path / "lone" / "create-info-json" / "x") == tmp_path / "lone"
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / ".generate.lock").write_text("")
+    assert tree_holding(tmp_path / "locked" / "sub") == tmp_path / "locked"
+
+
+def test_lock_holder_never_creates_and_sees_a_held_lock(tmp_path: Path) -> None:
+    assert lock_holder(tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    with tree_lock(tmp_path):
+        assert lock_holder(tmp_path) == f"pid {os.getpid()}"
+    assert lock_holder(tmp_path) is None
+    lock = tmp_path / ".generate.lock"
+    with open(lock, "w") as held:  # held by someone who wrote nothing
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert lock_holder(tmp_path) == "another process"
+    lock.unlink()
+    os.mkfifo(lock)  # not a lock at all: the scan names it; nothing opened here
+    assert lock_holder(tmp_path) is None

@@ -103,7 +103,7 @@ def test_every_committed_triple_is_what_its_result_writes() -> None:
         assert baseline.stdout == out.read_text(), out
         assert baseline.stderr == err.read_text(), err
         assert dump_json(baseline.meta) == meta.read_text(), meta
-        assert read_baseline(directory, name) == baseline
+        assert read_baseline(TREE, directory, name) == baseline
         assert meta_errors(baseline.meta, spec) == []
         seen_steps.add(tuple(s.ran for s in result.steps))
     # Among them runs that stopped after resize (a marker and no info) and whole runs.
@@ -260,18 +260,18 @@ BASE = Baseline("out\n", "err é\n", {"b": 1, "a": [2]})
 
 def test_write_baseline_writes_what_changed(tmp_path: Path) -> None:
     d = tmp_path / "fmt" / "1.0.0"
-    assert write_baseline(d, "c", BASE) == 3
+    assert write_baseline(tmp_path, d, "c", BASE) == 3
     out, err, meta = triple_paths(d, "c")
     assert (out.read_text(), err.read_text(), meta.read_text()) == (
         "out\n",
         "err é\n",
         '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n',
     )
-    assert read_baseline(d, "c") == BASE
+    assert read_baseline(tmp_path, d, "c") == BASE
     inodes = [p.stat().st_ino for p in (out, err, meta)]
-    assert write_baseline(d, "c", BASE) == 0
+    assert write_baseline(tmp_path, d, "c", BASE) == 0
     assert [p.stat().st_ino for p in (out, err, meta)] == inodes  # nothing rewritten
-    assert write_baseline(d, "c", Baseline("out\n", "other\n", BASE.meta)) == 1
+    assert write_baseline(tmp_path, d, "c", Baseline("out\n", "other\n", BASE.meta)) == 1
     assert [p.stat().st_ino == i for p, i in zip((out, err, meta), inodes, strict=True)] == [
         True,
         False,
@@ -286,12 +286,12 @@ def test_write_baseline_stages_everything_then_renames_meta_last(
     calls: list[tuple[str, list[str]]] = []
     real = os.replace
 
-    def replace(src: Any, dst: Any) -> None:
+    def replace(src: Any, dst: Any, **dir_fds: Any) -> None:
         calls.append((Path(dst).name, sorted(p.name for p in tmp_path.iterdir())))
-        real(src, dst)
+        real(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", replace)
-    write_baseline(tmp_path, "c", BASE)
+    write_baseline(tmp_path, tmp_path, "c", BASE)
     assert [name for name, _ in calls] == ["c.stdout.txt", "c.stderr.txt", "c.meta.json"]
     # All three were staged before the first rename.
     assert [temp_file_owner(n) for n in calls[0][1]] == [
@@ -306,14 +306,14 @@ def test_a_failed_rename_removes_every_staged_file(
 ) -> None:
     real = os.replace
 
-    def replace(src: Any, dst: Any) -> None:
+    def replace(src: Any, dst: Any, **dir_fds: Any) -> None:
         if str(dst).endswith(".stderr.txt"):
             raise OSError(28, "No space left on device")  # injected
-        real(src, dst)
+        real(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="No space left"):
-        write_baseline(tmp_path, "c", BASE)
+        write_baseline(tmp_path, tmp_path, "c", BASE)
     assert [p.name for p in tmp_path.iterdir()] == ["c.stdout.txt"]
 
 
@@ -355,5 +355,5 @@ def ascii_locale() -> Iterator[None]:
 
 
 def test_a_triple_reads_as_utf8_whatever_the_locale(tmp_path: Path, ascii_locale: None) -> None:
-    write_baseline(tmp_path, "c", Baseline("é\n", "è\n", {"ê": "ë"}))
-    assert read_baseline(tmp_path, "c") == Baseline("é\n", "è\n", {"ê": "ë"})
+    write_baseline(tmp_path, tmp_path, "c", Baseline("é\n", "è\n", {"ê": "ë"}))
+    assert read_baseline(tmp_path, tmp_path, "c") == Baseline("é\n", "è\n", {"ê": "ë"})

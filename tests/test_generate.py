@@ -174,7 +174,7 @@ def test_regenerating_is_byte_identical_and_touches_nothing(
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.txt")} == mtimes
     assert "files written 0," in second.stdout
     # the hint to commit only when there is something to commit
-    assert f"To commit: git add {out / 'resize-info-json'} && git commit" in first.stdout
+    assert f"To commit: git add -- {out / 'resize-info-json'} && git commit" in first.stdout
     assert "To commit" not in second.stdout and "nothing to commit: every file" in second.stdout
 
 

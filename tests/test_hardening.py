@@ -215,7 +215,7 @@ def _bad_inputs(t: Path) -> dict[str, tuple[list[str], str]]:
     (t / "empty").mkdir()
     (t / "empty" / "resize.toml").write_text("")
     (t / "unreadable").mkdir()
-    (t / "unreadable" / "resize.toml").symlink_to("/proc/self/mem")  # read() fails: EIO
+    (t / "unreadable" / "resize.toml").symlink_to("/proc/self/mem")  # refused, never followed
     (t / "long").mkdir()
     (t / "long" / "resize.toml").write_text(
         f'[[case]]\nformat = "raw"\nname = "{"x" * 250}"\nstart = "1M"\nend = "2M"\n'
@@ -230,7 +230,8 @@ def _bad_inputs(t: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "unreadable-case-file": (
             ["generate", "resize", "--curated-cases", str(t / "unreadable")],
-            "cannot be read (Input/output error)",
+            "resize.toml: a symbolic link (to /proc/self/mem), where a case file must be a "
+            "regular file",
         ),
         "long-case-name": (
             ["generate", "resize", "--curated-cases", str(t / "long")],

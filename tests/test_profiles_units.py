@@ -179,13 +179,16 @@ def test_profile_files_expected(root: Path) -> None:
 
 def test_profile_files_problems_and_write(root: Path) -> None:
     vmap = {"p": "5.2.0"}
-    fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
+    fix = (
+        "refresh it with `python -m toolkit profiles --command create` (generate refreshes it too)"
+    )
     top = root / "create-info-json"
     d = top / "profiles" / "p"
     assert profile_files.problems(root, SPEC, vmap) == [
         (
             d / f"raw-1G-default{s}",
             f"missing: the profile's copy of create-info-json/raw/5.2.0/1G-default{s}; {fix}",
+            "profiles",
         )
         for s in SUFFIXES
     ]
@@ -202,13 +205,19 @@ def test_profile_files_problems_and_write(root: Path) -> None:
     (d / "linked").symlink_to(d / "sub")
     rel = "create-info-json/raw/5.2.0/1G-default"
     stale = "(hand-edited or stale)"
+    linked = top / "raw/5.2.0/1G-default.stderr.txt"
+    regular = (
+        "where a profile's copy of a baseline file must be a regular file (a link or a special "
+        "file would read or write elsewhere, or hang)"
+    )
     assert profile_files.problems(root, SPEC, vmap) == [
-        (d / f"raw-1G-default{s}", f"differs from the representative {rel}{s} {stale}; {fix}")
-        for s in SUFFIXES[:2]
-    ] + [
-        (d / "raw-1G-default.meta.json", f"cannot be read: Is a directory; {fix}"),
-        (d / "extra.txt", f"belongs to no profile in version-map.json (stale); {fix}"),
-        (d / "linked", f"belongs to no profile in version-map.json (stale); {fix}"),
+        (d / "raw-1G-default.stdout.txt",
+         f"differs from the representative {rel}.stdout.txt {stale}; {fix}", "profiles"),
+        (d / "raw-1G-default.stderr.txt", f"a symbolic link (to {linked}), {regular}; {fix}",
+         "file-type"),
+        (d / "raw-1G-default.meta.json", f"a directory, {regular}; {fix}", "file-type"),
+        (d / "extra.txt", f"belongs to no profile in version-map.json (stale); {fix}", "profiles"),
+        (d / "linked", f"belongs to no profile in version-map.json (stale); {fix}", "profiles"),
     ]  # fmt: skip
     (d / "raw-1G-default.meta.json").rmdir()
     assert profile_files.write(root, SPEC, vmap) == 5

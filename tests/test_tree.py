@@ -1,5 +1,6 @@
 """The golden tree's bookkeeping (toolkit.baseline.tree): versions.json, version
-directories, confinement. Pure file-system tests, no qemu-img."""
+directories, confinement and the lock (toolkit.baseline.guard). Pure file-system tests,
+no qemu-img."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from toolkit.baseline import guard
+from toolkit.baseline.guard import tree_lock
 from toolkit.baseline.tree import (
     Tree,
     case_dir,
-    confined,
     load_json_or_empty,
-    tree_lock,
     version_dirs,
     write_versions_file,
 )
@@ -77,9 +78,12 @@ def test_load_json_or_empty(tmp_path: Path, text: str | None) -> None:
     path = tmp_path / "v.json"
     if text is not None:
         path.write_text(text)
-    assert load_json_or_empty(path) == {}
+    assert load_json_or_empty(tmp_path, path, guard.VERSIONS) == {}
     path.write_text('{"a": 1}')
-    assert load_json_or_empty(path) == {"a": 1}
+    assert load_json_or_empty(tmp_path, path, guard.VERSIONS) == {"a": 1}
+    path.unlink()
+    os.mkfifo(path)  # not read (it would hang): nothing usable
+    assert load_json_or_empty(tmp_path, path, guard.VERSIONS) == {}
 
 
 def test_version_dirs(tmp_path: Path) -> None:
@@ -101,16 +105,21 @@ def test_version_dirs(tmp_path: Path) -> None:
     assert version_dirs(tmp_path) == ["5.2.0", "10.0.2", "10.0.13", "11.1.3"]
 
 
-def test_confined(tmp_path: Path) -> None:
+def test_writes_stay_inside_the_tree(tmp_path: Path) -> None:
     root = tmp_path / "tree"
     (root / "a").mkdir(parents=True)
-    assert confined(root, root) == root
-    assert confined(root, root / "a" / "b.txt") == root / "a" / "b.txt"
-    (root / "out").symlink_to(tmp_path)
-    for outside in (root / ".." / "x", tmp_path / "treeX", root / "out" / "x"):
+    assert guard.write_text(root, root / "a" / "b.txt", "x", guard.TEXT) is True
+    assert guard.write_text(root, root / "c" / "d" / "e.txt", "y", guard.TEXT) is True
+    assert (root / "c" / "d" / "e.txt").read_text() == "y"
+    for outside in (root / ".." / "x", tmp_path / "treeX" / "x"):
         with pytest.raises(BadInput) as caught:
-            confined(root, outside)
-        assert str(caught.value) == f"refusing to write {outside}: it resolves outside {root}"
+            guard.write_text(root, outside, "z", guard.TEXT)
+        assert str(caught.value) == f"refusing {outside.parent}: it is outside {root}"
+    (root / "out").symlink_to(tmp_path)
+    with pytest.raises(guard.UnsafeFile) as unsafe:
+        guard.write_text(root, root / "out" / "x", "z", guard.TEXT)
+    assert str(unsafe.value).startswith(f"{root / 'out'}: a symbolic link where a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]  # nothing written outside
 
 
 def test_case_dir() -> None:
@@ -237,7 +246,8 @@ def test_the_tree_reads_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
     old = locale.setlocale(locale.LC_CTYPE)
     locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale
     try:
-        assert load_json_or_empty(tmp_path / "resize-info-json" / "versions.json") == {"é": 1}
+        versions = tmp_path / "resize-info-json" / "versions.json"
+        assert load_json_or_empty(tmp_path, versions, guard.VERSIONS) == {"é": 1}
         assert tree.read("raw", "10.0.0", "a").stderr == "é\n"
     finally:
         locale.setlocale(locale.LC_CTYPE, old)

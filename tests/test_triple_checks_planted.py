@@ -295,7 +295,14 @@ EXPECTED: dict[str, tuple[bool, list[tuple[str, str, str]]]] = {
     "stderr_a_directory": (
         False,
         [
-            ("schema", "1M-to-64M-default.stderr.txt", "cannot be read: Is a directory"),
+            (
+                "file-type",
+                "1M-to-64M-default.stderr.txt",
+                "a directory, where a baseline's text (.stdout.txt, .stderr.txt) must be a "
+                "regular file (a link or a special file would read or write elsewhere, or hang); "
+                "restore it from git, or remove it and regenerate it with the generate "
+                "command",
+            ),
         ],
     ),
     "meta_missing": (

@@ -106,7 +106,8 @@ def verify(
             argv += ["--obtained", str(tmp_path / "obtained")]
         capsys.readouterr()
         code = cli.main(argv)
-        out = capsys.readouterr().out
+        captured = capsys.readouterr()
+        out = captured.out + captured.err
         data = json.loads(report.read_text()) if report.exists() else {"types": [{}]}
         return Run(code, out, data["types"][0])  # the one type this tree holds: resize
 
@@ -263,6 +264,15 @@ def _profile_stale(t: Path) -> None:
     shutil.copy(_profile_file(t), _profile_file(t).with_name("raw-gone.stdout.txt"))
 
 
+def _file_type(t: Path) -> None:
+    # A link out of the tree (#21 item 5): named, never read, never followed.
+    secret = t.parent / "secret.txt"
+    secret.write_text("TOPSECRET\n")
+    stderr = triple(t, "raw", NEW, GROWN)[1]
+    stderr.unlink()
+    stderr.symlink_to(secret)
+
+
 DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("missing", _missing, f"raw/{NEW}/{GROWN}.stdout.txt"),
     ("unfinished", _unfinished, f"--format raw --case {GROWN}"),
@@ -286,6 +296,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("profiles", _profile_edited, "hand-edited or stale"),
     ("profiles", _profile_missing, "missing: the profile's copy of"),
     ("profiles", _profile_stale, "belongs to no profile"),
+    ("file-type", _file_type, "a symbolic link (to "),
 ]
 
 
@@ -322,6 +333,7 @@ def test_each_offline_check_catches_its_defect(
     messages = [f"{p['where']}: {p['message']}" for p in run.report["offline"]["errors"]]
     assert any(mentions in m for m in messages), messages
     assert "FAILED: " in run.out
+    assert "TOPSECRET" not in run.out + json.dumps(run.report)  # nothing read through a link
 
 
 def test_clean_tree_passes_offline(verify: Callable[..., Run]) -> None:
@@ -391,7 +403,7 @@ def test_mismatch_writes_obtained_triple_and_prints_both_diffs(
     assert "-qemu-img: Use the --shrink option to perform a shrink." in run.out
     assert f"+{message}" in run.out
     assert "root['children'][0]['info']['virtual-size']: 67108865 → 67108864" in run.out
-    obtained = tmp_path / ".verify" / SPEC.output_type / "raw" / NEW
+    obtained = tmp_path / ".verify" / SPEC.name / "raw" / NEW
     assert message in (obtained / f"{REFUSED}.stderr.txt").read_text()
     assert sorted(p.name for p in obtained.iterdir()) == sorted(
         f"{case}{suffix}"
@@ -400,7 +412,7 @@ def test_mismatch_writes_obtained_triple_and_prints_both_diffs(
     )
     assert (
         run.status("raw", NEW, REFUSED)["obtained"]
-        == f".verify/{SPEC.output_type}/raw/{NEW}/{REFUSED}"
+        == f".verify/{SPEC.name}/raw/{NEW}/{REFUSED}"
     )
 
 
@@ -473,7 +485,7 @@ def test_newer_qemu_as_candidate_shows_children_appearing(
     assert case["status"] == "diff"
     assert any(d.startswith("  root['children']: (absent) → [") for d in case["differences"])
     assert "root['children']: (absent) →" in run.out
-    obtained = tmp_path / "obtained" / SPEC.output_type / "candidate" / "raw" / OLD
+    obtained = tmp_path / "obtained" / SPEC.name / "candidate" / "raw" / OLD
     obtained /= f"{GROWN}.stdout.txt"
     assert '"children"' in obtained.read_text()
 

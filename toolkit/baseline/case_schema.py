@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from toolkit.baseline.caps import check_caps, check_options
-from toolkit.baseline.triple import SUFFIXES
+from toolkit.baseline.layout import SUFFIXES
 from toolkit.model import atomic
 from toolkit.model.formats import FORMATS, PREALLOC_MODES
 from toolkit.model.pipeline import CommandSpec

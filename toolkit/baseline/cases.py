@@ -25,13 +25,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import FORMATS
 from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import Case
 
-__all__ = ["Picked", "case_file", "filter_cases", "legacy_files", "load_cases", "select"]
+__all__ = [
+    "Picked",
+    "case_file",
+    "filter_cases",
+    "legacy_files",
+    "load_cases",
+    "name_key",
+    "select",
+]
+
+SHOW_NAMES = 20  # names listed when --case matches none
 
 
 def case_file(curated_dir: Path, spec: CommandSpec) -> Path:
@@ -45,7 +56,8 @@ def legacy_files(curated_dir: Path, spec: CommandSpec) -> list[Path]:
     they belong."""
     if spec.findings_of:
         return []
-    return sorted(p for p in curated_dir.glob(f"{spec.name}-*.toml") if p.is_file())
+    found = curated_dir.glob(f"{spec.name}-*.toml")
+    return sorted(p for p in found if p.is_symlink() or (p.exists() and not p.is_dir()))
 
 
 def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) -> list[Case]:
@@ -60,8 +72,11 @@ def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) ->
     out = [c for c in cases if not formats or c.format in formats]
     for g in globs:
         if not any(fnmatch.fnmatchcase(c.name, g) for c in out):
-            names = ", ".join(sorted({c.name for c in out}))
-            raise BadInput(f"--case {g!r} matches no case; available: {names}")
+            names = sorted({c.name for c in out})
+            more = f" … and {len(names) - SHOW_NAMES} more" if len(names) > SHOW_NAMES else ""
+            raise BadInput(
+                f"--case {g!r} matches no case; available: {', '.join(names[:SHOW_NAMES])}{more}"
+            )
     if globs:
         out = [c for c in out if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
     return out
@@ -73,28 +88,34 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     A findings type without findings (no file, or no [[case]] in it) has no cases.
     """
     path = case_file(curated_dir, spec)
-    if spec.findings_of and (not path.is_file() or not _has_cases(path)):
+    present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
+    if spec.findings_of and (not present or not _has_cases(curated_dir, path)):
         return []
-    if not path.is_file():
+    if not present:
         raise BadInput(
             f"no case file for command {spec.name!r}: expected {path} "
             f"(pass --curated-cases DIR if the cases live elsewhere)"
         )
     cases: list[Case] = []
     problems: list[str] = []
-    seen: dict[tuple[str, str], str] = {}
-    for case, errs in _load_file(path, spec):
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (format, folded name) -> (name, file)
+    for case, errs in _load_file(curated_dir, path, spec):
         problems.extend(errs)
         if case is None:
             continue
-        key = (case.format, case.name)
+        key = (case.format, name_key(case.name))
         if key in seen:
+            other, where = seen[key]
+            same = f"{where}; names must be unique per format"
+            if other != case.name:  # their files collide on a case-insensitive file system
+                same = f"{where} as {other!r}; {other!r} and {case.name!r} differ only in "
+                same += "letter case, and would share files on a case-insensitive file system"
             problems.append(
                 f"{path}: case {case.name!r} ({case.format}): duplicate name, already "
-                f"defined in {seen[key]}; names must be unique per format"
+                f"defined in {same}"
             )
             continue
-        seen[key] = str(path)
+        seen[key] = (case.name, str(path))
         cases.append(case)
     if problems:
         raise BadInput(
@@ -103,19 +124,30 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     return cases
 
 
-def _has_cases(path: Path) -> bool:
+def name_key(name: str) -> str:
+    """Equal for names whose files collide on a case-insensitive file system (ASCII names)."""
+    return name.lower()
+
+
+def _has_cases(curated_dir: Path, path: Path) -> bool:
     """Whether a findings file holds any [[case]] (an emptied one means no findings)."""
     try:
-        return bool(tomllib.loads(path.read_text(encoding="utf-8")).get("case"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return bool(tomllib.loads(guard.read_text(curated_dir, path, guard.CASE_FILE)).get("case"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError, guard.UnsafeFile):
         return True  # unreadable: load it, so the problem is reported with its fix
 
 
-def _load_file(path: Path, spec: CommandSpec) -> list[tuple[Case | None, list[str]]]:
+def _load_file(
+    curated_dir: Path, path: Path, spec: CommandSpec
+) -> list[tuple[Case | None, list[str]]]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(guard.read_text(curated_dir, path, guard.CASE_FILE))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         return [(None, [f"{path}: not valid TOML: {exc}. Fix the syntax and re-run."])]
+    except RecursionError:  # tomllib recurses once per nested array or table
+        return [(None, [f"{path}: not valid TOML: nested too deeply. Fix it and re-run."])]
+    except guard.UnsafeFile as exc:
+        return [(None, [str(exc)])]
     except OSError as exc:
         return [(None, [f"{path}: cannot be read ({exc.strerror or exc}); fix its permissions"])]
     if not data.get("case"):

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.baseline import profile_files
+from toolkit.baseline import guard, profile_files
+from toolkit.baseline.layout import VERSION_MAP_FILE
 from toolkit.baseline.tree import Tree
 from toolkit.baseline.triple import dump_json
 from toolkit.baseline.view import view
-from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "write_version_map",
 ]
 
-VERSION_MAP_FILE = "version-map.json"
 PROFILE_PREFIX = "profile-"
 
 
@@ -177,10 +176,11 @@ def write_version_map(root: Path, spec: CommandSpec, table: ProfileTable | None 
 
 def refresh(root: Path, spec: CommandSpec, table: ProfileTable | None = None) -> int:
     """Rewrite version-map.json and profiles/ where they differ from the tree (each file
-    atomic, the map last). Returns how many files changed or were removed."""
+    atomic and through the guard, the map last). Returns how many files changed or were
+    removed. A full disk is a ToolkitFailure naming the file; what was written is whole."""
     path = version_map_path(root, spec)
     if not path.parent.is_dir():
         return 0
     table = table or compute(Tree(root, spec))
     changed = profile_files.write(root, spec, version_map(table)["profiles"])
-    return changed + int(atomic.write_text(path, version_map_text(table)))
+    return changed + int(guard.write_text(root, path, version_map_text(table), guard.VERSION_MAP))

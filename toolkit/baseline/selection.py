@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
 from toolkit.baseline.profiles import VERSION_MAP_FILE
 from toolkit.baseline.tree import PROFILES_DIR
 from toolkit.model.errors import BadInput
@@ -129,7 +130,7 @@ def select_baseline(expected_outputs: Path, output_type: str, host: str) -> Sele
     type_dir = expected_outputs / output_type
     path = type_dir / VERSION_MAP_FILE
     try:
-        vmap = json.loads(path.read_bytes())  # json decodes the bytes itself (UTF-8)
+        vmap = guard.read_json(expected_outputs, path, guard.VERSION_MAP)  # no link, no FIFO
     except FileNotFoundError:
         raise BadInput(
             f"{path} is missing: generate the tree (`python -m toolkit generate ...`) or point "

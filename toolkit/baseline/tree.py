@@ -1,25 +1,24 @@
 """The golden tree on disk: `expected-outputs/<output-type>/<format>/<version>/<case>.*`.
 
-Everything about where triples live and how the tree is kept whole: reading it
-(`Tree`), one writer at a time (`tree_lock`), no write outside it (`confined`), and
-`versions.json`. No qemu-img is needed for any of it, so drift and offline verify run
-on any checkout.
+Where triples live and what is in the tree (`Tree`), and `versions.json`. Every file is
+read and written through toolkit.baseline.guard (no links, FIFOs or devices, nothing
+outside the tree, bounded reads; the lock). No qemu-img is needed for any of it, so drift
+and offline verify run on any checkout.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
+from toolkit.baseline.layout import LOCK_FILE, META_SUFFIX, PROFILES_DIR, VERSIONS_FILE
 from toolkit.baseline.triple import dump_json, read_baseline
-from toolkit.model import atomic
-from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.advice import AS_DEFAULTS, Fixes
+from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, QemuBinary
 from toolkit.model.versions import is_version_name, select_versions, version_key
@@ -31,19 +30,10 @@ __all__ = [
     "VERSIONS_FILE",
     "Tree",
     "case_dir",
-    "confined",
     "load_json_or_empty",
-    "tree_lock",
     "version_dirs",
     "write_versions_file",
 ]
-
-META_SUFFIX = ".meta.json"
-VERSIONS_FILE = "versions.json"
-LOCK_FILE = ".generate.lock"
-# `<output-type>/profiles/`: each profile's files once (toolkit.baseline.profile_files);
-# never a format directory.
-PROFILES_DIR = "profiles"
 
 
 def case_dir(root: Path, spec: CommandSpec, fmt: str, version: str) -> Path:
@@ -67,10 +57,12 @@ def version_dirs(type_dir: Path) -> list[str]:
     return sorted(found, key=version_key)
 
 
-def load_json_or_empty(path: Path) -> dict[str, Any]:
+def load_json_or_empty(root: Path, path: Path, kind: guard.Kind) -> dict[str, Any]:
+    """A JSON object below `root`, or {} when it is missing, unusable or no object (what
+    the offline checks report, an online run reads as nothing recorded)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = guard.read_json(root, path, kind)
+    except (OSError, ValueError, guard.UnsafeFile):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -78,10 +70,11 @@ def load_json_or_empty(path: Path) -> dict[str, Any]:
 class Tree:
     """One output type's part of the golden tree: expected-outputs/<output-type>/."""
 
-    def __init__(self, root: Path, spec: CommandSpec) -> None:
+    def __init__(self, root: Path, spec: CommandSpec, fixes: Fixes = AS_DEFAULTS) -> None:
         self.root = root
         self.spec = spec
         self.type_dir = root / spec.output_type
+        self.fixes = fixes  # what the commands its messages suggest carry
 
     @cached_property
     def versions(self) -> list[str]:
@@ -113,7 +106,7 @@ class Tree:
         if not self.versions:
             raise BadInput(
                 f"no golden tree at {self.type_dir}: generate it with "
-                f"`python -m toolkit generate {self.spec.name}`, or point --expected-outputs "
+                f"`{self.fixes.generate(self.spec.name)}`, or point --expected-outputs "
                 "at a checkout that has one"
             )
         return self.versions
@@ -130,48 +123,16 @@ class Tree:
     def read(self, fmt: str, version: str, name: str) -> Baseline:
         d = case_dir(self.root, self.spec, fmt, version)
         try:
-            baseline = read_baseline(d, name)
+            baseline = read_baseline(self.root, d, name)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            selection = ("--version", version, "--format", fmt, "--case", name)
             raise BadInput(
-                f"unreadable baseline {d / name}.*: {exc}; regenerate it with `python -m toolkit "
-                f"generate {self.spec.name} --version {version} --format {fmt} --case {name}`"
+                f"unreadable baseline {d / name}.*: {exc}; regenerate it with "
+                f"`{self.fixes.generate(self.spec.name, *selection)}`"
             ) from None
         if not isinstance(baseline.meta, dict):
             raise BadInput(f"{d / name}{META_SUFFIX} is not a JSON object; regenerate it")
         return baseline
-
-
-@contextmanager
-def tree_lock(root: Path) -> Iterator[None]:
-    """One writer per tree: a second generator fails at once with a clear message."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_FILE
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise ToolkitFailure(
-                f"{root} is locked by a running generate ({holder}, lock file {path}); "
-                f"wait for it to finish and run again"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def confined(root: Path, target: Path) -> Path:
-    """Refuse any output path that resolves outside the expected-outputs root."""
-    r, t = root.resolve(), target.resolve()
-    if t != r and r not in t.parents:
-        raise BadInput(f"refusing to write {target}: it resolves outside {root}")
-    return target
 
 
 def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBinary]) -> bool:
@@ -179,7 +140,7 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
     Returns whether the file changed."""
     type_dir = root / spec.output_type
     path = type_dir / VERSIONS_FILE
-    current = load_json_or_empty(path)
+    current = guard.recorded_versions(root, spec)  # a malformed one: refused, never rebuilt
     for b in binaries:
         prov = b.provenance_dict()
         source = (
@@ -193,5 +154,5 @@ def write_versions_file(root: Path, spec: CommandSpec, binaries: Sequence[QemuBi
             "sha256": prov.get("sha256", ""),
         }
     present = version_dirs(type_dir)
-    type_dir.mkdir(parents=True, exist_ok=True)  # a run may have recorded nothing
-    return atomic.write_text(path, dump_json({v: current[v] for v in present if v in current}))
+    kept = {v: current[v] for v in present if v in current}
+    return guard.write_text(root, path, dump_json(kept), guard.VERSIONS)  # made even if nothing ran

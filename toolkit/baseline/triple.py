@@ -1,20 +1,20 @@
 """CaseResult <-> the triple of one case: `<case>.stdout.txt`, `.stderr.txt`, `.meta.json`.
 
-Where triples live is the tree's business (toolkit.baseline.tree). A triple is written
-as one unit (see write_baseline): a staged file left beside it marks it unfinished.
+Where triples live is the tree's business (toolkit.baseline.tree). A triple is read and
+written through the guard (toolkit.baseline.guard), and written as one unit (see
+write_baseline): a staged file left beside it marks it unfinished.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.baseline import guard
+from toolkit.baseline.layout import SUFFIXES, temp_file_owner, triple_paths
 from toolkit.baseline.recordable import size_disagreement
-from toolkit.model import atomic
 from toolkit.model.pipeline import CommandSpec, preallocation_mode
 from toolkit.model.records import Baseline, CaseResult
 from toolkit.model.resources import data_text
@@ -35,20 +35,10 @@ __all__ = [
     "write_baseline",
 ]
 
-SUFFIXES = (".stdout.txt", ".stderr.txt", ".meta.json")
-
 
 def dump_json(data: Any) -> str:
     """The one JSON spelling of the tree: sorted keys, 2-space indent, trailing newline."""
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-
-
-def triple_paths(directory: Path, name: str) -> tuple[Path, Path, Path]:
-    return (
-        directory / f"{name}.stdout.txt",
-        directory / f"{name}.stderr.txt",
-        directory / f"{name}.meta.json",
-    )
 
 
 def combined_stderr(result: CaseResult, spec: CommandSpec) -> str:
@@ -153,49 +143,28 @@ def meta_errors(meta: Any, spec: CommandSpec) -> list[str]:
     ]
 
 
-def write_baseline(directory: Path, name: str, baseline: Baseline) -> int:
-    """Write the triple as one unit. Returns how many files changed.
+def write_baseline(root: Path, directory: Path, name: str, baseline: Baseline) -> int:
+    """Write the triple in `directory` (below `root`) as one unit. Returns how many files changed.
 
     Every changed file is staged first (a temp file in the same directory, fsynced),
     then the staged files are renamed into place back to back, the meta last. Until
     the last rename, a staged file of this case is on disk, so a run killed anywhere
     in between leaves evidence (`unfinished_triples`) instead of a triple that mixes
-    a new stdout with an old meta.
+    a new stdout with an old meta. A link or a special file in its place is refused.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     out, err, meta = triple_paths(directory, name)
     files = [(out, baseline.stdout), (err, baseline.stderr), (meta, dump_json(baseline.meta))]
-    encoded = [(p, text.encode()) for p, text in files]
-    changed = [(p, data) for p, data in encoded if not atomic.same_bytes(p, data)]
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, data in changed:
-            staged.append((atomic.stage(path, data), path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        raise
-    return len(changed)
+    with guard.open_dir(root, directory, create=True) as d:
+        return d.write_unit([(p.name, text.encode()) for p, text in files], guard.TRIPLE)
 
 
-def temp_file_owner(name: str) -> tuple[str, str] | None:
-    """(case, suffix) of a staged file `.<case><suffix>.tmp-<pid>-<hex>`, else None."""
-    target = atomic.temp_target(name)
-    if target is None:
-        return None
-    for suffix in SUFFIXES:
-        if target.endswith(suffix) and len(target) > len(suffix):
-            return target[: -len(suffix)], suffix
-    return None
-
-
-def read_baseline(directory: Path, name: str) -> Baseline:
+def read_baseline(root: Path, directory: Path, name: str) -> Baseline:
+    """The triple in `directory` (below `root`), read through the guard: UnsafeFile for a link
+    or a special file; OSError, UnicodeDecodeError or json.JSONDecodeError for the rest."""
     out, err, meta = triple_paths(directory, name)
-    return Baseline(
-        stdout=out.read_text(encoding="utf-8"),
-        stderr=err.read_text(encoding="utf-8"),
-        meta=json.loads(meta.read_text(encoding="utf-8")),
-    )
+    with guard.open_dir(root, directory) as d:
+        return Baseline(
+            stdout=d.read(out.name, guard.TEXT).decode(),
+            stderr=d.read(err.name, guard.TEXT).decode(),
+            meta=guard.parse_json(d.read(meta.name, guard.META)),
+        )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from toolkit.baseline.triple import dump_json
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 from toolkit.model import atomic
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import select_binaries
@@ -39,7 +39,7 @@ def _selection(args: argparse.Namespace, binary: QemuBinary) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    found = options.discover_binaries(args)
+    found = resolve.discover_binaries(args)
     binary = select_binaries(found, [args.version])[0]
     results = bench(
         BenchRequest(

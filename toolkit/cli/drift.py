@@ -14,7 +14,7 @@ from pathlib import Path
 from toolkit.baseline.cases import load_cases
 from toolkit.baseline.profiles import compute
 from toolkit.baseline.tree import Tree
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 from toolkit.model import atomic
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput
 from toolkit.model.outputs import output_file
@@ -64,7 +64,7 @@ def _why(comment: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    tree = Tree(args.expected_outputs, COMMANDS[args.command])
+    tree = Tree(args.expected_outputs, COMMANDS[args.command], resolve.fixes(args))
     if (args.a is None) != (args.b is None):
         raise BadInput(
             "drift takes two versions (drift A B), or none for the version x case matrix"

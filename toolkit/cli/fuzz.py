@@ -11,7 +11,7 @@ import argparse
 import os
 from pathlib import Path
 
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
 from toolkit.model.formats import FORMATS
 from toolkit.model.records import QemuBinary
@@ -135,9 +135,9 @@ def _check_writable_dir(directory: Path, what: str) -> None:
 def _binaries(args: argparse.Namespace) -> tuple[tuple[QemuBinary, ...], QemuBinary | None]:
     """The binaries examples run on, and (differential mode) the real qemu-img they're held to."""
     if args.candidate is None:
-        return tuple(options.find_binaries(args)), None
+        return tuple(resolve.find_binaries(args)), None
     args.versions = [args.against]
-    (reference,) = options.find_binaries(args)
+    (reference,) = resolve.find_binaries(args)
     names = tuple(args.candidate_names)
     cand = candidate_binary(args.candidate, reference.version, args.timeout, names)
     return (cand,), reference

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from toolkit.baseline import guard
 from toolkit.baseline.cases import case_file
-from toolkit.baseline.guard import check_root
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import COMMANDS
 from toolkit.render.generate import commit_hint, summary
@@ -48,12 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)]
-    known, chosen = options.select_cases(args, specs)
-    check_root(args.expected_outputs)
-    for spec in chosen:
+    known, chosen = resolve.select_cases(args, specs)
+    for spec in chosen:  # bad input in the tree: before any discovery
+        guard.prepare(args.expected_outputs, spec)
         if args.commit:
             check_commit(args.expected_outputs / spec.output_type)
-    binaries = options.find_binaries(args) if chosen else []
+    binaries = resolve.find_binaries(args) if chosen else []
     code, changed = 0, []
     for spec in specs:
         if not known[spec]:
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                   "cases")  # fmt: skip
             continue
         s = generate(spec, chosen[spec], binaries, args.expected_outputs, args.jobs,
-                     args.timeout, progress_bar, known=known[spec])  # fmt: skip
+                     args.timeout, progress_bar, known=known[spec],
+                     fixes=resolve.fixes(args))  # fmt: skip
         print(summary(s), end="")
         for line in s.unrepaired:
             options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")

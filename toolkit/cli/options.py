@@ -1,7 +1,7 @@
 """Options shared by several commands, so every command spells them the same way.
 
-Also what several commands do with them: finding the qemu-img binaries (provisioning
-on a fresh machine) and printing warnings.
+What several commands do with them (finding binaries, selecting cases, the options a
+suggested command carries) is toolkit.cli.resolve.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ import math
 import os
 import sys
 from pathlib import Path
-from shlex import quote
 
-from toolkit.baseline import cases
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
-from toolkit.model.pipeline import COMMANDS, CommandSpec
-from toolkit.model.records import Case, QemuBinary
-from toolkit.qemu.discovery import discover, select_binaries, store_builds
+from toolkit.model.pipeline import COMMANDS
 
 __all__ = [
     "add_command_option",
@@ -28,11 +24,8 @@ __all__ = [
     "add_jobs_option",
     "add_timeout_option",
     "add_tree_options",
-    "discover_binaries",
-    "find_binaries",
     "output_file_path",
     "positive_int",
-    "select_cases",
     "timeout_seconds",
     "type_name",
     "warn",
@@ -127,12 +120,16 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+CURATED_CASES = Path("curated_cases")
+EXPECTED_OUTPUTS = Path("expected-outputs")
+
+
 def add_tree_options(parser: argparse.ArgumentParser) -> None:
     """The curated case data and the golden tree."""
     parser.add_argument(
         "--curated-cases",
         type=Path,
-        default=Path("curated_cases"),
+        default=CURATED_CASES,
         metavar="DIR",
         help="directory of case files (default: ./curated_cases)",
     )
@@ -144,7 +141,7 @@ def add_expected_outputs_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--expected-outputs",
         type=Path,
-        default=Path("expected-outputs"),
+        default=EXPECTED_OUTPUTS,
         metavar="DIR",
         help="root of the golden tree (default: ./expected-outputs)",
     )
@@ -195,49 +192,3 @@ def add_command_option(parser: argparse.ArgumentParser) -> None:
         help="whose baselines to read (default: resize)",
     )
     add_expected_outputs_option(parser)
-
-
-def discover_binaries(args: argparse.Namespace) -> list[QemuBinary]:
-    """discover() with the command's options. An explicit --store must hold a build:
-    a mistyped one is bad input, never a store to provision or to find nothing in."""
-    if args.store is not None and not args.qemu_img and not store_builds(args.store):
-        raise BadInput(
-            f"--store {args.store}: holds no provisioned qemu-img; check the path, or "
-            f"provision into it first with `python -m toolkit provision --store {args.store}`"
-        )
-    return discover(args.qemu_img, args.binaries, args.store, warn, verbose=args.verbose)
-
-
-def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> list[QemuBinary]:
-    """Discovered binaries, filtered by --version; provisions the default store first on a
-    fresh machine."""
-    found = discover_binaries(args)
-    if not found and not args.qemu_img and args.store is None and allow_provision:
-        # Only a fresh machine gets here: the provisioning modules load only then.
-        from toolkit.qemu.provision.install import can_provision, provision
-
-        if can_provision():
-            print("no qemu-img found: provisioning Debian's builds first (nox -s provision_qemu)")
-            provision(None, args.store, None, log=print)
-            found = discover_binaries(args)
-    if not found:
-        raise BadInput(
-            "no qemu-img found. Run `nox -s provision_qemu` on a Debian/Ubuntu host, or pass "
-            "--qemu-img PATH (repeatable) or --binaries DIR"
-        )
-    return select_binaries(found, args.versions) if args.versions else found
-
-
-def select_cases(
-    args: argparse.Namespace, specs: list[CommandSpec]
-) -> tuple[dict[CommandSpec, list[Case]], dict[CommandSpec, list[Case]]]:
-    """baseline.cases.select with the command's options; an older toolkit's findings file
-    beside the matrix is named, with the command that moves it where it is read."""
-    picked = cases.select(args.curated_cases, specs, args.formats, args.cases)
-    for old, new in picked.legacy:
-        move = f"mkdir -p {quote(str(new.parent))} && mv {quote(str(old))} {quote(str(new))}"
-        warn(
-            f"{old} is not read: it holds findings an older toolkit saved beside the curated "
-            f"matrix; move it with `{move}` to record them in their own output type"
-        )
-    return picked.known, picked.chosen

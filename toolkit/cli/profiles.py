@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from toolkit.baseline import profile_files
+from toolkit.baseline import guard, profile_files
 from toolkit.baseline.profiles import (
     VERSION_MAP_FILE,
     compute,
@@ -20,8 +20,8 @@ from toolkit.baseline.profiles import (
     write_version_map,
 )
 from toolkit.baseline.selection import Selection, select_baseline
-from toolkit.baseline.tree import Tree, tree_lock
-from toolkit.cli import options
+from toolkit.baseline.tree import Tree
+from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput
 from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS
@@ -89,35 +89,43 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.check and (args.host is not None or args.probe is not None):
+        raise BadInput(
+            "--check checks the map and profiles/ of the whole tree, --for/--qemu-img picks "
+            "one baseline: run them separately"
+        )
     if args.host is not None or args.probe is not None:
         return _select(args)
     if args.json:
         raise BadInput("--json goes with --for VERSION or --qemu-img PATH")
     spec = COMMANDS[args.command]
-    tree = Tree(args.expected_outputs, spec)
+    tree = Tree(args.expected_outputs, spec, resolve.fixes(args))
     tree.require_versions()
     path = version_map_path(args.expected_outputs, spec)
+    refresh = resolve.fixes(args).profiles(spec.name)
     if args.check:
         table = compute(tree)
-        try:
-            current: str | None = path.read_text(encoding="utf-8")
+        try:  # bytes: a map that is not UTF-8 is just not current
+            current: bytes | None = guard.read_bytes(args.expected_outputs, path, guard.VERSION_MAP)
         except FileNotFoundError:
             current = None
-        if current != version_map_text(table):
-            print(
-                f"{path} is missing or not current: run `python -m toolkit profiles` "
-                "(generate also refreshes it)"
-            )
+        if current != version_map_text(table).encode():
+            print(f"{path} is missing or not current: run `{refresh}` (generate also refreshes it)")
             return EXIT_FAILED
-        wrong = profile_files.problems(args.expected_outputs, spec, version_map(table)["profiles"])
-        for where, message in wrong:
+        profiles = version_map(table)["profiles"]
+        wrong = profile_files.problems(args.expected_outputs, spec, profiles, refresh)
+        odd = [f"{where}: {message}" for where, message, check in wrong if check == "file-type"]
+        if odd:  # a link or a special file: bad input, as for every reader of the tree
+            raise BadInput("\n  ".join(odd))
+        for where, message, _check in wrong:
             print(f"{where}: {message}")
         if wrong:
             return EXIT_FAILED
         print(f"{path} and its profiles/ are current")
         return EXIT_OK
     output_dir(args.expected_outputs, "--expected-outputs", create=False)
-    with tree_lock(args.expected_outputs):  # never while a generate is rewriting the tree
+    # the writers' checks (links, FIFOs, the lock), then never while a generate rewrites it
+    with guard.writing(args.expected_outputs, spec):
         table = compute(tree)
         changed = write_version_map(args.expected_outputs, spec, table)
     print(render_text(table), end="")

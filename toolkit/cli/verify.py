@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from toolkit.baseline import guard
 from toolkit.baseline.cases import case_file
-from toolkit.baseline.guard import scan_tree
 from toolkit.baseline.triple import dump_json
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
@@ -48,9 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         nargs="*",
         type=options.type_name,
         metavar="TYPE",
-        help="which output types to verify (default: every curated type with a case file or "
-        f"a tree, and every findings type: {', '.join(COMMANDS)}); a findings type without "
-        "findings passes",
+        help="which output types to verify (default: every curated type with a tree, and every "
+        f"findings type: {', '.join(COMMANDS)}); a findings type without findings passes",
     )
     options.add_tree_options(p)
     options.add_filter_options(p)
@@ -124,19 +123,25 @@ def _validate(args: argparse.Namespace) -> None:
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
     if obtained == root or root in obtained.parents:
         raise BadInput(f"--obtained {args.obtained} is inside {args.expected_outputs}: keep it out")
-    if not args.offline:
+    tree = guard.tree_holding(args.obtained)
+    if tree is not None:  # verify writes obtained triples there, and clears them again
+        raise BadInput(
+            f"--obtained {args.obtained} is inside the golden tree {tree}: keep obtained "
+            "triples out of every golden tree (default: ./.verify)"
+        )
+    if not (args.offline or args.update):  # --update writes mismatches into the tree instead
         output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
-    if args.update:  # it writes into the tree, as generate does: no links or FIFOs in it
+    if args.update:  # it writes into the tree, as generate does: the writers' checks first
         for spec in [COMMANDS[c] for c in args.commands] or _present(args):
-            scan_tree(args.expected_outputs, spec)
+            guard.prepare(args.expected_outputs, spec)
 
 
 def run(args: argparse.Namespace) -> int:
     _validate(args)
     specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)] or _present(args)
-    known, chosen = options.select_cases(args, specs)
+    known, chosen = resolve.select_cases(args, specs)
     mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
-    binaries = options.discover_binaries(args) if mode == "online" else []
+    binaries = resolve.discover_binaries(args) if mode == "online" else []
     outs = []
     for spec in specs:
         if spec.findings_of and not known[spec]:
@@ -155,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             allow_stale=args.allow_stale,
             mode=mode,
             update=args.update,
-            obtained=args.obtained / spec.output_type,  # types share case names
+            obtained=args.obtained / spec.name,  # types share case names
             jobs=args.jobs,
             timeout=args.timeout,
             candidate=args.candidate,
@@ -164,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
             binaries_from="--qemu-img"
             if args.qemu_img
             else "discovery (--binaries, the store, PATH)",
+            fixes=resolve.fixes(args),
         )
         outs.append(verify(request, binaries, progress_bar))
     print(RENDERERS[args.report_format](outs), end="")
@@ -177,15 +183,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _present(args: argparse.Namespace) -> list[CommandSpec]:
-    """With no TYPE: each curated type that has a case file or a tree, and every findings
-    type (one without findings passes)."""
-    return [
-        spec
-        for spec in COMMANDS.values()
-        if spec.findings_of
-        or case_file(args.curated_cases, spec).exists()
-        or (args.expected_outputs / spec.output_type).exists()
-    ]
+    """With no TYPE: every curated type with a tree, and every findings type (one without
+    findings passes). No curated tree at all is bad input."""
+    trees = [s for s in COMMANDS.values() if (args.expected_outputs / s.output_type).exists()]
+    if not any(not s.findings_of for s in trees):
+        raise BadInput(
+            f"no golden tree at {args.expected_outputs}: generate one with `nox -s "
+            "generate_resize`, or point --expected-outputs at a checkout that has one"
+        )
+    return [s for s in COMMANDS.values() if s.findings_of or s in trees]
 
 
 def _no_findings(spec: CommandSpec, args: argparse.Namespace, mode: str) -> Outcome:

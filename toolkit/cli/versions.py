@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from toolkit.cli import options
+from toolkit.cli import options, resolve
 
 __all__ = ["register", "run"]
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    found = options.discover_binaries(args)
+    found = resolve.discover_binaries(args)
     if args.json:
         rows = [
             {

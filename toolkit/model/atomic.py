@@ -55,17 +55,24 @@ def same_bytes(path: Path, data: bytes) -> bool:
         return False
 
 
-def stage(path: Path, data: bytes) -> Path:
-    """Write `data` to a fresh temp file beside `path`, fsynced; the caller renames it."""
+def stage(path: Path, data: bytes, dir_fd: int | None = None) -> Path:
+    """Write `data` to a fresh temp file beside `path`, fsynced; the caller renames it.
+
+    With `dir_fd`, the temp file is made in that directory (path's name is used): the
+    guard's writes, which reached the directory without following a link.
+    """
     tmp = temp_name_for(path)
+    where: str | Path = tmp.name if dir_fd is not None else tmp
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(where, flags, 0o666, dir_fd=dir_fd)  # O_EXCL: a file of its own
     try:
-        with open(tmp, "xb") as fh:
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            os.unlink(where, dir_fd=dir_fd)
         raise
     return tmp
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from toolkit.model.safe_io import parse_json
+
 __all__ = ["info_object", "parse_info"]
 
 
 def parse_info(text: str) -> Any:
-    """info's stdout as a value: None when blank, the JSON value, else the text itself."""
+    """info's stdout as a value: None when blank, the JSON value, else the text itself (so
+    too JSON nested deeper than any info prints: see safe_io.parse_json)."""
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError:
         return text
 

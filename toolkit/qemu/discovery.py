@@ -122,6 +122,8 @@ def discover(
         if on_path:
             candidates.append(("PATH", Path(on_path), None))
     cache = ProbeCache(cache_file or user_cache_dir() / "probe-cache.json")
+    if cache.unusable:
+        warn(f"probe cache not used: {cache.unusable}")
     chosen: dict[str, QemuBinary] = {}
     for source, path, prov in candidates:
         try:

@@ -1,7 +1,9 @@
 """Run `qemu-img --version` once per binary: results are cached by (resolved path, size, mtime_ns).
 
-The cache is a JSON file in the user cache dir, written atomically; a corrupt or unreadable
-cache is treated as empty.
+The cache is a JSON file in the user cache dir, read and written through toolkit.model.safe_io
+(never through a link, never a FIFO or a device, bounded) and atomically; a corrupt, unreadable
+or oversized cache is treated as empty, and one that is not a regular file is neither read nor
+written (`unusable` says why, and discovery warns).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from toolkit.model import atomic
+from toolkit.model import safe_io
 from toolkit.model.errors import ToolkitFailure
 from toolkit.model.versions import parse_version_line
 from toolkit.qemu.process import run_process
@@ -20,6 +22,7 @@ from toolkit.qemu.process import run_process
 __all__ = ["ProbeCache", "sha256_file"]
 
 _PROBE_TIMEOUT = 30.0
+CACHE = safe_io.Kind("the probe cache", 16 * safe_io.MiB, "remove it (it is only a cache)")
 
 
 def sha256_file(path: Path) -> str:
@@ -39,8 +42,14 @@ class ProbeCache:
         self.path = path
         self.dirty = False
         self.entries: dict[str, dict[str, Any]] = {}
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(path.read_text(encoding="utf-8"))
+        self.unusable: str | None = None  # why the cache file is neither read nor written
+        try:
+            data = safe_io.parse_json(safe_io.read_bytes(path, CACHE))
+        except (OSError, ValueError, safe_io.TooLarge):  # as if empty: rewritten whole
+            pass
+        except safe_io.UnsafeFile as exc:  # a link, a FIFO, a device: never touched
+            self.unusable = str(exc)
+        else:
             if isinstance(data, dict):
                 self.entries = {k: v for k, v in data.items() if isinstance(v, dict)}
 
@@ -82,9 +91,11 @@ class ProbeCache:
         return first, digest
 
     def save(self) -> None:
-        if not self.dirty:
+        if not self.dirty or self.unusable:
             return
         live = {k: v for k, v in self.entries.items() if os.path.exists(k)}
-        with contextlib.suppress(OSError):
+        text = json.dumps(live, indent=1, sort_keys=True) + "\n"
+        with contextlib.suppress(OSError, safe_io.UnsafeFile):  # a cache: never worth failing
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic.write_text(self.path, json.dumps(live, indent=1, sort_keys=True) + "\n")
+            with safe_io.open_dir(self.path.parent, self.path.parent) as d:
+                d.write_unit([(self.path.name, text.encode())], CACHE)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-
+from toolkit.model.advice import shell
 from toolkit.render.words import plural
 from toolkit.stages.generate import GenerateSummary
 
@@ -32,8 +31,8 @@ def summary(s: GenerateSummary) -> str:
 
 
 def commit_hint(trees: list[tuple[str, str]], versions: str) -> str:
-    """`To commit: ...` for every tree that changed, each path shell-quoted."""
-    paths = " ".join(shlex.quote(t) for t, _ in trees)
+    """`To commit: ...` for every tree that changed, shell-quoted to run as pasted."""
     names = ", ".join(name for _, name in trees)
-    message = shlex.quote(f"baselines: {names} ({versions})")
-    return f"To commit: git add {paths} && git commit -m {message}\n"
+    add = shell("git", "add", "--", *(t for t, _ in trees))
+    commit = shell("git", "commit", "-m", f"baselines: {names} ({versions})")
+    return f"To commit: {add} && {commit}\n"

@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.baseline.guard import Debris, Place, check_root, scan_tree
+from toolkit.baseline import guard
+from toolkit.baseline.guard import Debris, Place
 from toolkit.baseline.profiles import refresh
 from toolkit.baseline.recordable import unrecordable
-from toolkit.baseline.tree import case_dir, confined, tree_lock, write_versions_file
+from toolkit.baseline.tree import case_dir, write_versions_file
 from toolkit.baseline.triple import read_baseline, to_baseline, write_baseline
 from toolkit.baseline.view import same_recording
+from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.errors import BadInput, Interrupted, ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
@@ -67,22 +69,22 @@ def generate(
     timeout: float,
     progress: Progress = no_progress,
     known: Sequence[Case] = (),
+    fixes: Fixes = AS_DEFAULTS,
 ) -> GenerateSummary:
     """Run every case on every binary and write the triples, versions.json, the map and profiles/.
 
     Unfinished triples a killed run left are rewritten too when `known` (every curated
-    case) has their case and a binary of their version is selected.
+    case) has their case and a binary of their version is selected. `fixes`: the options
+    the commands it suggests carry.
     """
-    check_root(root)
-    # Before the lock file is made: links and special files are bad input, nothing written.
-    # (A generate that holds the lock now makes tree_lock fail; one that finished since
-    # removed its own temp files, so this debris is at worst a triple rewritten twice.)
-    debris = scan_tree(root, spec)
     runs = [(b, c) for b in binaries for c in cases]
     tally = _Tally(len(runs))
-    checked: set[Path] = set()  # directories already confined: resolve() is not free
-    with tree_lock(root):
-        runs, repaired, unrepaired = _repairs(spec, debris, runs, binaries, known or cases)
+    # guard.writing: bad input (links, special files, a malformed versions.json) exits 2
+    # before the lock file is made and anything runs. (A generate that holds the lock now
+    # makes the lock fail; one that finished since removed its own temp files, so this
+    # debris is at worst a triple rewritten twice.)
+    with guard.writing(root, spec) as debris:
+        runs, repaired, unrepaired = _repairs(spec, debris, runs, binaries, known or cases, fixes)
         tally.runs = len(runs)
         leftovers = {p: temps for p, temps in debris.unfinished.items() if p in repaired}
 
@@ -93,14 +95,12 @@ def generate(
                 tally.refused.append(f"{case.format}/{version}/{case.name}: {why}")
                 return
             d = case_dir(root, spec, case.format, version)
-            if d not in checked:
-                checked.add(confined(root, d))
             new, place = to_baseline(result, spec), (case.format, version, case.name)
-            if place not in leftovers and _recorded_already(d, case, new, spec):
+            if place not in leftovers and _recorded_already(root, d, case, new, spec):
                 changed = 0
             else:
                 try:
-                    changed = write_baseline(d, case.name, new)
+                    changed = write_baseline(root, d, case.name, new)
                 except OSError as exc:
                     raise ToolkitFailure(
                         f"cannot write the baseline of {case.format}/{case.name} in {d}: "
@@ -123,7 +123,7 @@ def generate(
             label = f"generate {spec.name}"
             run_many(runs, spec, jobs, timeout, record, label=label, progress=progress)
         except KeyboardInterrupt:
-            raise Interrupted(_interrupted(spec, tally, binaries, cases)) from None
+            raise Interrupted(_interrupted(spec, tally, binaries, cases, fixes)) from None
         tally.written += write_versions_file(root, spec, binaries)
         tally.written += refresh(root, spec)  # version-map.json and profiles/
     return GenerateSummary(
@@ -151,11 +151,11 @@ def _reasons(spec: CommandSpec, tally: _Tally) -> dict[str, dict[str, int]]:
     return {s: out[s] for s in spec.step_names() if s in out}
 
 
-def _recorded_already(d: Path, case: Case, new: Baseline, spec: CommandSpec) -> bool:
+def _recorded_already(root: Path, d: Path, case: Case, new: Baseline, spec: CommandSpec) -> bool:
     """The triple on disk records the same behaviour (see view.same_recording): keep it."""
     try:
-        old = read_baseline(d, case.name)
-    except (OSError, ValueError):  # absent, unreadable or not JSON: write the new one
+        old = read_baseline(root, d, case.name)
+    except (OSError, ValueError, guard.UnsafeFile):  # absent or unusable: write the new one
         return False
     return isinstance(old.meta, dict) and same_recording(old, new, case.format, spec)
 
@@ -166,6 +166,7 @@ def _repairs(
     runs: list[tuple[QemuBinary, Case]],
     binaries: Sequence[QemuBinary],
     known: Sequence[Case],
+    fixes: Fixes,
 ) -> tuple[list[tuple[QemuBinary, Case]], set[Place], list[str]]:
     """The runs plus one per unfinished triple this run can rewrite; the rest, with fixes."""
     by_version = {b.version: b for b in binaries}
@@ -182,24 +183,30 @@ def _repairs(
             if place not in planned:
                 extra.append((binary, case))
         else:
+            command = fixes.generate(
+                spec.name, "--version", version, "--format", fmt, "--case", name
+            )
             unrepaired.append(
-                f"{fmt}/{version}/{name}: run `python -m toolkit generate {spec.name} "
-                f"--version {version} --format {fmt} --case {name}`"
+                f"{fmt}/{version}/{name}: run `{command}`"
                 + ("" if case is not None else " (no curated case has that name: remove it)")
             )
     return runs + extra, repaired, unrepaired
 
 
 def _interrupted(
-    spec: CommandSpec, tally: _Tally, binaries: Sequence[QemuBinary], cases: Sequence[Case]
+    spec: CommandSpec,
+    tally: _Tally,
+    binaries: Sequence[QemuBinary],
+    cases: Sequence[Case],
+    fixes: Fixes,
 ) -> str:
     """What an interrupted run left: how much was recorded, and the command that completes it."""
-    versions = " ".join(f"--version {b.version}" for b in binaries)
-    formats = " ".join(f"--format {f}" for f in sorted({c.format for c in cases}))
+    versions = [w for b in binaries for w in ("--version", b.version)]
+    formats = [w for f in sorted({c.format for c in cases}) for w in ("--format", f)]
     return (
         f"interrupted: {tally.recorded} of {tally.runs} runs were recorded, the tree is "
         f"partial (versions.json and the version map were not refreshed); complete it with "
-        f"`python -m toolkit generate {spec.name} {versions} {formats}`"
+        f"`{fixes.generate(spec.name, *versions, *formats)}`"
     )
 
 

@@ -20,20 +20,19 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import itertools
-import json
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
 from toolkit.baseline.cases import case_file, load_cases
 from toolkit.baseline.profiles import refresh
-from toolkit.baseline.tree import Tree, case_dir, tree_lock
+from toolkit.baseline.tree import Tree, case_dir
 from toolkit.baseline.triple import SUFFIXES
-from toolkit.model import atomic
-from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import Case
 
@@ -63,9 +62,9 @@ class _Block:
         return None if self.entry is None else (self.entry.get("format"), self.entry.get("name"))
 
 
-def _blocks(path: Path) -> list[_Block]:
+def _blocks(curated_dir: Path, path: Path) -> list[_Block]:
     """The file cut before each `[[case]]`, a table's `#` lines going with it."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = guard.read_text(curated_dir, path, guard.CASE_FILE).splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if line.strip() == "[[case]]"]
     cuts = []
     for i in starts:
@@ -155,11 +154,11 @@ def _recordings(root: Path, spec: CommandSpec, case: Case) -> list[Path]:
     ]
 
 
-def _disagreements(paths: Sequence[Path]) -> list[str]:
+def _disagreements(root: Path, paths: Sequence[Path]) -> list[str]:
     found = []
     for meta in (p for p in paths if p.name.endswith(".meta.json")):
-        with contextlib.suppress(OSError, ValueError):
-            why = json.loads(meta.read_text(encoding="utf-8")).get("model_disagreement")
+        with contextlib.suppress(OSError, ValueError, guard.UnsafeFile):
+            why = guard.read_json(root, meta, guard.META).get("model_disagreement")
             if why:
                 found.append(f"{meta.parent.name}: {why}")
     return found
@@ -175,7 +174,7 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
     matrix = load_cases(curated_dir, curated)
     cases = _pick(found, names)
     for c in cases:
-        errors = parse_case(_entry_of(source, c), curated, str(target))[1]
+        errors = parse_case(_entry_of(curated_dir, source, c), curated, str(target))[1]
         if errors:
             raise BadInput("not a valid curated case:\n  " + "\n  ".join(errors))
     _check_curated(cases, matrix)
@@ -183,7 +182,7 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
     contradicted = [
         f"{c.format}/{c.name} on {d}"
         for c, paths in recorded.items()
-        for d in _disagreements(paths)
+        for d in _disagreements(root, paths)
     ]
     if contradicted:
         raise BadInput(
@@ -192,26 +191,27 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
             "findings, or fix the model (toolkit/model) so that it agrees with qemu-img"
         )
     moving = {(c.format, c.name) for c in cases}
-    blocks = _blocks(source)
+    blocks = _blocks(curated_dir, source)
     move = [b for b in blocks if b.key in moving]
     keep = [b for b in blocks if b.key not in moving]
     already = {(c.format, c.name) for c in matrix}  # a killed promote left it in both files
     added = [b.text.rstrip("\n") + "\n" for b in move if b.key not in already]
-    old = target.read_text(encoding="utf-8")
+    old = guard.read_text(curated_dir, target, guard.CASE_FILE)
     new_target = old.rstrip("\n") + "\n\n" + "\n".join(added) if added else old
     new_source = "".join(b.text for b in keep)
     _validate(new_target, target, curated)
-    try:
-        atomic.write_text(target, new_target)
-        atomic.write_text(source, new_source)
-    except OSError as exc:
-        raise ToolkitFailure(f"cannot write the case files: {exc}") from exc
+    if any(recorded.values()):
+        guard.prepare(root, findings)  # bad input in the tree: before either file changes
+    # the matrix first: a run killed in between leaves the case in both files, which a
+    # second promote of the name completes (see the module docstring)
+    guard.write_text(curated_dir, target, new_target, guard.CASE_FILE)
+    guard.write_text(curated_dir, source, new_source, guard.CASE_FILE)
     removed = 0
     if any(recorded.values()):
-        with tree_lock(root):
+        with guard.writing(root, findings):  # the writers' checks, then the tree's lock
             for paths in recorded.values():
                 for p in paths:
-                    p.unlink(missing_ok=True)
+                    guard.remove(root, p)
                     removed += 1
             refresh(root, findings)
     per_format: dict[str, int] = {}
@@ -220,8 +220,10 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
     return Promoted(curated, findings, tuple(cases), target, source, removed, per_format)
 
 
-def _entry_of(path: Path, case: Case) -> dict[str, Any]:
-    entry = next((b.entry for b in _blocks(path) if b.key == (case.format, case.name)), None)
+def _entry_of(curated_dir: Path, path: Path, case: Case) -> dict[str, Any]:
+    entry = next(
+        (b.entry for b in _blocks(curated_dir, path) if b.key == (case.format, case.name)), None
+    )
     assert entry is not None  # load_cases read it from this very file
     return entry
 

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 
+from toolkit.model import safe_io
 from toolkit.model.versions import select_versions
 from toolkit.qemu.candidate import candidate_binary
 from toolkit.qemu.discovery import discover
@@ -117,7 +118,13 @@ def _save(session: Session, save_to: Path) -> None:
         if f is not None:
             found.append(f)
     save_to.parent.mkdir(parents=True, exist_ok=True)
-    with open(save_to.with_name(save_to.name + ".lock"), "w") as lock:
+    lock_kind = safe_io.Kind("the case file's lock", 0, "remove it and run again")
+    # Never through a link, never a FIFO (the guard's rule for every file the toolkit opens).
+    lock = safe_io.open_regular(save_to.with_name(save_to.name + ".lock"), lock_kind,
+                                os.O_RDWR | os.O_CREAT)  # fmt: skip
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         findings.save(found, save_to, save_to.parent)
+    finally:
+        os.close(lock)
     session.failing.clear()

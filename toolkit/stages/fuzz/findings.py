@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
 from toolkit.baseline.case_schema import case_table, parse_case
-from toolkit.baseline.cases import case_file
-from toolkit.model import atomic
+from toolkit.baseline.cases import case_file, name_key
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
 from toolkit.model.records import Case
@@ -126,11 +126,17 @@ def render(group: Sequence[Finding]) -> str:
     return "".join(f"# {_one_line(f.summary)}\n" for f in group) + table
 
 
-def _entries(path: Path) -> list[Any]:
+def _read(path: Path, parse: bool = False) -> Any:
+    """A case file's text (parsed, if `parse`), through the guard: no link, no FIFO."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = guard.read_text(path.parent, path, guard.CASE_FILE)
+        return tomllib.loads(text) if parse else text
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput(f"{path}: cannot read it as a case file ({exc}); fix or move it") from exc
+
+
+def _entries(path: Path) -> list[Any]:
+    data = _read(path, parse=True)
     entries = data.get("case", [])
     return entries if isinstance(entries, list) else []
 
@@ -148,7 +154,7 @@ def _known(
                 continue
             keys.update(_KEY.findall(case.comment))
             tuples.add(identity(case))
-            names.add((case.format, case.name.lower()))  # CON and con collide on some disks
+            names.add((case.format, name_key(case.name)))  # CON and con: one file on some disks
     return keys, tuples, names
 
 
@@ -158,13 +164,14 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
     findings_spec = COMMANDS[spec.name + FINDINGS_SUFFIX]
     header = HEADER.format(Command=spec.name.capitalize(), command=spec.name,
                            findings=findings_spec.output_type)  # fmt: skip
-    existing = path.read_text(encoding="utf-8") if path.is_file() else header
+    present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
+    existing = _read(path) if present else header
     # Already recorded: in the curated matrix, among the findings, or in the file itself.
-    neighbours = {case_file(curated_dir, spec), case_file(curated_dir, findings_spec), path}
-    keys, tuples, names = _known(sorted(p for p in neighbours if p.is_file()), spec)
+    files = {case_file(curated_dir, spec), case_file(curated_dir, findings_spec), path}
+    keys, tuples, names = _known(sorted(p for p in files if p.is_symlink() or p.exists()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:
-        ident, name = identity(f.case), (f.case.format, f.case.name.lower())
+        ident, name = identity(f.case), (f.case.format, name_key(f.case.name))
         if f.key in keys or (ident not in groups and (ident in tuples or name in names)):
             continue
         keys.add(f.key)
@@ -174,11 +181,7 @@ def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
         return []
     text = existing.rstrip("\n") + "\n\n" + "\n".join(render(g) for g in groups.values())
     _validate(text, path, spec)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, text)
-    except OSError as exc:
-        raise ToolkitFailure(f"cannot write {path}: {exc}") from exc
+    guard.write_text(path.parent, path, text, guard.CASE_FILE)  # never through a link
     return [f for g in groups.values() for f in g]
 
 
@@ -191,10 +194,10 @@ def _validate(text: str, path: Path, spec: CommandSpec) -> None:
     seen: set[tuple[str, str]] = set()
     for index, entry in enumerate(entries, start=1):
         case, errors = parse_case(entry, spec, str(path), index)
-        if case is None or (case.format, case.name) in seen:
+        if case is None or (case.format, name_key(case.name)) in seen:
             why = "; ".join(errors) or f"duplicate name {entry.get('name')!r}"
             raise ToolkitFailure(f"refusing to write {path}: {why}")
-        seen.add((case.format, case.name))
+        seen.add((case.format, name_key(case.name)))
 
 
 def simplicity(case: Case) -> tuple[int, int, str]:

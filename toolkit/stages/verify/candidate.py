@@ -36,7 +36,8 @@ from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
 from toolkit.stages.verify.candidate_report import records, reproduce
-from toolkit.stages.verify.online import clear_obtained, triple_differences, write_obtained
+from toolkit.stages.verify.obtained import ObtainedDir
+from toolkit.stages.verify.online import triple_differences
 from toolkit.stages.verify.outcome import CaseOutcome
 
 __all__ = ["candidate_binary", "run_candidate"]  # candidate_binary: from toolkit.qemu
@@ -167,14 +168,15 @@ def run_candidate(
             )
     has_check = supports_check(binary, timeout)
     cspec = with_check_step(spec)
+    keep = ObtainedDir(obtained_root)
     for result in run_many(jobs, cspec, workers, timeout, label="candidate", progress=progress):
         fmt, name = result.case.format, result.case.name
-        expected = read_baseline(case_dir(root, spec, fmt, version), name)
+        expected = read_baseline(root, case_dir(root, spec, fmt, version), name)
         outcome, obtained = classify(result, expected, spec, has_check)
         out_dir = obtained_root / SOURCE / fmt / version
         if outcome.status == "diff":
-            outcome.obtained = write_obtained(out_dir, name, obtained)
+            outcome.obtained = keep.write(out_dir, name, obtained)
         else:
-            clear_obtained(out_dir, name)
+            keep.clear(out_dir, name)
         outcomes[fmt, name] = outcome
     return [outcomes[c.format, c.name] for c in cases]

@@ -22,11 +22,13 @@ Every problem carries the id of the check that found it (messages, --report, tes
   version-map     version-map.json is current (toolkit.baseline.profiles computes it)
   profiles        profiles/<profile>/<target>-<case>.* are exact copies of each profile's
                   representative triples, and nothing else (toolkit.baseline.profile_files)
+  file-type       nothing in the tree is a link, a FIFO, a device, or a directory where a file
+                  belongs (toolkit.baseline.guard): such a file is named and never read, and
+                  the run goes on
 
-A findings type (`resize-discovered`) is checked the same way, except that a finding
-with no triple yet is not an error: the fuzzer saved it and `generate` has not recorded
-it. Those are counted (`OfflineResult.unrecorded`) and reported as one line with the one
-command that records them.
+A findings type (`resize-discovered`) is checked the same way, but a finding with no
+triple yet is no error (fuzz saved it, generate has not recorded it): those are counted
+(`OfflineResult.unrecorded`) and reported in one line, with the command that records them.
 
 Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
 --version/--format/--case filter (and in candidate mode) only the selection is
@@ -41,9 +43,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.baseline.profiles import VERSION_MAP_FILE
-from toolkit.baseline.tree import PROFILES_DIR, VERSIONS_FILE, case_dir
-from toolkit.baseline.triple import SUFFIXES, temp_file_owner, triple_paths
+from toolkit.baseline import guard
+from toolkit.baseline.layout import (
+    PROFILES_DIR,
+    SUFFIXES,
+    VERSION_MAP_FILE,
+    VERSIONS_FILE,
+    temp_file_owner,
+    triple_paths,
+)
+from toolkit.baseline.tree import case_dir
+from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case
 from toolkit.model.versions import is_version_name
@@ -69,6 +79,7 @@ CHECKS = (
     "versions-json",
     "version-map",
     "profiles",
+    "file-type",
 )
 
 
@@ -84,6 +95,7 @@ class Scope:
     case_globs: tuple[str, ...] = ()
     filtered: bool = False  # any --version/--format/--case: the tree-wide checks are skipped
     allow_stale: bool = False
+    fixes: Fixes = AS_DEFAULTS  # what the commands in its messages carry
 
     @property
     def type_dir(self) -> Path:
@@ -115,7 +127,10 @@ class OfflineResult:
 
 def check_tree(scope: Scope) -> OfflineResult:
     result = OfflineResult()
-    versions_json, problems = load_versions_json(scope.root, scope.spec)
+    if not scope.filtered:  # a filtered run meets an odd file of its selection when reading it
+        for path, what in guard.odd_entries(scope.root, scope.spec):
+            result.problems.append(Problem("file-type", relative(scope.root, path), _odd(what)))
+    versions_json, problems = load_versions_json(scope.root, scope.spec, scope.fixes)
     result.problems.extend(problems)
     if scope.filtered:  # only the per-triple version lines; the listing is tree-wide
         result.problems = [p for p in result.problems if p.check != "versions-json"]
@@ -128,9 +143,20 @@ def check_tree(scope: Scope) -> OfflineResult:
     if scope.filtered:
         result.version_map = "not checked (filtered)"
     else:
-        result.version_map, problems = check_version_map(scope.root, scope.spec)
+        result.version_map, problems = check_version_map(scope.root, scope.spec, scope.fixes)
         result.problems.extend(problems)
+    odd = [p for p in result.problems if p.check == "file-type"]
+    once = {p.where: p for p in reversed(odd)}  # named once, by the first check that met it
+    result.problems = [p for p in result.problems if p.check != "file-type" or once[p.where] is p]
     return result
+
+
+def _odd(what: str) -> str:
+    return (
+        f"is {what}: the golden tree may hold only regular files and directories (a link or a "
+        "special file reads or writes outside it, or hangs); remove it and regenerate what it "
+        "stood for"
+    )
 
 
 Stale = Callable[[Path, str], None]
@@ -154,9 +180,10 @@ def _stale_around_versions(scope: Scope, stale: Stale) -> None:
     formats = sorted({c.format for c in scope.all_cases})
     tops = {VERSIONS_FILE, VERSION_MAP_FILE}
     for entry in sorted(scope.type_dir.iterdir()):
+        if entry.name in tops:
+            continue  # their own checks (and file-type, when one is no regular file)
         if not entry.is_dir():
-            if entry.name not in tops:
-                stale(entry, "a file outside the <format>/<version>/<case>.* layout")
+            stale(entry, "a file outside the <format>/<version>/<case>.* layout")
         elif entry.name == PROFILES_DIR:
             continue  # the profiles check judges every file in it
         elif entry.name not in formats:
@@ -172,13 +199,17 @@ def _version_dir(
 ) -> Iterator[tuple[str, str, Case]]:
     d = case_dir(scope.root, scope.spec, fmt, version)
     cases = [c for c in scope.cases if c.format == fmt]
-    regenerate = f"`python -m toolkit generate {scope.spec.name} --version {version} --format {fmt}"
+
+    def regenerate(*case: str) -> str:
+        selection = ("--version", version, "--format", fmt, *case)
+        return f"`{scope.fixes.generate(scope.spec.name, *selection)}`"
+
     pending = scope.spec.findings_of is not None  # a finding without a triple: not recorded yet
     if not d.is_dir():
         if pending:
             result.unrecorded.update((fmt, version, c.name) for c in cases)
             return
-        why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate}`"
+        why = f"directory missing: {len(cases)} curated cases have no triple; run {regenerate()}"
         result.problems.append(Problem("missing", relative(scope.root, d), why))
         return
     known = {c.name for c in scope.all_cases if c.format == fmt}
@@ -198,7 +229,7 @@ def _version_dir(
     for case in cases:
         if case.name in staged:
             why = f"unfinished triple: a killed generate left staged files {staged[case.name]}, "
-            why += f"its files may mix two runs; repair it with {regenerate} --case {case.name}`"
+            why += f"its files may mix two runs; repair it with {regenerate('--case', case.name)}"
             result.problems.append(Problem("unfinished", relative(scope.root, d / case.name), why))
             continue
         absent = [p for p in triple_paths(d, case.name) if p.name not in names]
@@ -206,7 +237,7 @@ def _version_dir(
             result.unrecorded.add((fmt, version, case.name))
             continue
         for p in absent:
-            why = f"missing, of curated case {case.name!r}; run {regenerate} --case {case.name}`"
+            why = f"missing, of curated case {case.name!r}; run {regenerate('--case', case.name)}"
             result.problems.append(Problem("missing", relative(scope.root, p), why))
         if not absent:
             yield fmt, version, case

@@ -19,20 +19,15 @@ from typing import Any
 from toolkit.baseline import whitelist
 from toolkit.baseline.diff import deep_differences
 from toolkit.baseline.tree import case_dir
-from toolkit.baseline.triple import read_baseline, to_baseline, triple_paths, write_baseline
-from toolkit.model.errors import ToolkitFailure
+from toolkit.baseline.triple import read_baseline, to_baseline
 from toolkit.model.info import parse_info
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.qemu.pool import Progress, no_progress, run_many
+from toolkit.stages.verify.obtained import ObtainedDir
 from toolkit.stages.verify.outcome import CaseOutcome
 
-__all__ = [
-    "clear_obtained",
-    "run_online",
-    "triple_differences",
-    "write_obtained",
-]
+__all__ = ["run_online", "triple_differences"]
 
 MAX_VALUE = 160  # characters of a JSON value shown in a diff line
 _ABSENT = "(absent)"
@@ -98,23 +93,6 @@ def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
     return ["info JSON (after the whitelist):", *(row for _, row in rows)]
 
 
-def write_obtained(directory: Path, name: str, baseline: Baseline) -> str:
-    try:
-        write_baseline(directory, name, baseline)
-    except OSError as exc:
-        raise ToolkitFailure(
-            f"cannot write the obtained triple of {name} to {directory}: "
-            f"{exc.strerror or exc}; choose another place with --obtained DIR"
-        ) from exc
-    return str(directory / name)
-
-
-def clear_obtained(directory: Path, name: str) -> None:
-    """A case that passes now leaves no obtained triple of an earlier run behind."""
-    for p in triple_paths(directory, name):
-        p.unlink(missing_ok=True)
-
-
 def run_online(
     root: Path,
     spec: CommandSpec,
@@ -134,19 +112,20 @@ def run_online(
     )
     outcomes: list[CaseOutcome] = []
     obtained_by_case: dict[tuple[str, str, str], Baseline] = {}
+    keep = ObtainedDir(obtained_root) if obtained_root is not None else None
     for result in results:
         fmt, version, name = result.case.format, result.binary.version, result.case.name
-        expected = read_baseline(case_dir(root, spec, fmt, version), name)
+        expected = read_baseline(root, case_dir(root, spec, fmt, version), name)
         obtained = to_baseline(result, spec)
         diffs = triple_differences(expected, obtained, fmt, spec)
         out_dir = obtained_root / fmt / version if obtained_root is not None else None
         if not diffs:
-            if out_dir is not None:
-                clear_obtained(out_dir, name)
+            if keep is not None and out_dir is not None:
+                keep.clear(out_dir, name)
             outcomes.append(CaseOutcome(fmt, version, name, "pass"))
             continue
         obtained_by_case[fmt, version, name] = obtained
-        where = write_obtained(out_dir, name, obtained) if out_dir is not None else None
+        where = keep.write(out_dir, name, obtained) if keep and out_dir else None
         outcomes.append(
             CaseOutcome(fmt, version, name, "diff", "not reproduced", diffs, obtained=where)
         )

@@ -18,17 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.baseline import guard
 from toolkit.baseline.profiles import write_version_map
 from toolkit.baseline.tree import (
     VERSIONS_FILE,
     Tree,
     case_dir,
-    confined,
     load_json_or_empty,
-    tree_lock,
     write_versions_file,
 )
 from toolkit.baseline.triple import write_baseline
+from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.errors import ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, QemuBinary
@@ -61,13 +61,14 @@ class VerifyRequest:
     candidate_version: str | None = None
     candidate_names: tuple[str, ...] = ()  # the candidate's own name in its messages
     binaries_from: str = "discovery (--binaries, the store, PATH)"  # for "not run" reasons
+    fixes: Fixes = AS_DEFAULTS  # what the commands it suggests carry
 
 
 def verify(
     req: VerifyRequest, binaries: Sequence[QemuBinary], progress: Progress = no_progress
 ) -> Outcome:
     """Every check the request asks for; `binaries` are those discovered for online mode."""
-    tree = Tree(req.root, req.spec)
+    tree = Tree(req.root, req.spec, req.fixes)
     if req.spec.findings_of and not tree.versions:
         # Findings fuzz saved, none recorded yet: nothing to check, nothing wrong.
         pending = {(c.format, "*", c.name) for c in req.cases}
@@ -91,11 +92,18 @@ def verify(
         case_globs=req.case_globs,
         filtered=req.filtered or candidate is not None,
         allow_stale=req.allow_stale,
+        fixes=req.fixes,
     )
-    lock = tree_lock(req.root) if req.update else contextlib.nullcontext()
+    lock = guard.writing(req.root, req.spec) if req.update else contextlib.nullcontext()
     with lock:
+        # A generate rewriting the tree while it is read (before or during the checks)
+        # makes unfinished and missing triples expected: say so first.
+        busy = None if req.update else guard.lock_holder(req.root)
         out = Outcome(req.spec, req.root, req.mode, versions, check_tree(scope),
                       all_cases=len(req.all_cases))  # fmt: skip
+        busy = busy or (None if req.update else guard.lock_holder(req.root))
+        if busy is not None:
+            out.notes.append(f"a generate is running on this tree ({busy}): results may be partial")
         start = time.monotonic()
         if candidate is not None:
             out.cases = run_candidate(
@@ -127,7 +135,8 @@ def _run_online(
     progress: Progress,
 ) -> dict[tuple[str, str, str], Baseline]:
     by_version = {b.version: b for b in binaries}
-    recorded = load_json_or_empty(req.root / req.spec.output_type / VERSIONS_FILE)
+    versions_json = req.root / req.spec.output_type / VERSIONS_FILE
+    recorded = load_json_or_empty(req.root, versions_json, guard.VERSIONS)
     for v in out.versions:
         b = by_version.get(v)
         if v not in in_tree and b is not None:
@@ -163,9 +172,9 @@ def _update(
     for c in out.cases:
         if c.status != "diff":
             continue
-        d = confined(out.root, case_dir(out.root, out.spec, c.format, c.version))
+        d = case_dir(out.root, out.spec, c.format, c.version)
         try:
-            write_baseline(d, c.case, obtained[c.format, c.version, c.case])
+            write_baseline(out.root, d, c.case, obtained[c.format, c.version, c.case])
         except OSError as exc:
             raise ToolkitFailure(
                 f"--update cannot write {d / c.case}.*: {exc.strerror or exc}; no file was left "

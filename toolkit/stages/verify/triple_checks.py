@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from toolkit.baseline import guard
 from toolkit.baseline.tree import case_dir
 from toolkit.baseline.triple import build_meta, combined_stderr, meta_errors, triple_paths
 from toolkit.model.pipeline import QEMU_IMG, CommandSpec, expected_virtual_size, plan_for
@@ -139,11 +140,13 @@ class _TripleCheck:
     def run(self) -> _Found:
         meta_p = self.paths[2]
         texts: list[str] = []
-        for p in self.paths:
-            try:
-                texts.append(p.read_bytes().decode())  # bytes.decode is UTF-8, never the locale
+        for p, kind in zip(self.paths, (guard.TEXT, guard.TEXT, guard.META), strict=True):
+            try:  # through the guard: never a link, a FIFO or a device; bounded
+                texts.append(guard.read_bytes(self.root, p, kind).decode())  # UTF-8, not locale
             except UnicodeDecodeError as exc:
                 self.problem("schema", p, f"not UTF-8 text: {exc}")
+            except guard.UnsafeFile as exc:
+                self.problem("file-type", exc.path, f"{exc.found}; {exc.fix}")
             except OSError as exc:
                 self.problem("schema", p, f"cannot be read: {exc.strerror or exc}")
         if len(texts) != 3:
@@ -152,7 +155,7 @@ class _TripleCheck:
         for p, text in zip(self.paths, texts, strict=True):
             self._abs_path(p, text)
         try:
-            meta = json.loads(meta_text)
+            meta = guard.parse_json(meta_text)
         except json.JSONDecodeError as exc:
             self.problem("schema", meta_p, f"not valid JSON: {exc}")
             return self.found
@@ -214,7 +217,7 @@ class _TripleCheck:
                 )
             return None
         try:
-            data = json.loads(stdout)
+            data = guard.parse_json(stdout)
         except json.JSONDecodeError as exc:
             self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is not JSON: {exc}")
             return None

@@ -1,5 +1,6 @@
 """Offline checks of an output type's own files: versions.json, version-map.json and
-the copies under profiles/ (the checks `versions-json`, `version-map` and `profiles`)."""
+the copies under profiles/ (the checks `versions-json`, `version-map` and `profiles`; a link
+or special file among them is `file-type`). Every read goes through the guard."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toolkit.baseline import profile_files
-from toolkit.baseline.profiles import VERSION_MAP_FILE, expected_version_map
-from toolkit.baseline.tree import VERSIONS_FILE, version_dirs
+from toolkit.baseline import guard, profile_files
+from toolkit.baseline.layout import VERSION_MAP_FILE, VERSIONS_FILE
+from toolkit.baseline.profiles import expected_version_map
+from toolkit.baseline.tree import version_dirs
 from toolkit.baseline.triple import dump_json
+from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.errors import ToolkitError
 from toolkit.model.pipeline import CommandSpec
 from toolkit.stages.verify.triple_checks import Problem, relative
@@ -19,20 +22,23 @@ __all__ = ["check_version_map", "load_versions_json"]
 
 
 def load_versions_json(
-    root: Path, spec: CommandSpec
+    root: Path, spec: CommandSpec, fixes: Fixes = AS_DEFAULTS
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     """versions.json, and what is wrong with it: unreadable, or out of step with the tree."""
     path = root / spec.output_type / VERSIONS_FILE
     found: list[Problem] = []
 
-    def problem(message: str) -> None:
-        found.append(Problem("versions-json", relative(root, path), message))
+    def problem(message: str, check: str = "versions-json") -> None:
+        found.append(Problem(check, relative(root, path), message))
 
-    fix = f"regenerate it with `python -m toolkit generate {spec.name}`"
+    fix = f"regenerate it with `{fixes.generate(spec.name)}`"
     try:
-        data = json.loads(path.read_bytes().decode())  # UTF-8, never the locale
+        data = guard.read_json(root, path, guard.VERSIONS)
     except FileNotFoundError:
         problem(f"missing; {fix}")
+        return None, found
+    except guard.UnsafeFile as exc:
+        found.append(Problem("file-type", relative(root, exc.path), f"{exc.found}; {fix}"))
         return None, found
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         problem(f"unreadable: {exc}; {fix}")
@@ -57,23 +63,32 @@ def load_versions_json(
     return data, found
 
 
-def check_version_map(root: Path, spec: CommandSpec) -> tuple[str, list[Problem]]:
+def check_version_map(
+    root: Path, spec: CommandSpec, fixes: Fixes = AS_DEFAULTS
+) -> tuple[str, list[Problem]]:
     """'current', or 'failed' with its problem; plus any problem of the files in profiles/."""
     path = root / spec.output_type / VERSION_MAP_FILE
     found: list[Problem] = []
-    fix = "refresh it with `python -m toolkit profiles` (generate refreshes it too)"
+    refresh = fixes.profiles(spec.name)
+    fix = f"refresh it with `{refresh}` (generate refreshes it too)"
     try:
         wanted = expected_version_map(root, spec)
         want: bytes | None = dump_json(wanted).encode()
     except ToolkitError as exc:
         want, why = None, f"cannot be recomputed: {exc}"
     else:
-        for where, message in profile_files.problems(root, spec, wanted["profiles"]):
-            found.append(Problem("profiles", relative(root, where), message))
-    try:
-        have: bytes | None = path.read_bytes()  # bytes: a non-UTF-8 map is just not current
+        for p in profile_files.problems(root, spec, wanted["profiles"], refresh):
+            found.append(Problem(p.check, relative(root, p.path), p.message))
+    try:  # bytes: a non-UTF-8 map is just not current
+        have: bytes | None = guard.read_bytes(root, path, guard.VERSION_MAP)
     except FileNotFoundError:
         have = None
+    except guard.UnsafeFile as exc:
+        found.append(Problem("file-type", relative(root, exc.path), f"{exc.found}; {fix}"))
+        return "failed", found
+    except OSError as exc:
+        found.append(Problem("version-map", relative(root, path), f"unreadable: {exc}; {fix}"))
+        return "failed", found
     if want is not None:
         if have == want:
             return "current", found

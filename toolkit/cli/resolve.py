@@ -1,0 +1,76 @@
+"""What several commands do with the shared options (toolkit.cli.options): find the
+qemu-img binaries (provisioning on a fresh machine), select each output type's cases, and
+carry the user's places into every command the toolkit suggests.
+"""
+
+from __future__ import annotations
+
+import argparse
+from shlex import quote
+
+from toolkit.baseline import cases
+from toolkit.cli.options import CURATED_CASES, EXPECTED_OUTPUTS, warn
+from toolkit.model.advice import Fixes
+from toolkit.model.errors import BadInput
+from toolkit.model.pipeline import CommandSpec
+from toolkit.model.records import Case, QemuBinary
+from toolkit.qemu.discovery import discover, select_binaries, store_builds
+
+__all__ = ["discover_binaries", "find_binaries", "fixes", "select_cases"]
+
+
+def fixes(args: argparse.Namespace) -> Fixes:
+    """What the commands a command suggests must carry: the non-default --curated-cases and
+    --expected-outputs the user gave (toolkit.model.advice)."""
+    curated = getattr(args, "curated_cases", CURATED_CASES)
+    tree = args.expected_outputs
+    return Fixes(
+        ("--curated-cases", str(curated)) if curated != CURATED_CASES else (),
+        ("--expected-outputs", str(tree)) if tree != EXPECTED_OUTPUTS else (),
+    )
+
+
+def discover_binaries(args: argparse.Namespace) -> list[QemuBinary]:
+    """discover() with the command's options. An explicit --store must hold a build:
+    a mistyped one is bad input, never a store to provision or to find nothing in."""
+    if args.store is not None and not args.qemu_img and not store_builds(args.store):
+        raise BadInput(
+            f"--store {args.store}: holds no provisioned qemu-img; check the path, or "
+            f"provision into it first with `python -m toolkit provision --store {args.store}`"
+        )
+    return discover(args.qemu_img, args.binaries, args.store, warn, verbose=args.verbose)
+
+
+def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> list[QemuBinary]:
+    """Discovered binaries, filtered by --version; provisions the default store first on a
+    fresh machine."""
+    found = discover_binaries(args)
+    if not found and not args.qemu_img and args.store is None and allow_provision:
+        # Only a fresh machine gets here: the provisioning modules load only then.
+        from toolkit.qemu.provision.install import can_provision, provision
+
+        if can_provision():
+            print("no qemu-img found: provisioning Debian's builds first (nox -s provision_qemu)")
+            provision(None, args.store, None, log=print)
+            found = discover_binaries(args)
+    if not found:
+        raise BadInput(
+            "no qemu-img found. Run `nox -s provision_qemu` on a Debian/Ubuntu host, or pass "
+            "--qemu-img PATH (repeatable) or --binaries DIR"
+        )
+    return select_binaries(found, args.versions) if args.versions else found
+
+
+def select_cases(
+    args: argparse.Namespace, specs: list[CommandSpec]
+) -> tuple[dict[CommandSpec, list[Case]], dict[CommandSpec, list[Case]]]:
+    """baseline.cases.select with the command's options; an older toolkit's findings file
+    beside the matrix is named, with the command that moves it where it is read."""
+    picked = cases.select(args.curated_cases, specs, args.formats, args.cases)
+    for old, new in picked.legacy:
+        move = f"mkdir -p {quote(str(new.parent))} && mv {quote(str(old))} {quote(str(new))}"
+        warn(
+            f"{old} is not read: it holds findings an older toolkit saved beside the curated "
+            f"matrix; move it with `{move}` to record them in their own output type"
+        )
+    return picked.known, picked.chosen

@@ -14,7 +14,7 @@ from typing import Any
 
 from toolkit.model import atomic
 from toolkit.model.errors import ToolkitFailure
-from toolkit.model.versions import parse_version_line
+from toolkit.model.versions import parse_version_line, read_version_line
 from toolkit.qemu.process import run_process
 
 __all__ = ["ProbeCache", "sha256_file"]
@@ -74,8 +74,10 @@ class ProbeCache:
             stderr = raw.stderr.decode("utf-8", "replace")
             why = (stderr.strip().splitlines() or [first])[-1]
             raise ValueError(f"`--version` exited {raw.return_code}: {why}")
-        if parse_version_line(first) is None:
-            raise ValueError(f"`--version` printed no parsable version: {first!r}")
+        try:
+            read_version_line(first)
+        except ValueError as exc:
+            raise ValueError(f"`--version` printed no parsable version: {exc}") from None
         digest = sha256_file(real)
         self.entries[str(real)] = {**stamp, "version_line": first, "sha256": digest}
         self.dirty = True

@@ -2,9 +2,10 @@
 
 A baseline records what qemu-img does, so a run that says more about the host or the
 binary than about qemu-img's behaviour is reported, not recorded: a step killed at
---timeout, info that returned 0 without printing a JSON object, or a successful resize
-whose virtual-size contradicts the size the case asks for (the final-size rule of
-`verify`, see toolkit.stages.verify.triple_checks).
+--timeout, a step whose output was cut at the capture cap or that left processes running
+outside its process group (toolkit.qemu.process), info that returned 0 without printing
+a JSON object, or a successful resize whose virtual-size contradicts the size the case
+asks for (the final-size rule of `verify`, see toolkit.stages.verify.triple_checks).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
             return (
                 f"{step.name} was killed at --timeout: a timeout is the host's, not "
                 f"qemu-img's; raise --timeout"
+            )
+        beyond = step.overflow()
+        if beyond:
+            return (
+                f"{'; '.join(beyond)}: a baseline is never cut short, and a qemu-img "
+                "leaves nothing running; check the binary (or its wrapper)"
             )
     artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
     info = next((s for s in result.steps if s.name in artefacts), None)

@@ -17,6 +17,7 @@ from toolkit.model.outputs import output_file
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover, select_binaries, store_builds
+from toolkit.render.printable import printable
 
 __all__ = [
     "add_command_option",
@@ -36,7 +37,7 @@ __all__ = [
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {printable(message)}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

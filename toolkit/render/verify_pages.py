@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from toolkit.render import html as page
+from toolkit.render.printable import printable
 from toolkit.render.verify import plural
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
@@ -54,7 +55,7 @@ def markdown(out: Outcome) -> str:
         lines.append(f"- {'warning' if p.warning else 'error'} [{p.check}] {p.where}: {p.message}")
     verdict = "OK" if not out.failures and not out.offline.errors else "FAILED"
     lines += ["", f"**{verdict}**: {plural(len(out.failures), 'case')} differing", ""]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def html(out: Outcome) -> str:
@@ -73,4 +74,4 @@ def html(out: Outcome) -> str:
     problems = [f"<li>{escape(p.where)}: {escape(p.message)}</li>" for p in out.offline.problems]
     if problems:
         sections.append("<h2>offline problems</h2>\n<ul>" + "".join(problems) + "</ul>")
-    return page._page(_title(out), sections)
+    return printable(page._page(_title(out), sections))

@@ -138,7 +138,8 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
     options = draw(create_options(fmt))
     prealloc = draw(st.sampled_from(PREALLOCS))
     materialised = prealloc in ("falloc", "full") or "subformat=fixed" in ",".join(options)
-    cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
+    opts = dict(kv for o in options for kv in split_option_string(o))  # metadata: its own cap
+    cap = min(CAP_MATERIALISED if materialised else CAP_DEFAULT, cap_for(fmt, opts, prealloc)[0])
     # vhdx of size 0 writes 8 whole blocks (65M by default, 2G with block_size=256M)
     start = draw(sizes(cap, least=1 if fmt == "vhdx" else 0))
     shrink = draw(st.sampled_from((None, None, None, None, False, False, True)))

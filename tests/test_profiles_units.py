@@ -292,22 +292,27 @@ def test_select_from_map(host: str, version: str, relation: str, profile: str, n
     ("text", "version"),
     [
         ("7.2.22", "7.2.22"),
-        ("  v10.0.2\nmore", "10.0.2"),
+        ("  10.0.2\nmore", "10.0.2"),
         ("qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright", "7.2.22"),
         ("11.1", "11.1"),
+        ("7", "7"),
+        ("Latest", "latest"),
     ],
 )
 def test_host_version(text: str, version: str) -> None:
     assert selection.host_version(text) == version
 
 
-@pytest.mark.parametrize("text", ["", "  \n", "7", "7.2.22.x", "7.2.", "x7.2.22"])
+@pytest.mark.parametrize(
+    "text", ["", "  \n", "7.2.22.x", "7.2.", "x7.2.22", "v10.0.2", "7.2.22x", "7.2.22-rc1"]
+)
 def test_host_version_rejects(text: str) -> None:
     with pytest.raises(BadInput) as exc:
         selection.host_version(text)
     assert str(exc.value) == (
-        f"{text!r} is not a qemu-img version: give a full version such as 7.2.22 or the first "
-        "line of `qemu-img --version` (`qemu-img version 7.2.22 (Debian ...)`)"
+        f"{text!r} is not a version query: give a version such as 7.2.22 (ASCII digits, no "
+        "leading zeros), a prefix such as 10.0 or 7 (its highest version), 'oldest', 'latest' "
+        "or the first line of `qemu-img --version`"
     )
 
 

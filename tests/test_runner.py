@@ -1,9 +1,10 @@
-"""The runner's own machinery: the one watchdog thread, and the reused scratch directory."""
+"""The runner's own machinery: each call's deadline, and the reused scratch directory."""
 
 from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,22 +18,13 @@ HANG = Path(__file__).resolve().parent / "stand_ins" / "qemu-img-fault-hangs-on-
 pytestmark = pytest.mark.qemu
 
 
-@pytest.fixture
-def watchdog(monkeypatch: pytest.MonkeyPatch) -> process._Watchdog:
-    """A private watchdog, so the test sees only its own entries."""
-    fresh = process._Watchdog()
-    monkeypatch.setattr(process, "WATCHDOG", fresh)
-    return fresh
-
-
-def test_an_earlier_deadline_behind_a_later_one_still_fires(
-    tmp_path: Path, latest: QemuBinary, watchdog: process._Watchdog, monkeypatch: pytest.MonkeyPatch
+def test_a_hang_is_killed_at_its_deadline_after_a_long_one(
+    tmp_path: Path, latest: QemuBinary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The watchdog sleeps until the earliest deadline it holds, and a finished call
-    # stays in its heap. After a call with a 60 s deadline, a hang with a 0.5 s
-    # deadline must wake the thread, or the hang would run for 60 s.
+    # Each call keeps its own deadline (no shared watchdog to wake): a 60 s call before
+    # a 0.5 s hang changes nothing for the hang.
     quick = process.run_process([*latest.command(), "--version"], tmp_path, 60)
-    assert quick.return_code == 0 and watchdog.pending() == 1
+    assert quick.return_code == 0 and quick.timed_out is False
     monkeypatch.setenv("REAL_QEMU_IMG", str(latest.path))
     t0 = time.monotonic()
     hung = process.run_process([str(HANG), "resize"], tmp_path, 0.5)
@@ -41,15 +33,18 @@ def test_an_earlier_deadline_behind_a_later_one_still_fires(
     assert elapsed < 5, f"the 0.5 s timeout fired after {elapsed:.1f} s"
 
 
-def test_finished_calls_do_not_pile_up_in_the_watchdog(
-    tmp_path: Path, latest: QemuBinary, watchdog: process._Watchdog, monkeypatch: pytest.MonkeyPatch
+def test_calls_at_once_on_threads_keep_their_own_deadlines(
+    tmp_path: Path, latest: QemuBinary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(process._Watchdog, "COMPACT_AT", 8)
-    for _ in range(40):
-        out = process.run_process([*latest.command(), "--version"], tmp_path, 60)
-        assert out.return_code == 0 and out.timed_out is False
-    # Without compaction all 40 would stay until their deadline, 60 s from now.
-    assert watchdog.pending() <= 2 * 8 + 1
+    monkeypatch.setenv("REAL_QEMU_IMG", str(latest.path))
+    with ThreadPoolExecutor(4) as pool:
+        hangs = [pool.submit(process.run_process, [str(HANG), "resize"], tmp_path, 0.5)
+                 for _ in range(2)]  # fmt: skip
+        quick = [pool.submit(process.run_process, [*latest.command(), "--version"], tmp_path, 60)
+                 for _ in range(8)]  # fmt: skip
+        assert all(f.result().timed_out for f in hangs)
+        assert all(f.result().return_code == 0 and not f.result().timed_out for f in quick)
+    assert process.LIVE.pids() == set()
 
 
 def test_a_thread_reuses_one_scratch_dir_and_leaves_it_empty(

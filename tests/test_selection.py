@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import REPO, toolkit
+from helpers import REPO, in_process, toolkit
 
 from toolkit.baseline import selection
 from toolkit.model.errors import BadInput
@@ -52,7 +52,7 @@ def test_the_rule(host: str) -> None:
 
 @pytest.mark.parametrize("text", ["", "qemu-img version", "seven", "qemu-img version x.y"])
 def test_not_a_version_is_bad_input(text: str) -> None:
-    with pytest.raises(BadInput, match="not a qemu-img version"):
+    with pytest.raises(BadInput, match="is not a version query"):
         selection.host_version(text)
 
 
@@ -102,7 +102,7 @@ def test_cli_probes_a_binary(qemu_binaries: list[QemuBinary]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--for", "seven"], "'seven' is not a qemu-img version"),
+        (["--for", "seven"], "'seven' is not a version query"),
         (
             ["--qemu-img", "/nonexistent/qemu-img"],
             "--qemu-img /nonexistent/qemu-img: cannot be read",
@@ -115,3 +115,90 @@ def test_cli_bad_input(args: list[str], message: str) -> None:
     proc = toolkit("profiles", *args)
     assert proc.returncode == 2, proc.stdout
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------ issue 21 item 9: the map is checked first
+
+REGENERATE = "regenerate it with `python -m toolkit profiles --command create`"
+
+# label -> (how the committed create map is changed, the query, what is wrong)
+PLANTED = {
+    "superscript-key": (
+        lambda m: m["version_to_profile"].update({"7.\u00b2": "profile-5-2-0"}),
+        "7.2.22",
+        "version key '7.²' is not a version (such as 7.2.22)",
+    ),
+    "unlisted-profile": (
+        lambda m: m["version_to_profile"].update({"7.2.22": "profile-x"}),
+        "7.2.22",
+        "version 7.2.22 is assigned 'profile-x', which is not a profile listed under `profiles`",
+    ),
+    "list-value": (
+        lambda m: m["version_to_profile"].update({"7.2.22": ["profile-7-2-18"]}),
+        "7.2.22",
+        'version 7.2.22 is assigned ["profile-7-2-18"], which is not a profile listed under '
+        "`profiles`",
+    ),
+    "profile-escapes": (
+        lambda m: (
+            m["profiles"].update({"../../../../etc": "7.2.22"}),
+            m["version_to_profile"].update({"7.2.22": "../../../../etc"}),
+        ),
+        "7.2.22",
+        "profile '../../../../etc' should be named 'profile-7-2-22' after its representative "
+        "7.2.22",
+    ),
+    "version-key-escapes": (
+        lambda m: m["version_to_profile"].update({"/etc": "profile-5-2-0"}),
+        "1.0.0",
+        "version key '/etc' is not a version (such as 7.2.22)",
+    ),
+    "representative-not-a-version": (
+        lambda m: m["profiles"].update({"profile-5-2-0": 5}),
+        "7.2.22",
+        "profile 'profile-5-2-0' names 5, not a version",
+    ),
+    "representative-elsewhere": (
+        lambda m: m["version_to_profile"].update({"7.2.18": "profile-5-2-0"}),
+        "7.2.22",
+        "profile profile-7-2-18's representative 7.2.18 is not assigned to it",
+    ),
+}
+
+
+@pytest.fixture
+def create_map(tmp_path: Path) -> Path:
+    """A tree holding only a copy of the committed create version-map.json."""
+    type_dir = tmp_path / "create-info-json"
+    type_dir.mkdir()
+    (type_dir / "version-map.json").write_bytes(
+        (TREE / "create-info-json" / "version-map.json").read_bytes()
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("label", sorted(PLANTED))
+def test_a_planted_map_is_bad_input_never_a_path_or_a_traceback(
+    label: str, create_map: Path
+) -> None:
+    plant, query, problem = PLANTED[label]
+    path = create_map / "create-info-json" / "version-map.json"
+    vmap = json.loads(path.read_text())
+    plant(vmap)
+    path.write_text(json.dumps(vmap))
+    with pytest.raises(BadInput) as info:
+        selection.select_baseline(create_map, "create-info-json", query)
+    assert str(info.value) == f"{path}: {problem}; {REGENERATE}"
+    proc = in_process("profiles", "--for", query, "--command", "create", "--json",
+                      "--expected-outputs", str(create_map))  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: {path}: {problem}; {REGENERATE}\n"
+
+
+def test_the_committed_maps_pass_and_every_path_stays_in_the_tree() -> None:
+    for output_type in ("resize-info-json", "create-info-json"):
+        vmap = json.loads((TREE / output_type / "version-map.json").read_text())
+        for version in vmap["version_to_profile"]:
+            pick = selection.select_baseline(TREE, output_type, version)
+            for path in (pick.profile_dir, pick.version_dir("qcow2")):
+                assert path.resolve().is_relative_to((TREE / output_type).resolve())

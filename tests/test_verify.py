@@ -410,10 +410,7 @@ def test_mismatch_writes_obtained_triple_and_prints_both_diffs(
         for case in (GROWN, REFUSED)
         for suffix in (".meta.json", ".stderr.txt", ".stdout.txt")
     )
-    assert (
-        run.status("raw", NEW, REFUSED)["obtained"]
-        == f".verify/{SPEC.name}/raw/{NEW}/{REFUSED}"
-    )
+    assert run.status("raw", NEW, REFUSED)["obtained"] == f".verify/{SPEC.name}/raw/{NEW}/{REFUSED}"
 
 
 def test_update_round_trip(tree: Path, pristine: Path, verify: Callable[..., Run]) -> None:

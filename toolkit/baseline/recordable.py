@@ -2,7 +2,9 @@
 
 A baseline records what qemu-img does, so a run that says more about the host or the
 binary than about qemu-img's behaviour is reported, not recorded: a step killed at
---timeout, or info that returned 0 without printing a JSON object.
+--timeout, a step whose output was cut at the capture cap or that left processes running
+outside its process group (toolkit.qemu.process), or info that returned 0 without printing
+a JSON object.
 
 A successful resize whose virtual-size is not what the size model expects
 (`size_disagreement`) is a contradiction between the binary and the case. In a curated
@@ -46,6 +48,12 @@ def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
             return (
                 f"{step.name} was killed at --timeout: a timeout is the host's, not "
                 f"qemu-img's; raise --timeout"
+            )
+        beyond = step.overflow()
+        if beyond:
+            return (
+                f"{'; '.join(beyond)}: a baseline is never cut short, and a qemu-img "
+                "leaves nothing running; check the binary (or its wrapper)"
             )
     artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
     info = next((s for s in result.steps if s.name in artefacts), None)

@@ -6,39 +6,47 @@
     pick.version_dir("qcow2")   # expected-outputs/create-info-json/qcow2/7.2.22
     pick.profile_file("qcow2", "1G-default", ".stdout.txt")
 
-Rule: the highest recorded version <= the host's *full* version (never a `major.minor`
-prefix match: 7.2.0 and 7.2.22 may differ); a host newer than every recorded version
-gets the newest, one older than all of them the oldest (with a warning: nothing recorded
-is known to hold for it). The profile is the one version-map.json assigns that version.
-Reads only version-map.json: no qemu-img, no case data.
+The host is a version query (toolkit.model.versions: the one grammar and resolver every
+command uses). Rule for a full version or a `--version` line: the highest recorded
+version <= it (never a `major.minor` prefix match: 7.2.0 and 7.2.22 may differ); a host
+newer than every recorded version gets the newest, one older than all of them the oldest
+(with a warning: nothing recorded is known to hold for it). A prefix (`10.0`, `7`) reads
+the highest recorded version with that prefix, as in every other command; `oldest` and
+`latest` the ends. The profile is the one version-map.json assigns that version.
+
+Reads only version-map.json: no qemu-img, no case data. The map is checked before it
+is used (`checked_map`): every path this module hands a harness is built from names the
+map gives, so a hand-edited or foreign map (a profile `../../../../etc`, a version key
+`/etc`, `7.²`) is bad input, never a path outside the tree or a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolkit.baseline import guard
-from toolkit.baseline.profiles import VERSION_MAP_FILE
+from toolkit.baseline.profiles import VERSION_MAP_FILE, profile_name
 from toolkit.baseline.tree import PROFILES_DIR
 from toolkit.model.errors import BadInput
-from toolkit.model.versions import parse_version_line, version_key
+from toolkit.model.pipeline import COMMANDS
+from toolkit.model.text import clip, shown
+from toolkit.model.versions import is_version_name, parse_query, resolve
 
-__all__ = ["Selection", "host_version", "select_baseline", "select_from_map"]
-
-_BARE = re.compile(r"\s*v?(\d+(?:\.\d+)+)(?![\d.])")
+__all__ = ["Selection", "checked_map", "host_version", "select_baseline", "select_from_map"]
 
 
 @dataclass(frozen=True)
 class Selection:
-    host: str  # the full version asked about, e.g. "7.2.22"
+    host: str  # what was asked about: a full version ("7.2.22"), a prefix, oldest or latest
     version: str  # the recorded version directory to read
     profile: str  # e.g. "profile-7-2-18"
     representative: str  # the profile's oldest version, whose files profiles/<profile>/ hold
-    relation: str  # "exact", "below" (highest recorded below it), "newer" or "older"
+    # "exact", "below" (highest recorded below it), "newer", "older", "prefix" (the highest
+    # recorded with that prefix), "oldest" or "latest"
+    relation: str
     type_dir: Path  # expected-outputs/<output-type>
 
     @property
@@ -57,6 +65,11 @@ class Selection:
             return (
                 f"{self.host} is not recorded: using the highest recorded below it, {self.version}"
             )
+        if self.relation == "prefix":
+            return f"{self.host} is a prefix: using the highest recorded {self.host}.x, " \
+                f"{self.version}"  # fmt: skip
+        if self.relation in ("oldest", "latest"):
+            return f"{self.relation}: the {self.relation} recorded version, {self.version}"
         return f"{self.host} is recorded"
 
     @property
@@ -83,50 +96,68 @@ class Selection:
 
 
 def host_version(text: str) -> str:
-    """`7.2.22`, or a `qemu-img --version` line such as `qemu-img version 7.2.22 (Debian
-    1:7.2+dfsg-7+deb12u18+b3)` -> `7.2.22` (a distro suffix is ignored)."""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    bare = _BARE.match(first)  # a version line starts `qemu-img`, so never both
-    found = parse_version_line(first) or (bare.group(1) if bare else None)
-    if found is None:
-        raise BadInput(
-            f"{text!r} is not a qemu-img version: give a full version such as 7.2.22 or the "
-            "first line of `qemu-img --version` (`qemu-img version 7.2.22 (Debian ...)`)"
-        )
-    return found
+    """The version a query names: `7.2.22`, a prefix (`10.0`), `oldest`/`latest`, or the
+    version of a `qemu-img --version` line such as `qemu-img version 7.2.22 (Debian
+    1:7.2+dfsg-7+deb12u18+b3)` -> `7.2.22` (a distro suffix is ignored). BadInput for
+    anything else (toolkit.model.versions.parse_query)."""
+    return parse_query(text)[1]
 
 
-def select_from_map(vmap: dict[str, Any], host: str, type_dir: Path) -> Selection:
-    """Apply the rule to a loaded version-map.json ({"profiles", "version_to_profile"})."""
-    to_profile = vmap.get("version_to_profile")
-    profiles = vmap.get("profiles")
+def _regenerate(type_dir: Path) -> str:
+    command = next((c for c, s in COMMANDS.items() if s.output_type == type_dir.name), None)
+    flag = f" --command {command}" if command not in (None, "resize") else ""
+    return f"regenerate it with `python -m toolkit profiles{flag}`"
+
+
+def _value(value: Any) -> str:
+    """A map value as a message shows it: a string quoted, anything else as JSON."""
+    return shown(value) if isinstance(value, str) else clip(json.dumps(value))
+
+
+def checked_map(vmap: Any, type_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(version_to_profile, profiles) of a loaded version-map.json, or BadInput naming
+    the first thing wrong: not the shape `profiles` writes, a version key that is not a
+    canonical version, a profile name other than `profile-<its representative>`, a
+    version assigned to a profile that is not listed, a representative not in it."""
+    where = type_dir / VERSION_MAP_FILE
+    fix = _regenerate(type_dir)
+    to_profile = vmap.get("version_to_profile") if isinstance(vmap, dict) else None
+    profiles = vmap.get("profiles") if isinstance(vmap, dict) else None
     if not isinstance(to_profile, dict) or not isinstance(profiles, dict) or not to_profile:
-        raise BadInput(
-            f"{type_dir / VERSION_MAP_FILE} has no versions (`profiles` and "
-            "`version_to_profile`): regenerate it with `python -m toolkit profiles`"
-        )
-    want = version_key(host_version(host))
-    recorded = sorted(to_profile, key=version_key)
-    at_or_below = [v for v in recorded if version_key(v) <= want]
-    if not at_or_below:
-        version, relation = recorded[0], "older"
-    else:
-        version = at_or_below[-1]
-        relation = (
-            "exact"
-            if version_key(version) == want
-            else "newer"
-            if version == recorded[-1]
-            else "below"
-        )
-    profile = str(to_profile[version])
-    return Selection(
-        host_version(host), version, profile, str(profiles[profile]), relation, type_dir
-    )
+        raise BadInput(f"{where} has no versions (`profiles` and `version_to_profile`): {fix}")
+
+    def bad(problem: str) -> BadInput:
+        return BadInput(f"{where}: {problem}; {fix}")
+
+    for name, rep in profiles.items():
+        if not isinstance(rep, str) or not is_version_name(rep):
+            raise bad(f"profile {shown(name)} names {_value(rep)}, not a version")
+        if name != profile_name(rep):
+            raise bad(f"profile {shown(name)} should be named {profile_name(rep)!r} "
+                      f"after its representative {rep}")  # fmt: skip
+    for version, profile in to_profile.items():
+        if not is_version_name(version):
+            raise bad(f"version key {shown(version)} is not a version (such as 7.2.22)")
+        if not isinstance(profile, str) or profile not in profiles:
+            raise bad(f"version {version} is assigned {_value(profile)}, which is not a "
+                      "profile listed under `profiles`")  # fmt: skip
+    for name, rep in profiles.items():
+        if to_profile.get(rep) != name:
+            raise bad(f"profile {name}'s representative {rep} is not assigned to it")
+    return to_profile, profiles
+
+
+def select_from_map(vmap: Any, host: str, type_dir: Path) -> Selection:
+    """Apply the rule to a loaded version-map.json ({"profiles", "version_to_profile"})."""
+    to_profile, profiles = checked_map(vmap, type_dir)
+    pick = resolve(list(to_profile), host, nearest=True)
+    profile = to_profile[pick.version]
+    return Selection(pick.query, pick.version, profile, profiles[profile], pick.relation, type_dir)
 
 
 def select_baseline(expected_outputs: Path, output_type: str, host: str) -> Selection:
-    """The baseline for qemu-img `host` (a version or a --version line) in one output type."""
+    """The baseline for qemu-img `host` (a version query or a --version line) in one
+    output type."""
     type_dir = expected_outputs / output_type
     path = type_dir / VERSION_MAP_FILE
     try:
@@ -136,7 +167,7 @@ def select_baseline(expected_outputs: Path, output_type: str, host: str) -> Sele
             f"{path} is missing: generate the tree (`python -m toolkit generate ...`) or point "
             "--expected-outputs at a checkout that has one"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BadInput(f"{path} is unreadable: {exc}; regenerate it") from None
     if not isinstance(vmap, dict):
         raise BadInput(f"{path} is not a JSON object; regenerate it")

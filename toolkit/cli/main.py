@@ -24,6 +24,7 @@ from toolkit.model.errors import (
     Interrupted,
     ToolkitError,
 )
+from toolkit.render.printable import printable
 
 __all__ = ["COMMAND_MODULES", "build_parser", "exit_now", "main"]
 
@@ -77,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
-    except ToolkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ToolkitError as exc:  # it may quote what a qemu-img or a candidate printed
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

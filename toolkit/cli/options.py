@@ -15,6 +15,7 @@ from pathlib import Path
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
 from toolkit.model.pipeline import COMMANDS
+from toolkit.render.printable import printable
 
 __all__ = [
     "add_command_option",
@@ -33,7 +34,7 @@ __all__ = [
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {printable(message)}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

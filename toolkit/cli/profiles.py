@@ -49,8 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--for",
         dest="host",
         metavar="VERSION",
-        help="which baseline applies to this qemu-img: a full version (7.2.22) or its "
-        "`--version` line ('qemu-img version 7.2.22 (Debian ...)'); writes nothing",
+        help="which baseline applies to this qemu-img: a full version (7.2.22: the highest "
+        "recorded <= it) or its `--version` line ('qemu-img version 7.2.22 (Debian ...)'), a "
+        "prefix (10.0: the highest recorded 10.0.x), 'oldest' or 'latest'; writes nothing",
     )
     pick.add_argument(
         "--qemu-img",

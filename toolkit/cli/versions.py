@@ -7,6 +7,8 @@ import json
 import sys
 
 from toolkit.cli import options, resolve
+from toolkit.model.text import clip
+from toolkit.render.printable import printable
 
 __all__ = ["register", "run"]
 
@@ -38,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     elif found:
         table = [("VERSION", "SOURCE", "PATH", "VERSION LINE")]
-        table += [(b.version, b.source, str(b.path), b.version_line) for b in found]
+        table += [
+            (b.version, b.source, printable(str(b.path)), printable(clip(b.version_line)))
+            for b in found
+        ]
         widths = [max(len(row[i]) for row in table) for i in range(3)]
         for row in table:
             cells = [c.ljust(w) for c, w in zip(row[:3], widths, strict=True)]

@@ -69,10 +69,27 @@ class StepResult:
     stderr_bytes: int | None = None
     timed_out: bool | None = None
     image_bytes: int | None = None  # host file length of the image after this step
+    # Output past the capture cap (toolkit.qemu.process.CAPTURE_CAP) is not kept: bytes
+    # dropped per stream (0: the text is whole). Never recorded as a baseline.
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
+    # Processes the step left running outside its process group (named; killed).
+    escaped: tuple[str, ...] = ()
 
     @property
     def ran(self) -> bool:
         return self.return_code is not None
+
+    def overflow(self) -> list[str]:
+        """What this step's run said beyond its outputs: text cut at the capture cap,
+        processes left behind. [] for every run of a real qemu-img."""
+        notes = [
+            f"{self.name} {what} was cut at the capture cap: {n} more bytes were not kept"
+            for what, n in (("stdout", self.stdout_dropped), ("stderr", self.stderr_dropped))
+            if n
+        ]
+        notes += [f"{self.name}: {e}; killed" for e in self.escaped]
+        return notes
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ QemuBinary of the version it is held to (so the plan uses that version's size gr
 used exactly as given. Whether it starts at all is asked once, up front, with
 `--version`: a candidate that cannot start is one clear error (exit 2), not a failure
 per case. Any exit code from `--version` is accepted except those that say the program
-never ran (126, 127, a signal, a timeout, or an exec error).
+never ran (126, 127, a signal, a timeout, or an exec error). A `--version` that leaves
+processes running outside its process group is refused as well (they are killed and
+named). The version line kept (and shown in reports) is at most ECHO_LIMIT characters.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.records import QemuBinary
+from toolkit.model.text import clip
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
 
@@ -41,10 +44,16 @@ def candidate_binary(
     if raw.timed_out:
         why = f"`{path} --version` did not finish within {timeout:g} s"
     elif raw.return_code in NOT_STARTED or raw.return_code < 0:
-        why = f"`{path} --version` exited {raw.return_code}" + (f": {err[0]}" if err else "")
+        why = f"`{path} --version` exited {raw.return_code}" + (f": {clip(err[0])}" if err else "")
     if why:
         raise BadInput(f"--candidate {path} cannot start ({why}); nothing was run. Check "
                        "that it runs on its own, e.g. `PATH --version`")  # fmt: skip
+    if raw.escaped:
+        raise BadInput(
+            f"--candidate {path}: `--version` left processes running outside its process "
+            f"group ({'; '.join(raw.escaped)}; killed); nothing was run. A candidate must "
+            "not leave processes behind (a qemu-img never does)"
+        )
     first = raw.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
-    line = first[0] if first else f"{exe.name} (no --version output)"
+    line = clip(first[0]) if first else f"{exe.name} (no --version output)"
     return QemuBinary(version, exe, SOURCE, line, program_names=names)

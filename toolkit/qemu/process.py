@@ -1,14 +1,25 @@
-"""One qemu-img process: argv only (never a shell), its own process group, a deadline.
+"""One qemu-img process: argv only (never a shell), its own process group, a deadline,
+a cap on what is kept of its output, and an end on time whatever it leaves behind.
 
-Every qemu-img call of every stage goes through `run_process`. `LIVE` knows every
-running group so an interrupt can kill them all; one watchdog thread kills a group
-that outlives its deadline.
+Every qemu-img call of every stage (the `--version` probe and a candidate's too) goes
+through `run_process`, in the calling thread (no watchdog thread: the capture keeps the
+deadline itself):
+
+* the pipes are read by toolkit.qemu.capture: at most CAPTURE_CAP bytes per stream are
+  kept, the rest is drained and counted (`stdout_dropped`, `stderr_dropped`);
+* at the deadline the process group is killed (`timed_out`);
+* once the process has ended (or been killed) its group is killed and it is reaped;
+  whatever it left running outside the group is killed (toolkit.qemu.escapes) and named
+  in `escaped`; the pipes then get PIPE_GRACE seconds, after which whoever still holds
+  them is named and killed and they are closed. So a call returns within its timeout
+  plus about PIPE_GRACE, whatever it leaves behind.
+
+`LIVE` knows every running call, so an interrupt can kill every group at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import signal
 import subprocess
@@ -18,16 +29,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.model.errors import ToolkitFailure
+from toolkit.qemu import escapes
+from toolkit.qemu.capture import CAPTURE_CAP, PIPE_GRACE, Capture, cut_holders
 
-__all__ = ["LIVE", "WATCHDOG", "RawOutcome", "pid_alive", "run_process"]
+__all__ = [
+    "CAPTURE_CAP",
+    "LIVE",
+    "PIPE_GRACE",
+    "RawOutcome",
+    "WorkingDirectoryGone",
+    "pid_alive",
+    "run_process",
+]
 
 
 @dataclass(frozen=True)
 class RawOutcome:
     return_code: int  # negative N: killed by signal N (Python's convention, not the shell's 128+N)
-    stdout: bytes
+    stdout: bytes  # at most CAPTURE_CAP bytes
     stderr: bytes
     timed_out: bool
+    stdout_dropped: int = 0  # bytes read past CAPTURE_CAP and not kept (0: the whole stream)
+    stderr_dropped: int = 0
+    escaped: tuple[str, ...] = ()  # processes the call left running outside its group (killed)
+
+
+class WorkingDirectoryGone(ToolkitFailure):
+    """The directory a call was to run in no longer exists (an earlier call removed it)."""
 
 
 class _Live:
@@ -44,17 +72,26 @@ class _Live:
         if self.stopping:  # registered after kill_all ran: kill it ourselves
             _kill_group(p)
 
-    def discard(self, p: subprocess.Popen[bytes]) -> None:
+    def pids(self) -> set[int]:
         with self._lock:
+            return {p.pid for p in self._procs}
+
+    def reap(self, p: subprocess.Popen[bytes]) -> None:
+        """Kill p's group and reap p, then forget it. Under the lock, and the group killed
+        before p is reaped: until then p's pid (the group's id) cannot be reused, so no
+        group kill here or in kill_all can reach another process's group."""
+        with self._lock:
+            if p.returncode is None:
+                _kill_group(p)
+                p.wait()
             self._procs.discard(p)
 
     def kill_all(self) -> None:
         """Stop for good: kill every live group and refuse to start new ones."""
         self.stopping = True
         with self._lock:
-            procs = list(self._procs)
-        for p in procs:
-            _kill_group(p)
+            for p in self._procs:
+                _kill_group(p)
 
 
 LIVE = _Live()
@@ -65,115 +102,61 @@ def _kill_group(p: subprocess.Popen[bytes]) -> None:
         os.killpg(p.pid, signal.SIGKILL)
 
 
-class _Watch:
-    """One process under the watchdog: `done` once reaped, `expired` if it was killed."""
-
-    __slots__ = ("deadline", "done", "expired", "proc")
-
-    def __init__(self, deadline: float, proc: subprocess.Popen[bytes]) -> None:
-        self.deadline = deadline
-        self.proc = proc
-        self.done = False
-        self.expired = False
-
-    def __lt__(self, other: _Watch) -> bool:
-        return self.deadline < other.deadline
-
-
-class _Watchdog:
-    """One thread kills every process group that outlives its deadline.
-
-    Not a threading.Timer per call: starting a thread costs more than the rest of
-    the bookkeeping around one qemu-img call, and a run makes thousands of them.
-    Nor communicate(timeout=...): Popen.wait then polls waitpid with sleeps.
-    A finished entry stays in the heap (the thread is only woken for a new earliest
-    deadline) until it reaches the top or the heap is compacted.
-    """
-
-    COMPACT_AT = 512  # finished entries kept before the heap is rebuilt without them
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[_Watch] = []
-        self._finished = 0
-        self._thread: threading.Thread | None = None
-
-    def watch(self, proc: subprocess.Popen[bytes], timeout: float) -> _Watch:
-        w = _Watch(time.monotonic() + timeout, proc)
-        with self._cond:
-            if self._finished > self.COMPACT_AT and 2 * self._finished > len(self._heap):
-                self._heap = [e for e in self._heap if not e.done]
-                heapq.heapify(self._heap)
-                self._finished = 0
-            heapq.heappush(self._heap, w)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="watchdog", daemon=True)
-                self._thread.start()
-            elif self._heap[0] is w:
-                self._cond.notify()
-        return w
-
-    def release(self, w: _Watch) -> None:
-        with self._cond:  # under the lock: the loop never kills a reaped process
-            w.done = True
-            if not w.expired:  # an expired entry has already left the heap
-                self._finished += 1
-
-    def pending(self) -> int:
-        """Entries in the heap, finished or not (for tests)."""
-        with self._cond:
-            return len(self._heap)
-
-    def _loop(self) -> None:
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                while self._heap and (self._heap[0].done or self._heap[0].deadline <= now):
-                    w = heapq.heappop(self._heap)
-                    if w.done:
-                        self._finished -= 1
-                    else:
-                        w.expired = True
-                        _kill_group(w.proc)
-                self._cond.wait(self._heap[0].deadline - now if self._heap else None)
-
-
-WATCHDOG = _Watchdog()
-
-
-def _fresh_watchdog() -> None:
-    global WATCHDOG
-    WATCHDOG = _Watchdog()
-
-
-# A forked child has no watchdog thread (nor the parent's processes): start it afresh.
-os.register_at_fork(after_in_child=_fresh_watchdog)
+def _start(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    try:
+        with escapes.SPAWNS.starting():
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # own group: killable as a whole, deaf to the terminal's ^C
+            )
+            LIVE.add(proc)
+    except OSError as exc:
+        if not os.path.isdir(cwd):
+            raise WorkingDirectoryGone(
+                f"cannot run {argv[0]}: its working directory {cwd} no longer exists"
+            ) from exc
+        raise ToolkitFailure(f"cannot run {argv[0]}: {exc}") from exc
+    return proc
 
 
 def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
-    """Run argv (never through a shell) in its own process group; kill the group on timeout."""
+    """Run argv (never through a shell) in its own process group; kill the group on timeout.
+
+    Returns within about timeout + PIPE_GRACE, whatever the process leaves behind."""
     if LIVE.stopping:
         raise ToolkitFailure("run interrupted")
+    token, env = escapes.call_environment()
+    proc = _start(argv, cwd, env)
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # own group: killable as a whole, deaf to the terminal's ^C
-        )
-    except OSError as exc:
-        raise ToolkitFailure(f"cannot run {argv[0]}: {exc}") from exc
-    LIVE.add(proc)
-    watch = WATCHDOG.watch(proc, timeout)
-    try:
-        out, err = proc.communicate()
+        capture = Capture(proc)
+        try:
+            timed_out = not capture.pump(time.monotonic() + timeout)
+            LIVE.reap(proc)  # at the deadline: the call; after it: what is left in its group
+            escaped = escapes.sweep(token, proc.pid, LIVE.pids)
+            capture.drain(time.monotonic() + PIPE_GRACE)
+            if capture.open:
+                escaped += cut_holders(capture)
+        finally:
+            capture.close()
     finally:
-        WATCHDOG.release(watch)
-        _kill_group(proc)  # reap anything the step left behind in its group
-        LIVE.discard(proc)
-    return RawOutcome(proc.returncode, out, err, watch.expired)
+        LIVE.reap(proc)  # a no-op unless interrupted: never leave a group or a zombie
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+    return RawOutcome(
+        proc.returncode,
+        bytes(capture.out.data),
+        bytes(capture.err.data),
+        timed_out,
+        capture.out.dropped,
+        capture.err.dropped,
+        tuple(escaped),
+    )
 
 
 def pid_alive(pid: int) -> bool:

@@ -19,7 +19,7 @@ from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec, Plan, plan_for
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
 from toolkit.model.sizes import grammar_for
 from toolkit.qemu.normalise import PathContext, assert_no_leak, normalise
-from toolkit.qemu.process import RawOutcome, pid_alive, run_process
+from toolkit.qemu.process import RawOutcome, WorkingDirectoryGone, pid_alive, run_process
 
 __all__ = ["RUN_DIR_PREFIX", "run_case", "run_directory"]
 
@@ -79,7 +79,14 @@ def _case_dir(run_dir: Path) -> Path:
     dirs: dict[Path, Path] = _SCRATCH.__dict__.setdefault("dirs", {})
     d = dirs.get(run_dir)
     if d is None or not d.is_dir():  # first case here, or a new run dir at the same path
-        d = dirs[run_dir] = Path(tempfile.mkdtemp(prefix="case-", dir=run_dir))
+        try:
+            d = dirs[run_dir] = Path(tempfile.mkdtemp(prefix="case-", dir=run_dir))
+        except FileNotFoundError:
+            raise ToolkitFailure(
+                f"the run directory {run_dir} was removed while the run went on: a qemu-img "
+                "(or candidate) of an earlier case deleted it; a program under test must not "
+                "delete directories it did not make. Nothing more was run"
+            ) from None
     return d
 
 
@@ -137,7 +144,17 @@ def run_case(
                 ok[step.name] = False
                 continue
             real = [str(image) if a == IMAGE else a for a in template]
-            raw = run_process([*binary.command(), *real], case_dir, timeout)
+            try:
+                raw = run_process([*binary.command(), *real], case_dir, timeout)
+            except WorkingDirectoryGone:
+                last = next((r.name for r in reversed(results) if r.ran), None)
+                before = f" after `{last}`" if last else ""
+                raise ToolkitFailure(
+                    f"{case.format}/{case.name}: the working directory {case_dir} was removed "
+                    f"before `{step.name}` could run{before}: {binary.path} deleted the "
+                    "directory it runs in (a qemu-img or candidate must leave it in place). "
+                    "Nothing more was run"
+                ) from None
             _refuse_host_failure(raw, run_dir)
             stdout = normalise(_decode(raw.stdout), ctx)
             stderr = normalise(_decode(raw.stderr), ctx)
@@ -154,6 +171,9 @@ def run_case(
                     stderr_bytes=len(stderr.encode()),
                     timed_out=raw.timed_out,
                     image_bytes=_size(image),
+                    stdout_dropped=raw.stdout_dropped,
+                    stderr_dropped=raw.stderr_dropped,
+                    escaped=raw.escaped,
                 )
             )
             ok[step.name] = raw.return_code == 0 and not raw.timed_out

@@ -16,13 +16,17 @@ from typing import Any
 
 from toolkit.model import safe_io
 from toolkit.model.errors import ToolkitFailure
-from toolkit.model.versions import parse_version_line
+from toolkit.model.text import ECHO_LIMIT, clip, shown
+from toolkit.model.versions import parse_version_line, read_version_line
 from toolkit.qemu.process import run_process
 
 __all__ = ["ProbeCache", "sha256_file"]
 
 _PROBE_TIMEOUT = 30.0
 CACHE = safe_io.Kind("the probe cache", 16 * safe_io.MiB, "remove it (it is only a cache)")
+# A version line is kept in every meta and in versions.json: one longer than this is no
+# qemu-img's (Debian's are under 60 characters) and is refused, never recorded.
+MAX_VERSION_LINE = ECHO_LIMIT
 
 
 def sha256_file(path: Path) -> str:
@@ -66,7 +70,12 @@ class ProbeCache:
         hit = self.entries.get(str(real))
         if hit and all(hit.get(k) == v for k, v in stamp.items()):
             line, digest = hit.get("version_line"), hit.get("sha256")
-            if isinstance(line, str) and isinstance(digest, str) and parse_version_line(line):
+            if (
+                isinstance(line, str)
+                and isinstance(digest, str)
+                and len(line) <= MAX_VERSION_LINE
+                and parse_version_line(line)
+            ):
                 return line, digest
         # The runner's own process call: its own group, killed whole at the deadline and
         # after it exits, so a script's leftover children never outlive the probe.
@@ -76,15 +85,28 @@ class ProbeCache:
             raise ValueError(f"failed to run `--version`: {exc}") from None
         if raw.timed_out:
             raise ValueError(f"`--version` did not finish within {_PROBE_TIMEOUT:.0f} s")
+        if raw.escaped:
+            raise ValueError(
+                f"`--version` left processes running outside its process group "
+                f"({'; '.join(raw.escaped)}; killed): a qemu-img never does"
+            )
         stdout = raw.stdout.decode("utf-8", "replace")
         lines = stdout.splitlines()
         first = lines[0].strip() if lines else ""
         if raw.return_code != 0:
             stderr = raw.stderr.decode("utf-8", "replace")
             why = (stderr.strip().splitlines() or [first])[-1]
-            raise ValueError(f"`--version` exited {raw.return_code}: {why}")
-        if parse_version_line(first) is None:
-            raise ValueError(f"`--version` printed no parsable version: {first!r}")
+            raise ValueError(f"`--version` exited {raw.return_code}: {clip(why)}")
+        if len(first) > MAX_VERSION_LINE:
+            raise ValueError(
+                f"`--version` printed a first line of {len(first)}"
+                f"{'+' if raw.stdout_dropped else ''} characters ({shown(first)}): a "
+                "qemu-img's version line is one short line"
+            )
+        try:
+            read_version_line(first)
+        except ValueError as exc:
+            raise ValueError(f"`--version` printed no parsable version: {exc}") from None
         digest = sha256_file(real)
         self.entries[str(real)] = {**stamp, "version_line": first, "sha256": digest}
         self.dirty = True

@@ -6,6 +6,7 @@ from pathlib import Path
 from shlex import quote
 from typing import TYPE_CHECKING
 
+from toolkit.render.printable import printable
 from toolkit.render.words import plural
 from toolkit.stages.fuzz.run import FuzzResult
 from toolkit.stages.fuzz.session import CHECKS
@@ -88,4 +89,4 @@ def summary(result: FuzzResult) -> str:
             f"FAILED {inv} {CHECKS[inv]} on {who}{failed[0].version}: {failed[0].detail}\n"
             f"  example: {example_text(ex)}"
         )
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")  # details quote what a candidate printed

@@ -15,6 +15,7 @@ from typing import TextIO
 from toolkit.model.pipeline import IMAGE, QEMU_IMG
 from toolkit.model.records import CaseResult
 from toolkit.render.fuzz import example_text
+from toolkit.render.printable import printable
 from toolkit.stages.fuzz.session import CHECKS, Failure, Session
 
 __all__ = ["LiveReport", "progress_line", "reproduce"]
@@ -76,7 +77,7 @@ class LiveReport:
         ]
         if f.result is not None:
             lines += ["  reproduce (before shrinking):", *(f"    {c}" for c in reproduce(f.result))]
-        self.out.write("\n".join(lines) + "\n")
+        self.out.write(printable("\n".join(lines) + "\n"))
         self.out.flush()
 
     def clear(self) -> None:

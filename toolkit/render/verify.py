@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from toolkit.model.errors import EXIT_OK
+from toolkit.render.printable import printable
 from toolkit.render.words import plural
 from toolkit.stages.verify.candidate_report import pattern
 from toolkit.stages.verify.outcome import CaseOutcome, Outcome
@@ -13,6 +14,15 @@ from toolkit.stages.verify.outcome import CaseOutcome, Outcome
 __all__ = ["overall", "report", "reports", "summaries", "summary", "unrecorded_line"]
 
 SHOW_PER_CHECK = 20  # offline problems printed per check; --report has them all
+SHOW_DIFF_LINES = 60  # difference lines printed per case or pattern; --report has more
+
+
+def shown_differences(differences: list[str]) -> list[str]:
+    """A case's difference lines as the terminal shows them: the first SHOW_DIFF_LINES."""
+    more = len(differences) - SHOW_DIFF_LINES
+    if more <= 0:
+        return differences
+    return [*differences[:SHOW_DIFF_LINES], f"... and {more} more lines (see --report)"]
 
 
 def summary(out: Outcome) -> str:
@@ -64,7 +74,7 @@ def summary(out: Outcome) -> str:
             continue
         where = "rewritten in the tree" if c.updated else f"obtained: {c.obtained}.*"
         add(f"diff {c.label}: {c.reason} ({where})")
-        for line in c.differences:
+        for line in shown_differences(c.differences):
             add(f"    {line}")
     updated = sum(c.updated for c in out.cases)
     if updated:
@@ -74,7 +84,8 @@ def summary(out: Outcome) -> str:
         f"{verdict}: {plural(len(off.errors), 'offline error')}, "
         f"{plural(len(out.failures), 'case')} differing"
     )
-    return "\n".join(lines) + "\n"
+    # What a candidate or qemu-img printed is quoted here: never raw escape sequences.
+    return printable("\n".join(lines) + "\n")
 
 
 SHOW_CASES = 8  # case names listed per pattern; --report has them all
@@ -94,7 +105,7 @@ def candidate_patterns(out: Outcome) -> list[str]:
         by_format = Counter(c.format for c in group)
         formats = ", ".join(f"{f} x{k}" for f, k in sorted(by_format.items()))
         lines.append(f"diff pattern {n}: {plural(len(group), 'case')} ({formats}): {first.reason}")
-        lines += [f"    {line}" for line in first.differences]
+        lines += [f"    {line}" for line in shown_differences(first.differences)]
         names = [c.case for c in group]
         more = f" and {len(names) - SHOW_CASES} more" if len(names) > SHOW_CASES else ""
         lines.append(f"  cases: {', '.join(names[:SHOW_CASES])}{more}")

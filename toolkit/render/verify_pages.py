@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from toolkit.render import html as page
+from toolkit.render.printable import printable
 from toolkit.render.verify import overall, unrecorded_line
 from toolkit.render.words import plural
 from toolkit.stages.verify.candidate_report import pattern
@@ -65,18 +66,18 @@ def _markdown(out: Outcome) -> str:
         lines.append(f"- {'warning' if p.warning else 'error'} [{p.check}] {p.where}: {p.message}")
     verdict = "OK" if not out.failures and not out.offline.errors else "FAILED"
     lines += ["", f"**{verdict}**: {plural(len(out.failures), 'case')} differing", ""]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def html(outs: list[Outcome]) -> str:
     """One self-contained page: a section per output type."""
     if len(outs) == 1:
-        return page._page(_title(outs[0]), _sections(outs[0], "h2"))
+        return printable(page._page(_title(outs[0]), _sections(outs[0], "h2")))
     sections = [f"<p>{escape(overall(outs))}</p>"]
     for out in outs:
         sections.append(f"<h2>{escape(_title(out))}</h2>")
         sections += _sections(out, "h3")
-    return page._page("verify: " + ", ".join(o.spec.name for o in outs), sections)
+    return printable(page._page("verify: " + ", ".join(o.spec.name for o in outs), sections))
 
 
 def _sections(out: Outcome, h: str) -> list[str]:

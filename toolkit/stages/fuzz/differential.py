@@ -3,7 +3,9 @@
 Both run FUZZ_SPEC through the one runner (session.py runs them side by side). A
 difference in outcome is a failure of one of three differential invariants:
 
-  D1 outcome  each step succeeded on both or was rejected on both (or ran on neither);
+  D1 outcome  each step succeeded on both or was rejected on both (or ran on neither),
+              and no step of the candidate printed past the capture cap or left processes
+              running outside its process group (StepResult.overflow);
   D2 info     for info steps that succeeded on both, the info JSON is the same after
               the whitelist (the masks verify uses); the final virtual-size is named;
   D3 reason   a rejected step is rejected for the same reason, where qemu-img's message
@@ -80,7 +82,9 @@ def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
     version, fmt = real.binary.version, real.case.format
     both = f"candidate: {outcome(cand)}; qemu-img {version}: {outcome(real)}"
     pairs = [(c, r) for c, r in zip(cand.steps, real.steps, strict=True)]
-    d1 = [c.name for c, r in pairs if (c.ran, _ok(c)) != (r.ran, _ok(r))]
+    d1 = [f"{c.name} succeeded on one side only" for c, r in pairs
+          if (c.ran, _ok(c)) != (r.ran, _ok(r))]  # fmt: skip
+    d1 += [note for c in cand.steps for note in c.overflow()]  # qemu-img does neither
     d2 = [
         d
         for c, r in pairs
@@ -104,7 +108,7 @@ def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
     info_pairs = any(c.name.startswith("info") and _ok(c) and _ok(r) for c, r in pairs)
     rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for r in real.steps)
     return [
-        verdict("D1", [f"{n} succeeded on one side only" for n in d1]),
+        verdict("D1", d1),
         verdict("D2", d2, info_pairs),
         verdict("D3", d3, rejected),
     ]

@@ -1,9 +1,8 @@
 """Hypothesis strategies for the fuzzer: resize and create cases, and raw size strings.
 
-Every case is built as a curated-case table and validated by
-`toolkit.baseline.case_schema.parse_case`, so a generated case obeys the same schema, option
-allow-list and disk-economy caps as the curated matrix (and can be saved to a
-case file as is). Sizes in cases are spelled so that every qemu-img era parses
+Every case is built as a curated-case table and validated by `case_schema.parse_case`, so
+a generated case obeys the same schema, option allow-list and disk-economy caps as the
+curated matrix (and can be saved to a case file as is). Sizes in cases are spelled so that every qemu-img era parses
 them the same way apart from the modelled LEGACY/MODERN rounding: a leading
 digit, no hex, no exponent, at most 15 significant digits. The odd spellings
 (hex, `.5k`, exponents, junk) live in `size_strings`, which feeds the I5 probe.
@@ -139,7 +138,8 @@ def resize_cases(draw: st.DrawFn, formats: tuple[str, ...] = tuple(FORMATS)) -> 
     options = draw(create_options(fmt))
     prealloc = draw(st.sampled_from(PREALLOCS))
     materialised = prealloc in ("falloc", "full") or "subformat=fixed" in ",".join(options)
-    cap = CAP_MATERIALISED if materialised else CAP_DEFAULT
+    opts = dict(kv for o in options for kv in split_option_string(o))  # metadata: its own cap
+    cap = min(CAP_MATERIALISED if materialised else CAP_DEFAULT, cap_for(fmt, opts, prealloc)[0])
     # vhdx of size 0 writes 8 whole blocks (65M by default, 2G with block_size=256M)
     start = draw(sizes(cap, least=1 if fmt == "vhdx" else 0))
     shrink = draw(st.sampled_from((None, None, None, None, False, False, True)))

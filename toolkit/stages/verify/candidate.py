@@ -31,11 +31,12 @@ from toolkit.model.info import info_object
 from toolkit.model.pipeline import IMAGE, CommandSpec, Plan, StepSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.model.rounding import resized_size
+from toolkit.model.text import clip
 from toolkit.qemu.candidate import SOURCE, candidate_binary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
-from toolkit.stages.verify.candidate_report import records, reproduce
+from toolkit.stages.verify.candidate_report import process_records, records, reproduce
 from toolkit.stages.verify.obtained import ObtainedDir
 from toolkit.stages.verify.online import triple_differences
 from toolkit.stages.verify.outcome import CaseOutcome
@@ -64,7 +65,7 @@ def supports_check(binary: QemuBinary, timeout: float) -> bool:
 
 def _first_message(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("---")]
-    return lines[0] if lines else "(no message)"
+    return clip(lines[0]) if lines else "(no message)"
 
 
 def classify(
@@ -80,16 +81,28 @@ def classify(
     if create_rc != 0:
         outcome.status = "skip"
         outcome.reason = f"the {version} baseline's create failed (rc {create_rc}): nothing to do"
-        return outcome, obtained
+        return _beyond(result, outcome), obtained
     base_rc = expected.meta.get("resize_return_code")
     resize = result.step("resize") if "resize" in spec.step_names() else None
     if base_rc not in (0, None) and resize is not None and resize.return_code == 0:
-        return _gap(result, expected, base_rc, has_check, outcome), obtained
+        return _beyond(result, _gap(result, expected, base_rc, has_check, outcome)), obtained
     outcome.differences = triple_differences(expected, obtained, case.format, spec)
     outcome.records = records(expected, obtained, case.format, spec)
     if outcome.differences:
         outcome.status, outcome.reason = "diff", f"differs from the {version} baseline"
-    return outcome, obtained
+    return _beyond(result, outcome), obtained
+
+
+def _beyond(result: CaseResult, outcome: CaseOutcome) -> CaseOutcome:
+    """A run that printed past the capture cap or left processes behind differs from
+    qemu-img whatever its outputs: named first among the case's differences."""
+    found = process_records(result)
+    if found:
+        outcome.differences = [line for line, _ in found] + outcome.differences
+        outcome.records = [rec for _, rec in found] + outcome.records
+        if outcome.status != "diff":
+            outcome.status, outcome.reason = "diff", "the candidate's run did more than qemu-img's"
+    return outcome
 
 
 def _gap(

@@ -4,11 +4,14 @@ Each difference of a candidate case is a record `{artefact, path, kind, from, to
 (toolkit/data/candidate-report.schema.json):
 
   artefact  "meta" (a step's return code, timed-out flag, or kept stdout), "stderr",
-            "info" (the info JSON after the whitelist) or "consistency" (a capability
-            gap's own checks: virtual-size, check);
+            "info" (the info JSON after the whitelist), "consistency" (a capability
+            gap's own checks: virtual-size, check) or "process" (what a step's run did
+            beyond its outputs: output cut at the capture cap, processes left running
+            outside its process group; qemu-img does neither);
   path      the meta key, "stderr", a deepdiff path like root['children'], or the check;
   kind      "changed", "added" (only the candidate has it) or "removed" (only qemu-img);
-  from, to  the baseline's value and the candidate's (null when absent).
+  from, to  the baseline's value and the candidate's (null when absent); a text or value
+            longer than MAX_VALUE characters (as JSON) is cut, with a note of how much.
 
 Cases whose differences have the same `pattern` are reported together: for info JSON the
 path and kind (values differ per case, e.g. a child's size), otherwise the values too
@@ -17,6 +20,7 @@ path and kind (values differ per case, e.g. a child's size), otherwise the value
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -25,14 +29,36 @@ from toolkit.baseline.diff import deep_differences
 from toolkit.model.info import parse_info
 from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec
 from toolkit.model.records import Baseline, CaseResult
+from toolkit.model.text import clip
 
-__all__ = ["pattern", "records", "reproduce"]
+__all__ = ["MAX_VALUE", "pattern", "process_records", "records", "reproduce"]
 
 Record = dict[str, Any]
+MAX_VALUE = 4096  # characters of a record's from/to kept (a 4 MiB stdout is not a report line)
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return clip(value, MAX_VALUE)
+    if isinstance(value, dict | list):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return value if len(text) <= MAX_VALUE else clip(text, MAX_VALUE)
+    return value
 
 
 def _record(artefact: str, path: str, before: Any, after: Any, kind: str = "changed") -> Record:
-    return {"artefact": artefact, "path": path, "kind": kind, "from": before, "to": after}
+    return {"artefact": artefact, "path": path, "kind": kind, "from": _bounded(before),
+            "to": _bounded(after)}  # fmt: skip
+
+
+def process_records(result: CaseResult) -> list[tuple[str, Record]]:
+    """A difference line and a record per thing a step's run did beyond its outputs
+    (StepResult.overflow): nothing qemu-img does, so always a difference."""
+    return [
+        (note, _record("process", step.name, None, note, "added"))
+        for step in result.steps
+        for note in step.overflow()
+    ]
 
 
 def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec) -> list[Record]:
@@ -65,7 +91,7 @@ def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
     """What cases with the same problem share (see the module docstring)."""
     keys: list[tuple[Any, ...]] = []
     for r in recs:
-        if r["artefact"] == "info" and r["path"] != "stdout":
+        if r["artefact"] == "process" or (r["artefact"] == "info" and r["path"] != "stdout"):
             keys.append((r["artefact"], r["path"], r["kind"]))
         else:
             keys.append((r["artefact"], r["path"], r["kind"], repr(r["from"]), repr(r["to"])))

@@ -23,6 +23,7 @@ from toolkit.baseline.triple import read_baseline, to_baseline
 from toolkit.model.info import parse_info
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.model.text import clip_lines
 from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.stages.verify.obtained import ObtainedDir
 from toolkit.stages.verify.outcome import CaseOutcome
@@ -30,6 +31,8 @@ from toolkit.stages.verify.outcome import CaseOutcome
 __all__ = ["run_online", "triple_differences"]
 
 MAX_VALUE = 160  # characters of a JSON value shown in a diff line
+MAX_COMPARED = 2000  # lines of each text a diff compares
+MAX_DIFF_LINES = 200  # lines of one diff kept (each cut at LINE_LIMIT characters)
 _ABSENT = "(absent)"
 
 
@@ -54,17 +57,25 @@ def triple_differences(
 
 
 def text_diff(label: str, a: str, b: str) -> list[str]:
+    """A unified diff, bounded: the first MAX_COMPARED lines of each side are compared and
+    at most MAX_DIFF_LINES diff lines kept (a candidate may print megabytes)."""
+    a_lines, b_lines = a.splitlines(), b.splitlines()
     lines = list(
         difflib.unified_diff(
-            a.splitlines(),
-            b.splitlines(),
+            a_lines[:MAX_COMPARED],
+            b_lines[:MAX_COMPARED],
             fromfile=f"baseline {label}",
             tofile=f"obtained {label}",
             lineterm="",
         )
     )
-    if not lines:  # equal line by line: only the final line break differs
+    if not lines and max(len(a_lines), len(b_lines)) <= MAX_COMPARED:
+        # equal line by line: only the final line break differs
         lines = [f"{label}: differs only in the trailing line break ({a[-1:]!r} → {b[-1:]!r})"]
+    lines = clip_lines(lines, MAX_DIFF_LINES)
+    if max(len(a_lines), len(b_lines)) > MAX_COMPARED:
+        lines.append(f"{label}: only the first {MAX_COMPARED} lines were compared (baseline "
+                     f"{len(a_lines)} lines, obtained {len(b_lines)})")  # fmt: skip
     return lines
 
 
@@ -90,7 +101,10 @@ def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
         )
         for kind, path, _keys, before, after in deep_differences(ma, mb)
     )
-    return ["info JSON (after the whitelist):", *(row for _, row in rows)]
+    return [
+        "info JSON (after the whitelist):",
+        *clip_lines([row for _, row in rows], MAX_DIFF_LINES),
+    ]
 
 
 def run_online(

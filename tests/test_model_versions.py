@@ -220,3 +220,14 @@ def test_no_binaries_at_all() -> None:
         "no qemu-img binaries were found; run `python -m toolkit provision` "
         "or pass --qemu-img PATH / --binaries DIR"
     )
+
+
+def test_every_unknown_version_is_named_once_with_how_to_add_a_build() -> None:
+    with pytest.raises(BadInput) as caught:
+        select_versions(["5.2.0", "11.1.3"], ["9.9", "11", "4.0"], "; HOW TO ADD")
+    assert str(caught.value) == (
+        "unknown qemu-img versions '9.9', '4.0': available are 5.2.0, 11.1.3 (give an exact "
+        "version, a prefix such as 10.0, 'oldest' or 'latest'); HOW TO ADD"
+    )
+    with pytest.raises(BadInput, match=r"^unknown qemu-img version '9.9': available"):
+        select_versions(["5.2.0"], ["9.9"])

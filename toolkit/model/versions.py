@@ -167,10 +167,21 @@ def resolve(available: Sequence[str], request: str, nearest: bool = False) -> Re
     return Resolved(value, below[-1], "newer" if below[-1] == ordered[-1] else "below")
 
 
-def select_versions(available: Sequence[str], requested: Sequence[str]) -> list[str]:
+def _refuse_junk(request: str, ordered: Sequence[str]) -> None:
+    """BadInput for a request that is no query at all, naming what is available."""
+    try:
+        parse_query(request)
+    except BadInput as exc:
+        raise BadInput(f"{exc}; available are {', '.join(ordered)}") from None
+
+
+def select_versions(
+    available: Sequence[str], requested: Sequence[str], missing: str = ""
+) -> list[str]:
     """Resolve --version requests (exact, prefix -> highest match, oldest, latest).
 
-    No request selects everything. The result is sorted, without duplicates.
+    No request selects everything. The result is sorted, without duplicates. Every request
+    that selects nothing is named in one error, followed by `missing` (how to add a build).
     """
     ordered = sorted(set(available), key=version_key)
     if not requested:
@@ -182,4 +193,18 @@ def select_versions(available: Sequence[str], requested: Sequence[str]) -> list[
             "no qemu-img binaries were found; run `python -m toolkit provision` "
             "or pass --qemu-img PATH / --binaries DIR"
         )
-    return sorted({resolve(ordered, r).version for r in requested}, key=version_key)
+    found, unknown = set(), []
+    for r in requested:
+        _refuse_junk(r, ordered)  # junk: its own error, with what is available
+        try:
+            found.add(resolve(ordered, r).version)
+        except BadInput:
+            unknown.append(r)
+    if unknown:
+        which = ", ".join(shown(u) for u in unknown)
+        raise BadInput(
+            f"unknown qemu-img version{'s' if len(unknown) > 1 else ''} {which}: available are "
+            f"{', '.join(ordered)} (give an exact version, a prefix such as 10.0, 'oldest' or "
+            f"'latest'){missing}"
+        )
+    return sorted(found, key=version_key)

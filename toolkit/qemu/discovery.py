@@ -171,4 +171,13 @@ def _exec_prefix(version_dir: Path, prov: dict[str, Any]) -> tuple[str, ...]:
 def select_binaries(binaries: Sequence[QemuBinary], requested: Sequence[str]) -> list[QemuBinary]:
     """The binaries that --version requests select (see model.versions.select_versions)."""
     by_version = {b.version: b for b in binaries}
-    return [by_version[v] for v in select_versions(list(by_version), requested)]
+    chosen = select_versions(list(by_version), requested, MISSING_BUILD)
+    return [by_version[v] for v in chosen]
+
+
+# How to make a version that discovery did not find available to every command.
+MISSING_BUILD = (
+    "; to add a build, pass --qemu-img PATH (repeatable), --binaries DIR (a farm laid out "
+    "DIR/<version>/qemu-img) or QEMU_IMG_BINARIES, or provision Debian's with "
+    "`nox -s provision_qemu`"
+)

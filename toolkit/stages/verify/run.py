@@ -33,6 +33,7 @@ from toolkit.model.errors import ToolkitFailure
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, Case, QemuBinary
 from toolkit.model.versions import select_versions
+from toolkit.qemu.discovery import MISSING_BUILD
 from toolkit.qemu.pool import Progress, no_progress
 from toolkit.stages.verify.candidate import candidate_binary, run_candidate
 from toolkit.stages.verify.offline import OfflineResult, Scope, check_tree
@@ -82,7 +83,8 @@ def verify(
         candidate = candidate_binary(req.candidate, version, req.timeout, req.candidate_names)
         versions = [version]
     else:
-        versions = select_versions([*in_tree, *(b.version for b in binaries)], req.versions)
+        recorded_or_found = [*in_tree, *(b.version for b in binaries)]
+        versions = select_versions(recorded_or_found, req.versions, MISSING_BUILD)
     scope = Scope(
         root=req.root,
         spec=req.spec,

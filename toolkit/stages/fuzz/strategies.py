@@ -2,10 +2,10 @@
 
 Every case is built as a curated-case table and validated by `case_schema.parse_case`, so
 a generated case obeys the same schema, option allow-list and disk-economy caps as the
-curated matrix (and can be saved to a case file as is). Sizes in cases are spelled so that every qemu-img era parses
-them the same way apart from the modelled LEGACY/MODERN rounding: a leading
-digit, no hex, no exponent, at most 15 significant digits. The odd spellings
-(hex, `.5k`, exponents, junk) live in `size_strings`, which feeds the I5 probe.
+curated matrix (and can be saved to a case file as is). Sizes in cases are spelled so
+that every qemu-img era parses them the same way apart from the modelled LEGACY/MODERN
+rounding: a leading digit, no hex, no exponent, at most 15 significant digits. The odd
+spellings (hex, `.5k`, exponents, junk) live in `size_strings`, which feeds the I5 probe.
 
 How examples are explored (profiles, database, shrinking): explore.py.
 """

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
-# Named, so nox does not look for uv first and say "uv binary not found" in every session.
-nox.options.default_venv_backend = "virtualenv"
+nox.options.default_venv_backend = "virtualenv"  # named: never uv, whatever is installed
+if shutil.which("uv") is None:
+    # Listing the optional backends, nox runs `uv` anyway and logs "uv binary not found." in
+    # every session. Its own hook (the values it reads before probing) says so instead.
+    with contextlib.suppress(AttributeError, ImportError):
+        from packaging.version import Version
+
+        nox.virtualenv.HAS_UV, nox.virtualenv.UV = False, "uv"
+        nox.virtualenv.UV_VERSION = Version("0")
 
 
 PROJECT = nox.project.load_toml("pyproject.toml")["project"]

@@ -87,7 +87,7 @@ def test_a_resize_that_contradicts_the_final_size() -> None:
 
 
 def test_a_command_without_info_records_any_run() -> None:
-    only_create = CommandSpec("c", "c-json", (RESIZE.steps[0],), needs_end_spec=False)
+    only_create = CommandSpec("c", "c-json", (RESIZE.steps[0],), artefact="info")
     run = recorded("qcow2/11.1.3/1M-default", CREATE)
     create = run.steps[0]
     assert unrecordable(dataclasses.replace(run, steps=(create,)), only_create) is None

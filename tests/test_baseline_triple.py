@@ -63,7 +63,7 @@ def recorded_result(directory: Path, name: str, spec: CommandSpec) -> CaseResult
                 at += stderr[at:].index(step.marker.encode()) + len(step.marker) + 1
             text, at = stderr[at : at + size].decode(), at + size
         stdout = meta.get(f"{n}_stdout") or ""
-        if step.stdout_is_artefact:
+        if n == spec.artefact:
             stdout = (directory / f"{name}.stdout.txt").read_text()
         steps.append(
             StepResult(
@@ -104,7 +104,7 @@ def test_every_committed_triple_is_what_its_result_writes() -> None:
         assert baseline.stderr == err.read_text(), err
         assert dump_json(baseline.meta) == meta.read_text(), meta
         assert read_baseline(TREE, directory, name) == baseline
-        assert meta_errors(baseline.meta, spec) == []
+        assert meta_errors(baseline.meta, spec, result.case) == []
         seen_steps.add(tuple(s.ran for s in result.steps))
     # Among them runs that stopped after resize (a marker and no info) and whole runs.
     assert {(True, True, False), (True, True, True), (True, True)} <= seen_steps
@@ -155,6 +155,7 @@ def test_build_meta_whole() -> None:
         "format": "qcow2",
         "qemu_version": "9.0.0",
         "qemu_version_line": "qemu-img version 9.0.0",
+        "stdout_bytes": 3,  # the .stdout.txt file's length, for the harness's profile check
         "start_size_str": "1M",
         "end_spec": None,
         "create_options": ["preallocation=full", "cluster_size=4k"],
@@ -175,7 +176,7 @@ def test_build_meta_whole() -> None:
         "info_stderr_bytes": 2,
         "info_timed_out": True,
     }
-    assert meta_errors(meta, CREATE) == []
+    assert meta_errors(meta, CREATE, case) == []
     baseline = to_baseline(r, CREATE)
     assert baseline == Baseline("{}\n", "---INFO STDERR---\nw\n", meta)
 
@@ -192,12 +193,12 @@ def test_a_step_that_did_not_run_records_null_stdout_and_no_info_stdout() -> Non
     )
     assert to_baseline(r, RESIZE).stdout == ""
     # A command without an info step has no stdout file content at all.
-    no_info = CommandSpec("c", "c-json", (RESIZE.steps[0],), needs_end_spec=False)
+    no_info = CommandSpec("c", "c-json", (RESIZE.steps[0],), artefact="info")
     assert to_baseline(result(step("create", 0, "", "out")), no_info).stdout == ""
 
 
 def test_meta_schema_has_this_commands_step_keys() -> None:
-    schema = meta_schema(RESIZE)
+    schema = meta_schema(RESIZE, RESIZE.step_names())
     steps = [k for k in schema["properties"] if k.split("_")[0] in ("create", "resize", "info")]
     assert steps == [
         "create_options",
@@ -222,7 +223,8 @@ def test_meta_schema_has_this_commands_step_keys() -> None:
     assert schema["required"][-1] == "info_timed_out"
     assert set(schema["required"]) == set(schema["properties"])
     assert "x-step-properties" not in schema
-    assert [k for k in meta_schema(CREATE)["properties"] if k.startswith("resize")] == []
+    assert [k for k in meta_schema(CREATE, CREATE.step_names())["properties"]
+            if k.startswith("resize")] == []  # fmt: skip
 
 
 def test_meta_errors_name_the_key() -> None:
@@ -231,13 +233,14 @@ def test_meta_errors_name_the_key() -> None:
     del meta["command"]
     meta["create_argv"] = ["qemu", 1]
     meta["extra"] = True
-    assert sorted(meta_errors(meta, spec)) == [
+    case = Case("resize", "qcow2", name, "1M", "4M")
+    assert sorted(meta_errors(meta, spec, case)) == [
         "(top): 'command' is a required property",
         "(top): Additional properties are not allowed ('extra' was unexpected)",
         "create_argv/0: 'qemu-img' was expected",
         "create_argv/1: 1 is not of type 'string'",
     ]
-    assert meta_errors([], spec) == ["(top): [] is not of type 'object'"]
+    assert meta_errors([], spec, case) == ["(top): [] is not of type 'object'"]
 
 
 def test_dump_json() -> None:

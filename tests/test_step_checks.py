@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from toolkit.model.pipeline import COMMANDS
+from toolkit.model.records import Case
 from toolkit.stages.verify.step_checks import return_codes, stderr_sections
 
 TREE = Path(__file__).resolve().parent.parent / "expected-outputs" / "resize-info-json"
 SPEC = COMMANDS["resize"]
 GREW = "qcow2/11.1.3/1M-to-4M-default"  # every step ran and succeeded
 REFUSED = "qcow2/11.1.3/64M-to-1M-no-shrink"  # resize failed, info did not run
+CASE = Case("resize", "qcow2", "any", "1M", "4M")  # resize runs every step for every case
 
 
 def meta(name: str, **changes: Any) -> dict[str, Any]:
@@ -33,13 +35,13 @@ def stderr(name: str) -> str:
 
 def problems_of_return_codes(m: dict[str, Any]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    return_codes(SPEC, m, lambda check, text: found.append((check, text)))
+    return_codes(SPEC, CASE, m, lambda check, text: found.append((check, text)))
     return found
 
 
 def sections(text: str, m: dict[str, Any]) -> tuple[list[str] | None, list[tuple[str, str]]]:
     found: list[tuple[str, str]] = []
-    got = stderr_sections(SPEC, text, m, lambda check, text: found.append((check, text)))
+    got = stderr_sections(SPEC, CASE, text, m, lambda check, text: found.append((check, text)))
     return got, found
 
 
@@ -206,5 +208,6 @@ def test_a_step_with_two_needs_names_both() -> None:
         SPEC, steps=(create, resize, dataclasses.replace(info, requires=("create", "resize")))
     )
     found: list[tuple[str, str]] = []
-    return_codes(spec, meta(REFUSED, **INFO_RAN), lambda check, text: found.append((check, text)))
+    report = lambda check, text: found.append((check, text))  # noqa: E731
+    return_codes(spec, CASE, meta(REFUSED, **INFO_RAN), report)
     assert found == [("return-codes", "info ran although create returned 0, resize returned 1")]

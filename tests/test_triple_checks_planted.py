@@ -68,7 +68,9 @@ def replace(root: Path, case: str, which: str, old: str, new: str, count: str = 
     p.write_text(text.replace(old, new, 1))
     if count:
         meta = json.loads(path(root, case, "meta").read_text())
-        edit_meta(root, case, **{count: meta[count] + len(new.encode()) - len(old.encode())})
+        delta = len(new.encode()) - len(old.encode())
+        counts = [count, "stdout_bytes"] if count == "info_stdout_bytes" else [count]
+        edit_meta(root, case, **{c: meta[c] + delta for c in counts})
 
 
 def check(
@@ -153,12 +155,12 @@ def _stdout_of_timed_out_info(root: Path) -> None:
 
 def _stdout_not_json(root: Path) -> None:
     path(root, GROWN, "stdout").write_text("nope\n")
-    edit_meta(root, GROWN, info_stdout_bytes=5)
+    edit_meta(root, GROWN, info_stdout_bytes=5, stdout_bytes=5)
 
 
 def _stdout_a_json_list(root: Path) -> None:
     path(root, GROWN, "stdout").write_text("[]\n")
-    edit_meta(root, GROWN, info_stdout_bytes=3)
+    edit_meta(root, GROWN, info_stdout_bytes=3, stdout_bytes=3)
 
 
 def _filed_under_another_case(root: Path) -> None:
@@ -677,6 +679,7 @@ def test_a_command_without_info_has_no_stdout_to_judge(root: Path) -> None:
     spec = dataclasses.replace(SPEC, steps=SPEC.steps[:2])
     p = path(root, GROWN, "meta")
     meta = {k: v for k, v in json.loads(p.read_text()).items() if not k.startswith("info_")}
+    meta["stdout_bytes"] = 0  # no step's stdout is the file
     p.write_text(dump_json(meta))
     path(root, GROWN, "stderr").write_text("---RESIZE STDERR---\n")
     path(root, GROWN, "stdout").write_text("")

@@ -440,7 +440,8 @@ def test_whitelisted_host_differences_still_pass(tree: Path, verify: Callable[..
     info["children"][0]["info"]["format-specific"]["data"]["extent-size-hint"] = 1048576
     text = json.dumps(info, indent=4) + "\n"
     stdout.write_text(text)
-    edit_meta(tree, "raw", NEW, GROWN, info_stdout_bytes=len(text.encode()))
+    n = len(text.encode())
+    edit_meta(tree, "raw", NEW, GROWN, info_stdout_bytes=n, stdout_bytes=n)
     run = verify("--version", NEW, "--format", "raw", "--case", GROWN)
     assert run.code == 0, run.out
     assert run.status("raw", NEW, GROWN)["status"] == "pass"

@@ -15,7 +15,7 @@ meta keeps it as `model_disagreement` (triple.build_meta), which verify recomput
 
 from __future__ import annotations
 
-from toolkit.model.info import info_object
+from toolkit.model.info import info_object, parse_info
 from toolkit.model.pipeline import CommandSpec, Plan, expected_virtual_size
 from toolkit.model.records import CaseResult
 
@@ -28,8 +28,7 @@ def size_disagreement(result: CaseResult, spec: CommandSpec) -> str | None:
     resize = next((s for s in result.steps if s.name == "resize"), None)
     if resize is None or resize.return_code != 0:
         return None
-    artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
-    info = next((s for s in result.steps if s.name in artefacts), None)
+    info = next((s for s in result.steps if s.name == spec.artefact), None)
     data = info_object(info.stdout) if info is not None and info.return_code == 0 else None
     plan = Plan(result.applied_shrink_flag, result.expected_final_size)
     want = expected_virtual_size(result.case, plan)
@@ -55,14 +54,13 @@ def unrecordable(result: CaseResult, spec: CommandSpec) -> str | None:
                 f"{'; '.join(beyond)}: a baseline is never cut short, and a qemu-img "
                 "leaves nothing running; check the binary (or its wrapper)"
             )
-    artefacts = {s.name for s in spec.steps if s.stdout_is_artefact}
-    info = next((s for s in result.steps if s.name in artefacts), None)
-    if info is None or info.return_code != 0:
+    info = next((s for s in result.steps if s.name == spec.artefact), None)
+    if info is None or info.return_code != 0 or spec.stdout_kind == "text":
         return None
-    data = info_object(info.stdout)
-    if data is None:
+    value = parse_info(info.stdout)
+    if not isinstance(value, dict if spec.stdout_kind == "object" else list):
         return (
-            f"{info.name} returned 0 but printed no JSON object "
+            f"{info.name} returned 0 but printed no JSON {spec.stdout_kind} "
             f"({info.stdout[:60]!r}): is this binary a qemu-img?"
         )
     disagreement = None if spec.findings_of else size_disagreement(result, spec)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from toolkit.baseline import guard
 from toolkit.baseline.layout import SUFFIXES, temp_file_owner, triple_paths
 from toolkit.baseline.recordable import size_disagreement
-from toolkit.model.pipeline import CommandSpec, preallocation_mode
-from toolkit.model.records import Baseline, CaseResult
+from toolkit.model.pipeline import CommandSpec, Plan, StepSpec
+from toolkit.model.records import Baseline, Case, CaseResult, StepResult
 from toolkit.model.resources import data_text
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SUFFIXES",
+    "artefact_text",
     "build_meta",
     "combined_stderr",
     "dump_json",
@@ -41,22 +42,43 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def _steps(result: CaseResult, spec: CommandSpec) -> list[tuple[StepSpec, StepResult]]:
+    """Each step of the run with its definition; ValueError unless the run has exactly the
+    steps its case runs (a result is never recorded with a step missing or extra)."""
+    specs = spec.steps_for(result.case)
+    if [s.name for s in specs] != [r.name for r in result.steps]:
+        raise ValueError(
+            f"{result.case.name}: the run has steps {[r.name for r in result.steps]}, "
+            f"its case runs {[s.name for s in specs]}"
+        )
+    return list(zip(specs, result.steps, strict=True))
+
+
 def combined_stderr(result: CaseResult, spec: CommandSpec) -> str:
     """First step's stderr, then `marker` + stderr for each later step that ran."""
     parts: list[str] = []
-    for step_spec, step in zip(spec.steps, result.steps, strict=True):
+    for step_spec, step in _steps(result, spec):
         if not step.ran:
             continue
-        if step_spec.marker is not None:
+        marker = step_spec.marker
+        if marker is not None:
             text = "".join(parts)
             if text and not text.endswith("\n"):
                 parts.append("\n")  # the marker always starts its own line
-            parts.append(step_spec.marker + "\n")
+            parts.append(marker + "\n")
         parts.append(step.stderr)
     return "".join(parts)
 
 
+def artefact_text(result: CaseResult, spec: CommandSpec) -> str:
+    """What `<case>.stdout.txt` holds: the artefact step's stdout ("" when it did not run)."""
+    step = next((s for s in result.steps if s.name == spec.artefact), None)
+    return step.stdout if step is not None and step.ran else ""
+
+
 def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
+    """The meta contract: common keys, the command's inputs, each step's keys, what is
+    derived from the run (toolkit/data/meta.schema.json)."""
     case = result.case
     meta: dict[str, Any] = {
         "command": spec.command,
@@ -64,27 +86,25 @@ def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
         "format": case.format,
         "qemu_version": result.binary.version,
         "qemu_version_line": result.binary.version_line,
-        "start_size_str": case.start_size,
-        "end_spec": case.end_spec,
-        "create_options": list(case.create_options),
-        "prealloc": case.prealloc,
-        # The name the consuming harness reads (meta.get('preallocation')): for resize the
-        # same value as prealloc, for create the `-o preallocation=` mode.
-        "preallocation": preallocation_mode(case, spec),
-        "shrink": case.shrink,
-        "applied_shrink_flag": result.applied_shrink_flag,
-        "expected_final_size": result.expected_final_size,
+        "stdout_bytes": len(artefact_text(result, spec).encode()),
     }
-    for step_spec, step in zip(spec.steps, result.steps, strict=True):
+    if spec.inputs is not None:
+        meta.update(spec.inputs(case, Plan(result.applied_shrink_flag, result.expected_final_size)))
+    for _, step in _steps(result, spec):
         n = step.name
         meta[f"{n}_argv"] = list(step.argv)
         meta[f"{n}_return_code"] = step.return_code
         meta[f"{n}_stdout_bytes"] = step.stdout_bytes
         meta[f"{n}_stderr_bytes"] = step.stderr_bytes
         meta[f"{n}_timed_out"] = step.timed_out
-        if not step_spec.stdout_is_artefact:
+        if n != spec.artefact:
             # e.g. create's "Formatting '$FILENAME', fmt=..." line: every version's defaults.
             meta[f"{n}_stdout"] = step.stdout if step.ran else None
+    if spec.return_code_of is not None:
+        own = next((s for s in result.steps if s.name == spec.return_code_of), None)
+        meta["return_code"] = None if own is None else own.return_code
+    if spec.derived is not None:
+        meta.update(spec.derived(result))
     if spec.findings_of:
         # A finding records what the binary did even where the size model disagrees:
         # the disagreement is part of what was found (recordable.size_disagreement).
@@ -93,53 +113,57 @@ def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
 
 
 def to_baseline(result: CaseResult, spec: CommandSpec) -> Baseline:
-    info = next((s for s in result.steps if s.name == "info"), None)
-    stdout = info.stdout if info is not None and info.ran else ""
     # Not schema-checked here: build_meta is the only writer of metas, and checking
     # each one would cost generate jsonschema's import (~70 ms). verify checks every
     # meta on disk against the schema, and the tests do so for every generated tree.
     meta = build_meta(result, spec)
-    return Baseline(stdout=stdout, stderr=combined_stderr(result, spec), meta=meta)
+    return Baseline(artefact_text(result, spec), combined_stderr(result, spec), meta)
 
 
 @cache
-def meta_schema(spec: CommandSpec) -> Any:
-    """The shipped schema, with the step keys of this command filled in."""
+def meta_schema(spec: CommandSpec, steps: tuple[str, ...]) -> Any:
+    """The shipped schema with this command's keys filled in, for a case that ran `steps`."""
     base = json.loads(data_text("meta.schema.json"))
+    inputs: dict[str, Any] = base.pop("x-inputs")
+    derived: dict[str, Any] = base.pop("x-derived")
     step_props: dict[str, Any] = base.pop("x-step-properties")
-    if spec.findings_of:
-        base["required"].append("model_disagreement")
-    else:
-        del base["properties"]["model_disagreement"]
-    for step in spec.steps:
+    own = inputs.get(spec.command, {})
+    own = inputs[own] if isinstance(own, str) else own  # create's inputs are resize's
+    keys = [*spec.derived_keys, *(["return_code"] if spec.return_code_of else [])]
+    keys += ["model_disagreement"] if spec.findings_of else []
+    for key, sub in [*own.items(), *((k, derived[k]) for k in keys)]:
+        base["properties"][key] = sub
+        base["required"].append(key)
+    for name in steps:
         for key, sub in step_props.items():
-            # info's stdout is the .stdout.txt file itself, not a meta key.
-            if key != "stdout" or not step.stdout_is_artefact:
-                base["properties"][f"{step.name}_{key}"] = sub
-                base["required"].append(f"{step.name}_{key}")
+            # the artefact's stdout is the .stdout.txt file itself, not a meta key.
+            if key != "stdout" or name != spec.artefact:
+                base["properties"][f"{name}_{key}"] = sub
+                base["required"].append(f"{name}_{key}")
     return base
 
 
 @cache
-def meta_validator(spec: CommandSpec) -> Validator:
+def meta_validator(spec: CommandSpec, steps: tuple[str, ...]) -> Validator:
     """Built once: jsonschema.validate() would re-check the schema itself on every call.
 
     jsonschema is imported here, not at module level: only verify needs it.
     """
     import jsonschema
 
-    schema = meta_schema(spec)
+    schema = meta_schema(spec, steps)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     validator: Validator = cls(schema)
     return validator
 
 
-def meta_errors(meta: Any, spec: CommandSpec) -> list[str]:
-    """Schema problems of a meta, as messages (empty when it is valid)."""
+def meta_errors(meta: Any, spec: CommandSpec, case: Case) -> list[str]:
+    """Schema problems of a meta of `case`, as messages (empty when it is valid)."""
+    steps = tuple(s.name for s in spec.steps_for(case))
     return [
         f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
-        for e in meta_validator(spec).iter_errors(meta)
+        for e in meta_validator(spec, steps).iter_errors(meta)
     ]
 
 

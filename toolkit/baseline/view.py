@@ -8,7 +8,7 @@
 - meta: every key except the version's own identity (`qemu_version`,
   `qemu_version_line`, any key naming a hash or sha256), which differ between
   versions by definition. Unless `show_all`, also without the derived byte counts
-  `<step>_stdout_bytes` / `<step>_stderr_bytes`: they restate the length of text
+  `<step>_stdout_bytes` / `<step>_stderr_bytes` and `stdout_bytes`: they restate the length of text
   that is compared itself, so they would only echo a change (or a whitelisted
   `actual-size` of another width) a second time.
 
@@ -32,6 +32,7 @@ __all__ = ["View", "same_recording", "stderr_sections", "view"]
 # Meta keys that name the version that recorded a triple, so always differ between versions.
 VERSION_IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
 DERIVED_SUFFIXES = ("_stdout_bytes", "_stderr_bytes")
+STDOUT_BYTES = "stdout_bytes"  # the stdout file's length: derived, like the steps' counts
 
 
 def is_version_identity_key(key: str) -> bool:
@@ -69,7 +70,8 @@ def meta_view(meta: dict[str, Any], show_all: bool) -> dict[str, Any]:
     return {
         k: v
         for k, v in meta.items()
-        if not is_version_identity_key(k) and (show_all or not k.endswith(DERIVED_SUFFIXES))
+        if not is_version_identity_key(k)
+        and (show_all or not (k == STDOUT_BYTES or k.endswith(DERIVED_SUFFIXES)))
     }
 
 
@@ -88,14 +90,14 @@ def same_recording(old: Baseline, new: Baseline, fmt: str, spec: CommandSpec) ->
     in noise (vmdk's random `cid` on every create, `actual-size` on another file system):
     the tree stays byte-identical. Anything else, a stale byte count included, is rewritten.
     """
-    if old.stdout == new.stdout or old.stderr != new.stderr:
-        return False  # nothing to keep, or a real difference
-    counts = {f"{s.name}_stdout_bytes" for s in spec.steps if s.stdout_is_artefact}
+    if old.stdout == new.stdout or old.stderr != new.stderr or set(old.meta) != set(new.meta):
+        return False  # nothing to keep, or a real difference (a key added or gone too)
+    counts = {f"{spec.artefact}_stdout_bytes", STDOUT_BYTES} & set(old.meta)
     if {k: v for k, v in old.meta.items() if k not in counts} != {
         k: v for k, v in new.meta.items() if k not in counts
     }:
         return False
-    if any(old.meta.get(k) != len(old.stdout.encode("utf-8")) for k in counts):
+    if any(old.meta[k] != len(old.stdout.encode("utf-8")) for k in counts):
         return False
     before, after = parse_info(old.stdout), parse_info(new.stdout)
     if not isinstance(before, dict):  # only an info document is kept

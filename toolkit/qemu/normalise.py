@@ -30,6 +30,9 @@ class PathContext:
     run_dir: Path
     binaries: tuple[Path, ...]  # the binary as given, and any loader/ELF it really runs
     names: tuple[str, ...] = ()  # a candidate's own program names (--candidate-name)
+    # Every other path with a placeholder: the case's other images ($BASE, $NEXT, ...) and
+    # roots outside the scratch directory ($TESTDATA_ROOT, the image corpus).
+    others: tuple[tuple[str, Path], ...] = ()
 
 
 def spellings(p: Path) -> tuple[str, ...]:
@@ -47,9 +50,12 @@ def _spellings(p: Path, cwd: str) -> tuple[str, ...]:  # cwd: only part of the c
 
 
 def filter_image_path(text: str, ctx: PathContext) -> str:
-    """The temp image, in every spelling, becomes $FILENAME."""
-    for s in spellings(ctx.image):
-        text = text.replace(s, IMAGE)
+    """The temp image, in every spelling, becomes $FILENAME; each other path with a
+    placeholder becomes its placeholder (the longest spelling first, so a path inside
+    another is never cut in two)."""
+    pairs = [(s, token) for token, p in ((IMAGE, ctx.image), *ctx.others) for s in spellings(p)]
+    for s, token in sorted(pairs, key=lambda pair: len(pair[0]), reverse=True):
+        text = text.replace(s, token)
     return text
 
 

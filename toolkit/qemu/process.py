@@ -25,6 +25,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,14 +125,16 @@ def _start(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[
     return proc
 
 
-def run_process(argv: list[str], cwd: Path, timeout: float) -> RawOutcome:
+def run_process(
+    argv: list[str], cwd: Path, timeout: float, env: Mapping[str, str] | None = None
+) -> RawOutcome:
     """Run argv (never through a shell) in its own process group; kill the group on timeout.
 
     Returns within about timeout + PIPE_GRACE, whatever the process leaves behind."""
     if LIVE.stopping:
         raise ToolkitFailure("run interrupted")
-    token, env = escapes.call_environment()
-    proc = _start(argv, cwd, env)
+    token, environment = escapes.call_environment()
+    proc = _start(argv, cwd, {**environment, **(env or {})})
     try:
         capture = Capture(proc)
         try:

@@ -11,15 +11,16 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from toolkit.model.errors import ToolkitFailure
-from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec, Plan, plan_for
+from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec, Plan
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
 from toolkit.model.sizes import grammar_for
 from toolkit.qemu.normalise import PathContext, assert_no_leak, normalise
 from toolkit.qemu.process import RawOutcome, WorkingDirectoryGone, pid_alive, run_process
+from toolkit.qemu.tools import tool_command
 
 __all__ = ["RUN_DIR_PREFIX", "run_case", "run_directory"]
 
@@ -120,6 +121,23 @@ def _size(path: Path) -> int | None:
         return None
 
 
+def image_paths(spec: CommandSpec, case: Case, case_dir: Path) -> dict[str, Path]:
+    """Each placeholder of the command's images -> its file in the case's scratch directory."""
+    return {
+        token: case_dir / name.format(format=case.format, case=case.name)
+        for token, name in spec.images
+    }
+
+
+def substitute(arg: str, paths: Mapping[str, Path]) -> str:
+    """An argv template word with every placeholder replaced by its path (`if=$INPUT` too),
+    the longest placeholder first."""
+    for token in sorted(paths, key=len, reverse=True):
+        if token in arg:
+            arg = arg.replace(token, str(paths[token]))
+    return arg
+
+
 def run_case(
     case: Case,
     binary: QemuBinary,
@@ -127,25 +145,35 @@ def run_case(
     run_dir: Path,
     timeout: float = 60.0,
     plan: Plan | None = None,
+    roots: Mapping[str, Path] | None = None,
 ) -> CaseResult:
-    """Run every step of `case` that its predecessors allow. Never raises for qemu-img's sake."""
-    plan = plan or plan_for(case, grammar_for(binary.version))
+    """Run every step of `case` that its predecessors allow. Never raises for qemu-img's sake.
+
+    `roots`: placeholders of directories outside the scratch directory the steps read
+    (`$TESTDATA_ROOT`: the image corpus), replaced like the images' own.
+    """
+    plan = plan or spec.plan(case, grammar_for(binary.version))
     case_dir = _case_dir(run_dir)
-    image = case_dir / f"img.{case.format}"
+    paths = {**image_paths(spec, case, case_dir), **(roots or {})}
+    image = paths.get(IMAGE, case_dir / f"img.{case.format}")
+    others = tuple((t, p) for t, p in paths.items() if t != IMAGE)
     ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir,
-                      binaries=binary.host_paths(), names=binary.program_names)  # fmt: skip
+                      binaries=binary.host_paths(), names=binary.program_names,
+                      others=others)  # fmt: skip
     ok: dict[str, bool] = {}
     results: list[StepResult] = []
     try:
-        for step, needs in spec.schedule():
+        for step, needs in spec.schedule(case):
             template = step.argv(case, plan)
             if not all(ok.get(n) for n in needs):
-                results.append(StepResult(step.name, (QEMU_IMG, *template), None))
+                results.append(StepResult(step.name, (step.program, *template), None))
                 ok[step.name] = False
                 continue
-            real = [str(image) if a == IMAGE else a for a in template]
+            real = [substitute(a, paths) for a in template]
+            program = binary.command() if step.program == QEMU_IMG else \
+                tool_command(binary, step.program)  # fmt: skip
             try:
-                raw = run_process([*binary.command(), *real], case_dir, timeout)
+                raw = run_process([*program, *real], case_dir, timeout, dict(step.env))
             except WorkingDirectoryGone:
                 last = next((r.name for r in reversed(results) if r.ran), None)
                 before = f" after `{last}`" if last else ""
@@ -163,7 +191,7 @@ def run_case(
             results.append(
                 StepResult(
                     name=step.name,
-                    argv=(QEMU_IMG, *template),
+                    argv=(step.program, *template),
                     return_code=raw.return_code,
                     stdout=stdout,
                     stderr=stderr,

@@ -43,16 +43,14 @@ __all__ = [
 # The resize command's own steps, plus an info before the resize; resize and the final
 # info need only create, so a rejected resize is still followed by an info.
 _create, _resize, _info = COMMANDS["resize"].steps
-FUZZ_SPEC = CommandSpec(
-    "resize",
-    "resize-info-json",
-    (
+FUZZ_SPEC = replace(
+    COMMANDS["resize"],
+    steps=(
         _create,
         replace(_info, name="info-before", marker="---INFO BEFORE STDERR---", requires=("create",)),
         replace(_resize, requires=("create",)),
         replace(_info, requires=("create",)),
     ),
-    needs_end_spec=True,
 )
 INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
               "I4": "direction", "I5": "grammar", "I6": "determinism"}  # fmt: skip

@@ -71,7 +71,7 @@ def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec)
                 out.append(_record("meta", key, a, b))
     for s in spec.steps:
         key = f"{s.name}_stdout"
-        if not s.stdout_is_artefact and expected.meta.get(key) != obtained.meta.get(key):
+        if s.name != spec.artefact and expected.meta.get(key) != obtained.meta.get(key):
             out.append(_record("meta", key, expected.meta.get(key), obtained.meta.get(key)))
     if expected.stderr != obtained.stderr:
         out.append(_record("stderr", "stderr", expected.stderr, obtained.stderr))

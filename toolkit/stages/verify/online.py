@@ -48,7 +48,7 @@ def triple_differences(
                 out.append(f"{key}: {json.dumps(a)} → {json.dumps(b)}")
     for s in spec.steps:
         key = f"{s.name}_stdout"
-        if not s.stdout_is_artefact and expected.meta.get(key) != obtained.meta.get(key):
+        if s.name != spec.artefact and expected.meta.get(key) != obtained.meta.get(key):
             out += text_diff(key, expected.meta.get(key) or "", obtained.meta.get(key) or "")
     if expected.stderr != obtained.stderr:
         out += text_diff("stderr", expected.stderr, obtained.stderr)

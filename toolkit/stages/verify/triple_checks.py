@@ -34,7 +34,7 @@ from typing import Any
 from toolkit.baseline import guard
 from toolkit.baseline.tree import case_dir
 from toolkit.baseline.triple import build_meta, combined_stderr, meta_errors, triple_paths
-from toolkit.model.pipeline import QEMU_IMG, CommandSpec, expected_virtual_size, plan_for
+from toolkit.model.pipeline import QEMU_IMG, CommandSpec, expected_virtual_size
 from toolkit.model.records import Case, CaseResult, QemuBinary, StepResult
 from toolkit.model.sizes import grammar_for
 from toolkit.qemu.runner import RUN_DIR_PREFIX
@@ -53,6 +53,7 @@ REBUILD_HINTS = {
     "argv": "recomputed from the case data",
     "case-data": "the curated case ({source}) changed since this was recorded; regenerate it",
     "final-size": "recomputed from the info JSON and the size model; regenerate it",
+    "stdout-json": "the byte count of the recorded stdout; regenerate it",
 }
 # An absolute path: a '/' that starts a path component, not one inside a word like "on/off".
 ABS_PATH_RE = re.compile(r"(?<![\w$.~+-])/[\w.+-]+")
@@ -78,6 +79,8 @@ def _check_for_key(key: str) -> str:
         return "plan"
     if key == DISAGREEMENT_KEY:
         return "final-size"
+    if key == "stdout_bytes":
+        return "stdout-json"
     return "argv" if key.endswith("_argv") else "case-data"
 
 
@@ -159,15 +162,15 @@ class _TripleCheck:
         except json.JSONDecodeError as exc:
             self.problem("schema", meta_p, f"not valid JSON: {exc}")
             return self.found
-        errors = meta_errors(meta, self.spec)
+        errors = meta_errors(meta, self.spec, self.case)
         for e in errors[:5]:
             self.problem("schema", meta_p, f"fails the meta schema at {e}")
         if errors:
             return self.found
         self.found.readable = True
         self._version_line(meta)
-        sections = stderr_sections(self.spec, stderr, meta, self.on(self.paths[1]))
-        return_codes(self.spec, meta, self.on(meta_p))
+        sections = stderr_sections(self.spec, self.case, stderr, meta, self.on(self.paths[1]))
+        return_codes(self.spec, self.case, meta, self.on(meta_p))
         info = self._stdout_json(stdout, meta)
         self._rebuild(meta, sections, stdout, stderr)
         self._final_size(meta, info)
@@ -198,9 +201,9 @@ class _TripleCheck:
 
     def _stdout_json(self, stdout: str, meta: dict[str, Any]) -> dict[str, Any] | None:
         out_p = self.paths[0]
-        artefact = next((s.name for s in self.spec.steps if s.stdout_is_artefact), None)
-        if artefact is None:
-            return None
+        artefact = self.spec.artefact
+        if artefact not in {s.name for s in self.spec.steps_for(self.case)}:
+            return None  # no step's stdout is the file: it stays empty (the rebuild says so)
         rc, timed_out = meta[f"{artefact}_return_code"], meta[f"{artefact}_timed_out"]
         size = meta[f"{artefact}_stdout_bytes"]
         if rc is not None and len(stdout.encode()) != size:
@@ -209,20 +212,26 @@ class _TripleCheck:
                 out_p,
                 f"is {len(stdout.encode())} bytes, {artefact}_stdout_bytes says {size}",
             )
-        if rc != 0 or timed_out:
+        answered = rc in self.spec.step(artefact).answers
+        if rc is None or (rc != 0 and not answered) or timed_out:
             if stdout:
                 state = "did not run" if rc is None else f"returned {rc}"
                 self.problem(
                     "stdout-json", out_p, f"has {len(stdout)} characters but {artefact} {state}"
                 )
             return None
+        kind = self.spec.stdout_kind
+        if kind == "text":
+            return None  # text (human output): its size is all there is to check
         try:
             data = guard.parse_json(stdout)
         except json.JSONDecodeError as exc:
             self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is not JSON: {exc}")
             return None
+        if not isinstance(data, dict if kind == "object" else list):
+            self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is no JSON {kind}")
+            return None
         if not isinstance(data, dict):
-            self.problem("stdout-json", out_p, f"{artefact} returned 0 but this is no JSON object")
             return None
         return data
 
@@ -231,18 +240,18 @@ class _TripleCheck:
     ) -> None:
         """Rebuild meta and stderr from the case and the recorded step results; compare."""
         case, spec = self.case, self.spec
-        plan = plan_for(case, grammar_for(self.version))
+        plan = spec.plan(case, grammar_for(self.version))
         section = iter(sections or [])
         steps = []
-        for s in spec.steps:
+        for s in spec.steps_for(case):
             n = s.name
             ran = meta[f"{n}_return_code"] is not None
             steps.append(
                 StepResult(
                     name=n,
-                    argv=(QEMU_IMG, *s.argv(case, plan)),
+                    argv=(s.program, *s.argv(case, plan)),
                     return_code=meta[f"{n}_return_code"],
-                    stdout=stdout if s.stdout_is_artefact else meta.get(f"{n}_stdout") or "",
+                    stdout=stdout if n == spec.artefact else meta.get(f"{n}_stdout") or "",
                     stderr=next(section) if ran and sections is not None else "",
                     stdout_bytes=meta[f"{n}_stdout_bytes"],
                     stderr_bytes=meta[f"{n}_stderr_bytes"],
@@ -254,6 +263,9 @@ class _TripleCheck:
             case, binary, tuple(steps), plan.applied_shrink_flag, plan.expected_final_size
         )
         expected = build_meta(result, spec)
+        # stdout_bytes restates the artefact step's byte count (checked against the file
+        # by stdout-json): held to that count, a changed stdout.txt is reported once.
+        expected["stdout_bytes"] = meta.get(f"{spec.artefact}_stdout_bytes") or 0
         for key in sorted(expected):  # the schema gave meta exactly these keys
             have, want = meta[key], expected[key]
             if have == want:
@@ -276,7 +288,7 @@ class _TripleCheck:
             return
         if meta["resize_return_code"] != 0:
             return
-        plan = plan_for(self.case, grammar_for(self.version))
+        plan = self.spec.plan(self.case, grammar_for(self.version))
         want = expected_virtual_size(self.case, plan)
         if info is None or want is None:
             return

@@ -1,0 +1,142 @@
+"""What a recorded command is made of: steps (one qemu-img or qemu-io call each), and the
+output type that records them (CommandSpec). The commands themselves live in
+toolkit.model.commands; toolkit.model.pipeline is their registry.
+
+A case runs its steps in order in a private scratch directory; each step runs only when
+the steps it needs returned 0. A step's argv is a template: placeholders such as
+`$FILENAME` (the case's main image) or `$BASE` (another image of the case) stand for
+paths in the scratch directory, anywhere in an argument (`if=$INPUT`); the runner puts
+the real paths in, and puts the placeholders back into everything the step prints. Each
+step's stderr after the first is introduced by its marker line in `<case>.stderr.txt`,
+and one step's stdout (the command's `artefact`) is `<case>.stdout.txt`.
+
+Adding a command is a module of step definitions, a case schema and a case file: the
+runner, the triple, verify, drift and profiles take every CommandSpec as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.model.records import Case, CaseResult
+from toolkit.model.sizes import Grammar
+
+__all__ = [
+    "IMAGE",
+    "NO_PLAN",
+    "QEMU_IMG",
+    "QEMU_IO",
+    "TESTDATA_ROOT",
+    "CommandSpec",
+    "Plan",
+    "StepSpec",
+]
+
+IMAGE = "$FILENAME"  # the case's main image (the consuming harness's placeholder)
+TESTDATA_ROOT = "$TESTDATA_ROOT"  # the image corpus's root (the harness substitutes it)
+QEMU_IMG = "qemu-img"  # argv[0] as recorded in baselines, whatever binary actually ran
+QEMU_IO = "qemu-io"  # the tool that writes data into images; ships beside qemu-img
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the harness decided for a case before running it (resize: --shrink and the size
+    it expects; other commands decide nothing)."""
+
+    applied_shrink_flag: bool
+    expected_final_size: int | None
+
+
+NO_PLAN = Plan(applied_shrink_flag=False, expected_final_size=None)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    argv: Callable[[Case, Plan], list[str]]  # without argv[0]; placeholders mark paths
+    marker: str | None  # stderr marker line; None for the first step
+    # Steps that must have returned 0 for this one to run; None means "the step before".
+    requires: tuple[str, ...] | None = None
+    program: str = QEMU_IMG  # or QEMU_IO
+    env: tuple[tuple[str, str], ...] = ()  # set for this step only (e.g. TZ=UTC)
+    # Non-zero return codes that answer rather than fail (compare: 1, the images differ;
+    # check: 2 and 3, corruptions and leaks), so they need not come with a stderr.
+    answers: tuple[int, ...] = ()
+
+
+def _format_group(case: Case) -> str:
+    return case.format
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One recorded output type: the pipeline a case runs, and where its triples go.
+
+    A curated type (`resize`) records `curated_cases/resize.toml`, exactly the matrix a
+    compatible tool's harness expects. Its findings type (`resize-discovered`, see
+    pipeline.findings_type) runs the same steps on the cases fuzz found, kept in
+    `curated_cases/discovered/resize.toml` and recorded in an output type of their own,
+    so findings never change what the harness reads. Two types may share one pipeline
+    and case file (`commit-overlay` and `commit-backing` record two images of one run).
+    """
+
+    name: str  # what the command line calls the type: "resize", "resize-discovered"
+    output_type: str  # directory under expected-outputs/
+    steps: tuple[StepSpec, ...]  # every step the command may run, in order
+    needs_end_spec: bool = False  # resize: a case has an `end`
+    findings_of: str | None = None  # the curated type whose fuzz findings this one records
+    pipeline: str = ""  # the command recorded, when two types share it ("commit")
+    artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
+    stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
+    # placeholder -> the file's name in the scratch directory ({ext}: the format's driver
+    # name, {format}, {case}); relative names in argv (backing_file=base.qcow2) use it too
+    images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
+    planner: Callable[[Case, Grammar], Plan] | None = None  # None: NO_PLAN
+    expand: Callable[[Case], tuple[str, ...]] | None = None  # the steps this case runs
+    inputs: Callable[[Case, Plan], dict[str, Any]] | None = None  # the case as meta keys
+    derived: Callable[[CaseResult], dict[str, Any]] | None = None  # meta keys from the run
+    derived_keys: tuple[str, ...] = ()  # the keys `derived` gives (their schema: x-derived)
+    group: Callable[[Case], str] = _format_group  # <type>/<group>/<version>/<case>.*
+    profile_names: str = "format-case"  # profiles/<p>/<format>-<case>.*, or "case": <case>.*
+    return_code_of: str | None = None  # meta `return_code` is this step's (harness key)
+
+    @property
+    def command(self) -> str:
+        """The pipeline recorded (meta `command`, case schema, case file): "resize"."""
+        return self.pipeline or self.findings_of or self.name
+
+    @property
+    def case_file(self) -> str:
+        """The case file, relative to the curated-cases directory."""
+        return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
+
+    def step_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.steps)
+
+    def step(self, name: str) -> StepSpec:
+        return next(s for s in self.steps if s.name == name)
+
+    def steps_for(self, case: Case) -> tuple[StepSpec, ...]:
+        """The steps `case` runs, in order (every step unless the command picks per case)."""
+        if self.expand is None:
+            return self.steps
+        names = set(self.expand(case))
+        return tuple(s for s in self.steps if s.name in names)
+
+    def plan(self, case: Case, grammar: Grammar) -> Plan:
+        return NO_PLAN if self.planner is None else self.planner(case, grammar)
+
+    def schedule(self, case: Case) -> list[tuple[StepSpec, tuple[str, ...]]]:
+        """Each step of `case` with the steps that must have succeeded for it to run.
+
+        The one statement of "which step runs": the runner follows it, and verify checks
+        recorded return codes against it.
+        """
+        out: list[tuple[StepSpec, tuple[str, ...]]] = []
+        previous: tuple[str, ...] = ()
+        for step in self.steps_for(case):
+            out.append((step, step.requires if step.requires is not None else previous))
+            previous = (step.name,)
+        return out

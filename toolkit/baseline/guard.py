@@ -17,6 +17,7 @@ from toolkit.baseline.tree import LOCK_FILE
 from toolkit.baseline.triple import temp_file_owner
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput
+from toolkit.model.images import MANIFEST_DIR
 from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS, CURATED, CommandSpec
 
@@ -37,7 +38,7 @@ def check_root(root: Path) -> Path:
         )
     output_dir(root, option)
     if root.is_dir():
-        mine = {s.output_type for s in COMMANDS.values()} | {LOCK_FILE}
+        mine = {s.output_type for s in COMMANDS.values()} | {LOCK_FILE, MANIFEST_DIR}
         entries = {p.name for p in root.iterdir()}
         if entries and not entries & mine:
             shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")

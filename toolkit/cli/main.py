@@ -41,6 +41,7 @@ COMMAND_MODULES = {
         "profiles",
         "fuzz",
         "cases",
+        "images",
         "bench",
     )
 }

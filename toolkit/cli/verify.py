@@ -14,14 +14,17 @@ Exit: 0 when everything passes (warnings allowed), 1 when a check fails, 2 on ba
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from toolkit.baseline.cases import case_file
 from toolkit.baseline.guard import scan_tree
+from toolkit.baseline.image_manifest import check_tree_manifest, manifest_path
+from toolkit.baseline.images import IMAGES_FILE
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options
 from toolkit.model import atomic
-from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS, CommandSpec
 from toolkit.render.progress import progress_bar
@@ -167,13 +170,14 @@ def run(args: argparse.Namespace) -> int:
         )
         outs.append(verify(request, binaries, progress_bar))
     print(RENDERERS[args.report_format](outs), end="")
+    corpus_code = 0 if args.commands or args.candidate else _corpus_manifest(args)
     if args.report is not None:
         try:
             atomic.write_text(args.report, dump_json(reports(outs)))
         except OSError as exc:
             raise ToolkitFailure(f"cannot write --report {args.report}: {exc}") from exc
         print(f"report: {args.report}")
-    return max(o.exit_code for o in outs)
+    return max(corpus_code, *(o.exit_code for o in outs))
 
 
 def _present(args: argparse.Namespace) -> list[CommandSpec]:
@@ -193,3 +197,27 @@ def _no_findings(spec: CommandSpec, args: argparse.Namespace, mode: str) -> Outc
     out = Outcome(spec, args.expected_outputs, mode, [], OfflineResult(), all_cases=0)
     out.empty_reason = f"{case_file(args.curated_cases, spec)} holds none; `nox -s fuzz` saves them"
     return out
+
+
+def _corpus_manifest(args: argparse.Namespace) -> int:
+    """The image corpus's manifest, checked offline (no TYPE given), whatever the mode: one
+    line (to stderr under --report-format markdown or html), and its exit code."""
+    data = args.curated_cases / IMAGES_FILE
+    checked = check_tree_manifest(data, args.expected_outputs)
+    if checked is None:
+        return EXIT_OK
+    corpus, problems = checked
+    out = sys.stdout if args.report_format == "text" else sys.stderr
+    if problems:
+        print(f"verify images: {manifest_path(args.expected_outputs)} is not what {data} "
+              "writes:", file=out)  # fmt: skip
+        for p in problems:
+            print(f"  {p}", file=out)
+        print("  run `python -m toolkit images build` to rewrite it", file=out)
+        return EXIT_FAILED
+    print(
+        f"verify images: manifest current ({len(corpus.images)} images, {len(corpus.pairs)} "
+        "compare pairs; `python -m toolkit images build --check` checks their sha256)",
+        file=out,
+    )
+    return EXIT_OK

@@ -161,8 +161,9 @@ def _sweep(parent: Path) -> list[str]:
         prefix = next((t for t in TEMP_PREFIXES if p.name.startswith(t)), None)
         pid = p.name[len(prefix) :].split("-")[0] if prefix else ""
         if prefix and pid.isdigit() and not pid_alive(int(pid)) and p.is_dir():
-            shutil.rmtree(p)
-            removed.append(p.name)
+            shutil.rmtree(p, ignore_errors=True)  # a killed build's qemu-img may just be ending
+            if not p.exists():
+                removed.append(p.name)
     return removed
 
 

@@ -169,3 +169,18 @@ def test_a_qemu_img_without_qemu_io_is_bad_input_before_any_work(
         f"error: no qemu-io beside qemu-img {latest.version} ({lone / 'qemu-img'})" in proc.stderr
     )
     assert not tree.exists() and not (tmp_path / "cache" / "qemu-img-baselines" / "corpus").exists()
+
+
+@pytest.mark.qemu
+def test_a_cache_corpus_directory_of_other_files_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qemu_binaries: list[QemuBinary]
+) -> None:
+    for key, value in cache_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    mine = tmp_path / "qemu-img-baselines" / "corpus" / "notes.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("not an image")
+    proc = in_process("images", "build", "--expected-outputs", str(tmp_path / "eo"))
+    assert proc.returncode == 2
+    assert f"{mine.parent}: holds files but no .corpus.json" in proc.stderr
+    assert mine.read_text() == "not an image" and not (tmp_path / "eo").exists()

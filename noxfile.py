@@ -65,6 +65,13 @@ def generate_create(session: nox.Session) -> None:
 
 
 @nox.session
+def images(session: nox.Session) -> None:
+    """Build the image corpus (curated_cases/images.toml) into the user cache and write
+    expected-outputs/images/manifest.json; `-- --check` only checks the manifest."""
+    _toolkit(session, "images", "build")
+
+
+@nox.session
 def verify(session: nox.Session) -> None:
     """Check every golden tree (offline) and re-run it against the binaries; `-- resize`
     picks one output type."""

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Spawn
+from helpers import Build, Spawn
 
+from toolkit.baseline.images import load_corpus
 from toolkit.model.pipeline import CURATED
 from toolkit.model.records import QemuBinary
 from toolkit.model.versions import version_key
 from toolkit.qemu.discovery import discover
 from toolkit.qemu.process import LIVE
+from toolkit.stages.images.build import BuildRequest, build_corpus
 
 TREE = Path(__file__).resolve().parent.parent / "expected-outputs"
 
@@ -102,3 +105,15 @@ def spawn() -> Iterator[Spawn]:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def corpus_build(
+    tmp_path_factory: pytest.TempPathFactory, qemu_binaries: list[QemuBinary]
+) -> Build:
+    """The curated corpus, built once per session (in process) into a temp user cache."""
+    corpus = load_corpus(TREE.parent / "curated_cases" / "images.toml")
+    cache = tmp_path_factory.mktemp("cache")
+    root = cache / "qemu-img-baselines" / "corpus"
+    result = build_corpus(BuildRequest(corpus, tuple(qemu_binaries), root))
+    return Build(corpus, cache, root, result, time.time())

@@ -8,9 +8,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.cli.main import main
+from toolkit.model.images import Corpus
+from toolkit.qemu.store import default_store
+from toolkit.stages.images.build import BuildResult
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLKIT = [sys.executable, "-m", "toolkit"]
@@ -56,3 +60,20 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def cache_env(cache: Path, **extra: str) -> dict[str, str]:
+    """A toolkit run with its own user cache ($XDG_CACHE_HOME), still finding the
+    provisioned builds."""
+    return {"XDG_CACHE_HOME": str(cache), "QEMU_IMG_STORE": str(default_store()), **extra}
+
+
+@dataclass(frozen=True)
+class Build:
+    """The curated image corpus as one build made it."""
+
+    corpus: Corpus
+    cache: Path  # $XDG_CACHE_HOME of the build: `images build` finds it current there
+    root: Path  # the corpus directory
+    result: BuildResult
+    finished: float  # time.time() when it ended

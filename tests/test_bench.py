@@ -69,6 +69,21 @@ name = "64M-to-1M-shrink"
 start = "64M"
 end = "1M"
 """
+SMALL_IMAGES = """
+[[image]]
+id = "snap"
+format = "qcow2"
+size = "1M"
+steps = ["write -P 0x11 0 64k", "snapshot -c s1"]
+tags = ["snapshots"]
+description = "d"
+
+[[image]]
+id = "dyn"
+format = "vpc"
+size = "1M"
+description = "d"
+"""
 SMALL_CREATE = """
 [[case]]
 format = "vhd"
@@ -83,6 +98,7 @@ def test_a_bench_run_writes_every_figure(
 ) -> None:
     cases = case_files(tmp_path, "resize", SMALL_RESIZE)
     (cases / "create.toml").write_text(SMALL_CREATE)
+    (cases / "images.toml").write_text(SMALL_IMAGES)
     tree = tmp_path / "tree"
     two = ["--version", qemu_binaries[0].version, "--version", latest.version]
     gen = toolkit(
@@ -101,7 +117,8 @@ def test_a_bench_run_writes_every_figure(
     assert figures["qemu_version"] == latest.version and figures["runs"] == 1
     for key in ("bare_loop_s", "bare_direct_loop_s", "generate_j1_s", "generate_j2_s",
                 "generate_j2_no_bytecode_s", "verify_offline_s", "drift_s",
-                "provision_noop_s"):  # fmt: skip
+                "provision_noop_s", "corpus_build_cold_s", "corpus_build_warm_s",
+                "corpus_mib_on_disk"):  # fmt: skip
         assert 0 < figures[key] < 60, key
     # scratch peaks are sampled: one short create may fall between two samples
     assert figures["tmp_peak_mib_j2"] > 0 and figures["create_tmp_peak_mib_j2"] >= 0

@@ -48,6 +48,7 @@ from toolkit.baseline.layout import (
 )
 from toolkit.model import atomic
 from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.images import MANIFEST_DIR
 from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS, CURATED, CommandSpec
 from toolkit.model.safe_io import (
@@ -106,6 +107,9 @@ VERSION_MAP = Kind(VERSION_MAP_FILE, 64 * MiB, _REFRESH)
 PROFILE_COPY = Kind("a profile's copy of a baseline file", 16 * MiB, _REFRESH)
 CASE_FILE = Kind("a case file", 16 * MiB, "make it a regular file of [[case]] tables")
 LOCK = Kind(f"the lock file {LOCK_FILE}", 4096, "remove it (no generate uses it) and run again")
+IMAGE_MANIFEST = Kind(
+    "the image corpus's manifest", 4 * MiB, "rewrite it with `python -m toolkit images build`"
+)
 
 # (format, version, case): one triple's place in the tree.
 Place = tuple[str, str, str]
@@ -224,7 +228,7 @@ def check_root(root: Path) -> Path:
         )
     output_dir(root, option)
     if root.is_dir():
-        mine = {s.output_type for s in COMMANDS.values()} | {LOCK_FILE}
+        mine = {s.output_type for s in COMMANDS.values()} | {LOCK_FILE, MANIFEST_DIR}
         entries = {p.name for p in root.iterdir()}
         if entries and not entries & mine:
             shown = ", ".join(sorted(entries)[:5]) + (", ..." if len(entries) > 5 else "")

@@ -42,6 +42,7 @@ COMMAND_MODULES = {
         "profiles",
         "fuzz",
         "cases",
+        "images",
         "bench",
     )
 }

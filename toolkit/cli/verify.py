@@ -14,14 +14,17 @@ Exit: 0 when everything passes (warnings allowed), 1 when a check fails, 2 on ba
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from toolkit.baseline import guard
 from toolkit.baseline.cases import case_file
+from toolkit.baseline.image_manifest import check_tree_manifest, manifest_path
+from toolkit.baseline.images import IMAGES_FILE
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options, resolve
 from toolkit.model import atomic
-from toolkit.model.errors import BadInput, ToolkitFailure
+from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
 from toolkit.model.pipeline import COMMANDS, CommandSpec
 from toolkit.render.progress import progress_bar
@@ -173,20 +176,22 @@ def run(args: argparse.Namespace) -> int:
         )
         outs.append(verify(request, binaries, progress_bar))
     print(RENDERERS[args.report_format](outs), end="")
+    corpus_code = 0 if args.commands or args.candidate else _corpus_manifest(args)
     if args.report is not None:
         try:
             atomic.write_text(args.report, dump_json(reports(outs)))
         except OSError as exc:
             raise ToolkitFailure(f"cannot write --report {args.report}: {exc}") from exc
         print(f"report: {args.report}")
-    return max(o.exit_code for o in outs)
+    return max(corpus_code, *(o.exit_code for o in outs))
 
 
 def _present(args: argparse.Namespace) -> list[CommandSpec]:
     """With no TYPE: every curated type with a tree, and every findings type (one without
-    findings passes). No curated tree at all is bad input."""
+    findings passes). A tree with no curated type and no image manifest is bad input."""
     trees = [s for s in COMMANDS.values() if (args.expected_outputs / s.output_type).exists()]
-    if not any(not s.findings_of for s in trees):
+    corpus = manifest_path(args.expected_outputs).parent.exists()
+    if not corpus and not any(not s.findings_of for s in trees):
         raise BadInput(
             f"no golden tree at {args.expected_outputs}: generate one with `nox -s "
             "generate_resize`, or point --expected-outputs at a checkout that has one"
@@ -199,3 +204,27 @@ def _no_findings(spec: CommandSpec, args: argparse.Namespace, mode: str) -> Outc
     out = Outcome(spec, args.expected_outputs, mode, [], OfflineResult(), all_cases=0)
     out.empty_reason = f"{case_file(args.curated_cases, spec)} holds none; `nox -s fuzz` saves them"
     return out
+
+
+def _corpus_manifest(args: argparse.Namespace) -> int:
+    """The image corpus's manifest, checked offline (no TYPE given), whatever the mode: one
+    line (to stderr under --report-format markdown or html), and its exit code."""
+    data = args.curated_cases / IMAGES_FILE
+    checked = check_tree_manifest(data, args.expected_outputs)
+    if checked is None:
+        return EXIT_OK
+    corpus, problems = checked
+    out = sys.stdout if args.report_format == "text" else sys.stderr
+    if problems:
+        print(f"verify images: {manifest_path(args.expected_outputs)} is not what {data} "
+              "writes:", file=out)  # fmt: skip
+        for p in problems:
+            print(f"  {p}", file=out)
+        print("  run `python -m toolkit images build` to rewrite it", file=out)
+        return EXIT_FAILED
+    print(
+        f"verify images: manifest current ({len(corpus.images)} images, {len(corpus.pairs)} "
+        "compare pairs; `python -m toolkit images build --check` checks their sha256)",
+        file=out,
+    )
+    return EXIT_OK

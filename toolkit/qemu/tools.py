@@ -1,9 +1,14 @@
-"""The tools that ship beside a qemu-img (qemu-io writes data into images): how to run one.
+"""The sibling tools of a discovered qemu-img (qemu-io ships beside it in qemu-utils).
 
-Debian's qemu-utils package holds qemu-img and qemu-io side by side, so a store build has
-both in its root: its qemu-io runs through the same dynamic loader, with the same
-libraries, as its qemu-img (provenance "exec", see toolkit.qemu.discovery). A binary given
-with --qemu-img or found in a --binaries farm or on PATH has its tool beside it.
+`tool_command(binary, "qemu-io")` is the argv prefix that runs qemu-io of the same build:
+
+* a store build (its loader command, provenance.json "exec"): the same loader command
+  with the program (the last element) and `--argv0` swapped for the tool;
+* a store launcher reached by `--qemu-img` or a farm (a directory holding
+  provenance.json with "exec"): the same, from that provenance;
+* any other binary: `PATH.parent / tool`, if it exists and is executable.
+
+Otherwise MissingTool (bad input) names every place looked at.
 """
 
 from __future__ import annotations
@@ -13,28 +18,51 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
+from toolkit.qemu.store import read_provenance
 
-__all__ = ["tool_command"]
+__all__ = ["MissingTool", "tool_command"]
+
+
+class MissingTool(BadInput):
+    """No sibling tool beside a qemu-img: the message says where it was looked for."""
+
+
+def _swap(prefix: list[str], tool: str) -> list[str]:
+    out = list(prefix)
+    program = Path(out[-1])
+    out[-1] = str(program.with_name(tool))
+    for i, arg in enumerate(out[:-2]):
+        if arg == "--argv0":
+            out[i + 1] = tool
+    return out
+
+
+def _from_provenance(directory: Path) -> list[str]:
+    prov = read_provenance(directory)
+    template = prov.get("exec") if prov else None
+    if not isinstance(template, list) or not all(isinstance(t, str) for t in template):
+        return []
+    return [t.replace("{dir}", str(directory)) for t in template]
 
 
 def tool_command(binary: QemuBinary, tool: str) -> list[str]:
-    """argv[0...] that runs `tool` (e.g. "qemu-io") of the same build as `binary`."""
-    prefix = list(binary.exec_prefix)
-    if prefix:
-        elf = Path(prefix[-1])
-        sibling = elf.with_name(tool)
-        if sibling.is_file():
-            argv = [*prefix[:-1], str(sibling)]
-            # the loader's --argv0 names the program in its messages
-            return [tool if a == elf.name and i > 0 and argv[i - 1] == "--argv0" else a
-                    for i, a in enumerate(argv)]  # fmt: skip
-    candidates = [binary.path.parent / tool, binary.path.parent / "root" / "usr" / "bin" / tool]
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return [str(path)]
-    looked = ", ".join(str(c) for c in candidates)
-    raise BadInput(
-        f"{tool} for qemu-img {binary.version} ({binary.path}) was not found (looked at "
-        f"{looked}); it ships beside qemu-img (Debian's qemu-utils): put it there, or "
-        "provision the build with `nox -s provision_qemu`"
+    """argv prefix that runs `tool` (e.g. "qemu-io") of the build `binary` belongs to."""
+    looked: list[str] = []
+    prefixes = [list(binary.exec_prefix)] if binary.exec_prefix else []
+    prefixes.append(_from_provenance(binary.path.parent))
+    for prefix in prefixes:
+        if prefix:
+            argv = _swap(prefix, tool)
+            if Path(argv[-1]).is_file():
+                return argv
+            looked.append(argv[-1])
+    sibling = binary.path.parent / tool
+    if sibling.is_file() and os.access(sibling, os.X_OK):
+        return [str(sibling)]
+    looked.append(str(sibling))
+    raise MissingTool(
+        f"no {tool} beside qemu-img {binary.version} ({binary.path}): looked for "
+        f"{', '.join(dict.fromkeys(looked))}. {tool} ships with qemu-img (Debian's "
+        f"qemu-utils): re-provision the store (`python -m toolkit provision`), or pass a "
+        f"--qemu-img whose directory also holds an executable {tool}"
     )

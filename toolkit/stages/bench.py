@@ -28,6 +28,9 @@ from toolkit.model.errors import ToolkitFailure
 from toolkit.model.pipeline import COMMANDS, IMAGE, plan_for
 from toolkit.model.records import QemuBinary
 from toolkit.model.sizes import grammar_for
+from toolkit.qemu.store import default_store
+from toolkit.stages.bench_corpus import TARGETS as CORPUS_TARGETS
+from toolkit.stages.bench_corpus import corpus_figures
 from toolkit.stages.bench_fuzz import TARGETS as FUZZ_TARGETS
 from toolkit.stages.bench_fuzz import fuzz_candidate_figures, fuzz_rate
 
@@ -41,6 +44,7 @@ TARGETS = {
     "tmp_peak_mib_j2": 16.0,
     "create_tmp_peak_mib_j2": 100.0,  # the create matrix: 1G sparse images, 16M fixed vhd
     "provision_noop_s": 2.0,
+    **CORPUS_TARGETS,
     **FUZZ_TARGETS,
 }
 # Nothing listens on the discard port: a provision run that touches the network fails.
@@ -194,6 +198,9 @@ def bench(req: BenchRequest) -> dict[str, Any]:
             results["create_tmp_peak_mib_j2"] = round(peak / 2**20, 2)
         results.update(_tree_timings(req, env))
         results["provision_noop_s"] = _provision_noop(req, env)
+        if (req.curated_cases / "images.toml").is_file():  # runs move the cache, not the store
+            store, curated = req.store or default_store(), req.curated_cases
+            results.update(corpus_figures(_toolkit(), curated, store, req.runs, env, root / "c"))
         if not req.skip_fuzz:
             results.update(fuzz_rate(list(req.selection), env))
             fz = root / "fuzz-candidate"

@@ -67,22 +67,23 @@ def test_a_resize_that_contradicts_the_final_size() -> None:
     assert grown.expected_final_size == 64 << 20
     assert unrecordable(grown, RESIZE) is None
     # info reports whole sectors: a final size inside the last sector is no contradiction.
-    assert (
-        unrecordable(dataclasses.replace(grown, expected_final_size=(64 << 20) - 511), RESIZE)
-        is None
-    )
-    for final, want in [((64 << 20) + 1, 67109376), ((64 << 20) - 512, 67108352)]:
-        assert unrecordable(dataclasses.replace(grown, expected_final_size=final), RESIZE) == (
-            f"resize returned 0 but virtual-size is 67108864, not {want} (expected_final_size "
-            f"{final} as qemu-img reports it): the binary contradicts the case"
+    inside = dataclasses.replace(grown.case, end_spec=f"+{(63 << 20) - 511}")
+    assert unrecordable(dataclasses.replace(grown, case=inside), RESIZE) is None
+    for end, want in [(f"+{(63 << 20) + 1}", 67109376), (f"+{(63 << 20) - 512}", 67108352)]:
+        case = dataclasses.replace(grown.case, end_spec=end)
+        assert unrecordable(dataclasses.replace(grown, case=case), RESIZE) == (
+            f"resize returned 0 but virtual-size is 67108864, not {want} (the end spec "
+            "applied to the size create made, as qemu-img reports it): the binary "
+            "contradicts the case"
         )
     no_size = with_step(grown, "info", stdout='{"format": "raw"}\n')
     assert unrecordable(no_size, RESIZE) == (
-        "resize returned 0 but virtual-size is None, not 67108864 (expected_final_size "
-        "67108864 as qemu-img reports it): the binary contradicts the case"
+        "resize returned 0 but virtual-size is None, not 67108864 (the end spec applied to the "
+        "size create made, as qemu-img reports it): the binary contradicts the case"
     )
-    # No final size to hold it to, or a resize that failed: nothing to contradict.
-    assert unrecordable(dataclasses.replace(no_size, expected_final_size=None), RESIZE) is None
+    # A size the grammar refuses, or a resize that failed: nothing to contradict.
+    refused = dataclasses.replace(no_size.case, end_spec="+1e3")
+    assert unrecordable(dataclasses.replace(no_size, case=refused), RESIZE) is None
     assert unrecordable(with_step(no_size, "resize", return_code=1), RESIZE) is None
 
 

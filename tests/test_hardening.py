@@ -86,7 +86,7 @@ UNRECORDABLE = {
     ),
     "wrong-final-size": (
         [f"--qemu-img={STAND_INS / 'qemu-img-fault-wrong-size'}"],
-        "virtual-size is 67109376, not 67108864 (expected_final_size 67108864",
+        "virtual-size is 67109376, not 67108864 (the end spec applied to the size create made",
     ),
     "timeout-1e-9": ([], "1M-to-64M-default: create was killed at --timeout"),
 }

@@ -12,12 +12,14 @@ from toolkit.model.pipeline import (
     QEMU_IMG,
     Plan,
     StepSpec,
+    expected_virtual_size,
     family,
     findings_type,
     plan_for,
     preallocation_mode,
 )
 from toolkit.model.records import Case
+from toolkit.model.rounding import created_size
 from toolkit.model.sizes import LEGACY, MODERN, Grammar
 
 M = 1 << 20
@@ -135,24 +137,17 @@ def test_preallocation_mode() -> None:
         (Case("resize", "raw", "n", "1M", "+1e3"), MODERN, Plan(False, None)),
         (Case("resize", "raw", "n", "1M", "-1e3", shrink=False), MODERN, Plan(False, None)),
         (Case("resize", "raw", "n", "1e3", "+1M", shrink=True), MODERN, Plan(True, None)),
-        # relative sizes apply to the size create made (whole sectors): 1000 -> 1024
-        (Case("resize", "raw", "n", "1e3", "-1"), LEGACY, Plan(True, 1023)),
-        # 5.2.0 truncates 3071.99... to 3071 bytes and creates 3072; -1023.99... is -1023
+        # the final size as the harness computes it: the start as written, plus or minus
+        (Case("resize", "raw", "n", "1e3", "-1"), LEGACY, Plan(True, 999)),
         (
             Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"),
             LEGACY,
-            Plan(True, 2049),
-        ),
-        (
-            Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"),
-            MODERN,
             Plan(True, 2048),
         ),
+        (Case("resize", "vhd", "n", "1M", "+63M"), MODERN, Plan(False, 64 * M)),
         # an absolute size below the created one is a shrink, even if it is the start as written
         (Case("resize", "raw", "n", "3071", "3071"), MODERN, Plan(True, 3071)),
         (Case("resize", "raw", "n", "3071", "3072"), MODERN, Plan(False, 3072)),
-        # vhd's current size is its CHS geometry: 1M is created as 1079296
-        (Case("resize", "vhd", "n", "1M", "+63M"), MODERN, Plan(False, 1079296 + 63 * M)),
     ],
 )
 def test_plan_for(case: Case, grammar: Grammar, plan: Plan) -> None:
@@ -161,3 +156,25 @@ def test_plan_for(case: Case, grammar: Grammar, plan: Plan) -> None:
 
 def test_plan_for_defaults_to_the_newest_grammar() -> None:
     assert plan_for(Case("resize", "raw", "n", "1M", "-.5M")) == Plan(True, None)
+
+
+@pytest.mark.parametrize(
+    ("case", "grammar", "size"),
+    [
+        # 5.2.0 truncates 3071.99... to 3071 bytes and creates 3072; -1023.99... is -1023 of
+        # that: 2049, reported in whole sectors. 6.0 on rounds: 3072 - 1024.
+        (Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"), LEGACY, 2560),
+        (Case("resize", "raw", "n", "0.00000286102g", "-0.000000953674g"), MODERN, 2048),
+        # relative to the size create made: vhd's CHS geometry (1M is 1079296), then again
+        (
+            Case("resize", "vhd", "n", "1M", "+63M"),
+            MODERN,
+            created_size("vhd", (), 1079296 + 63 * M),
+        ),
+        (Case("resize", "qcow2", "n", "1M", "4M"), MODERN, 4 * M),
+        (Case("resize", "raw", "n", "1M", "+1"), MODERN, M + 512),  # a sector more
+        (Case("resize", "raw", "n", "1M", "+1e3"), MODERN, None),  # refused: nothing expected
+    ],
+)
+def test_expected_virtual_size(case: Case, grammar: Grammar, size: int | None) -> None:
+    assert expected_virtual_size(case, grammar) == size

@@ -149,7 +149,7 @@ RESOLVED = {
     ("7", True): ("7.2.22", "prefix"),
     ("7.2", True): ("7.2.22", "prefix"),
     ("7.2.30", True): ("7.2.22", "below"),
-    ("7.2.0", True): ("5.2.0", "below"),
+    ("7.2.0", True): ("7.2.22", "series"),  # the harness reads its series, not 5.2.0
     ("10.0.5", True): ("10.0.2", "below"),
     ("10.0.2.1", True): ("10.0.2", "below"),
     ("12.0.0", True): ("11.1.3", "newer"),

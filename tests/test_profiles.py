@@ -63,14 +63,16 @@ def test_committed_version_map_is_current() -> None:
 def test_version_map_structure(tree: Tree, table: profiles.ProfileTable) -> None:
     vmap = profiles.expected_version_map(GOLDEN, SPEC)
     assert set(vmap) == {"profiles", "version_to_profile", "cases"}
-    # The ecosystem's shape: profile -> representative, version -> profile.
+    # The consumer's shape: profile -> {representative, versions}, version -> profile.
     to_profile = vmap["version_to_profile"]
     assert list(to_profile) == sorted(tree.versions, key=version_key) or set(to_profile) == set(
         tree.versions
     )
     ordered = sorted(tree.versions, key=version_key)
-    for name, rep in vmap["profiles"].items():
+    for name, info in vmap["profiles"].items():
+        rep = info["representative"]
         members = [v for v in ordered if to_profile[v] == name]
+        assert members == info["versions"]  # what the harness's map suite reads
         assert members[0] == rep and name == "profile-" + rep.replace(".", "-")
         # consecutive versions, identical in every case
         first = ordered.index(rep)
@@ -183,7 +185,10 @@ def test_write_refresh_and_check(copy: Path, capsys: Any) -> None:
     assert vmap["cases"]["vhd"]["1M-to-64M-default"]["B"] == ["11.1.3"]
     # 11.1.3 now differs from 11.1.2: a profile of its own, its files copied from it.
     assert vmap["version_to_profile"]["11.1.3"] == "profile-11-1-3"
-    assert vmap["profiles"]["profile-11-1-3"] == "11.1.3"
+    assert vmap["profiles"]["profile-11-1-3"] == {
+        "representative": "11.1.3",
+        "versions": ["11.1.3"],
+    }
     copied = copy / SPEC.output_type / "profiles" / "profile-11-1-3" / "vhd-1M-to-64M-default"
     assert Path(f"{copied}.meta.json").read_bytes() == meta.read_bytes()
 

@@ -73,10 +73,8 @@ def test_table() -> None:
 def test_version_map_of_a_table() -> None:
     assert profiles.version_map(_table()) == {
         "profiles": {
-            "profile-1-0-0": "1.0.0",
-            "profile-2-0-0": "2.0.0",
-            "profile-3-0-0": "3.0.0",
-            "profile-4-0-0": "4.0.0",
+            f"profile-{v.replace('.', '-')}": {"representative": v, "versions": [v]}
+            for v in ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
         },
         "version_to_profile": {v: "profile-" + v.replace(".", "-") for v in _table().versions},
         "cases": {
@@ -97,7 +95,11 @@ EXPECTED_MAP = {
             "1M-default": {"A": ["7.2.22"], "B": ["10.0.2"]},
         }
     },
-    "profiles": {"profile-10-0-2": "10.0.2", "profile-5-2-0": "5.2.0", "profile-7-2-22": "7.2.22"},
+    "profiles": {
+        "profile-10-0-2": {"representative": "10.0.2", "versions": ["10.0.2"]},
+        "profile-5-2-0": {"representative": "5.2.0", "versions": ["5.2.0"]},
+        "profile-7-2-22": {"representative": "7.2.22", "versions": ["7.2.22"]},
+    },
     "version_to_profile": {
         "10.0.2": "profile-10-0-2",
         "5.2.0": "profile-5-2-0",
@@ -233,7 +235,10 @@ def test_profile_files_problems_and_write(root: Path) -> None:
 # --- selection -----------------------------------------------------------------------------
 
 VMAP = {
-    "profiles": {"profile-5-2-0": "5.2.0", "profile-10-0-2": "10.0.2"},
+    "profiles": {
+        "profile-5-2-0": {"representative": "5.2.0", "versions": ["5.2.0", "7.2.22"]},
+        "profile-10-0-2": {"representative": "10.0.2", "versions": ["10.0.2"]},
+    },
     "version_to_profile": {
         "10.0.2": "profile-10-0-2",
         "5.2.0": "profile-5-2-0",
@@ -274,7 +279,7 @@ VMAP = {
 )
 def test_select_from_map(host: str, version: str, relation: str, profile: str, note: str) -> None:
     pick = selection.select_from_map(VMAP, f"qemu-img version {host} (x)", Path("t"))
-    representative = VMAP["profiles"][profile]
+    representative = VMAP["profiles"][profile]["representative"]
     assert pick == selection.Selection(host, version, profile, representative, relation, Path("t"))
     assert pick.as_dict() == {
         "host_version": host,

@@ -17,7 +17,7 @@ DEBIAN_LINE = "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
 
 # host -> (version dir, relation), on a map of today's seven versions
 CASES = {
-    "7.2.0": ("5.2.0", "below"),
+    "7.2.0": ("7.2.18", "series"),  # the harness reads its series, not 5.2.0
     "7.2.18": ("7.2.18", "exact"),
     "7.2.22": ("7.2.22", "exact"),
     DEBIAN_LINE: ("7.2.22", "exact"),
@@ -29,12 +29,20 @@ CASES = {
 }
 VERSIONS = ["5.2.0", "7.2.18", "7.2.22", "10.0.2", "10.0.13", "11.1.2", "11.1.3"]
 # Profiles as a map could group them (any grouping: the rule picks the version first).
+TO_PROFILE = {
+    v: "profile-5-2-0" if v[0] == "5" else "profile-7-2-18" if v[0] == "7" else "profile-10-0-2"
+    for v in VERSIONS
+}
 VMAP = {
-    "profiles": {"profile-5-2-0": "5.2.0", "profile-7-2-18": "7.2.18", "profile-10-0-2": "10.0.2"},
-    "version_to_profile": {
-        v: "profile-5-2-0" if v[0] == "5" else "profile-7-2-18" if v[0] == "7" else "profile-10-0-2"
-        for v in VERSIONS
+    "profiles": {
+        name: {"representative": rep, "versions": [v for v, p in TO_PROFILE.items() if p == name]}
+        for name, rep in (
+            ("profile-5-2-0", "5.2.0"),
+            ("profile-7-2-18", "7.2.18"),
+            ("profile-10-0-2", "10.0.2"),
+        )
     },
+    "version_to_profile": TO_PROFILE,
 }
 
 
@@ -43,7 +51,7 @@ def test_the_rule(host: str) -> None:
     pick = selection.select_from_map(VMAP, host, Path("t"))
     assert (pick.version, pick.relation) == CASES[host]
     assert pick.profile == VMAP["version_to_profile"][pick.version]
-    assert pick.representative == VMAP["profiles"][pick.profile]
+    assert pick.representative == VMAP["profiles"][pick.profile]["representative"]
     assert pick.version_dir("qcow2") == Path("t/qcow2") / pick.version
     assert pick.profile_file("vhd", "1M-default", ".meta.json") == Path(
         f"t/profiles/{pick.profile}/vhd-1M-default.meta.json"
@@ -73,7 +81,7 @@ def test_cli_json_names_files_that_exist(command: str) -> None:
     vmap = json.loads((TREE / f"{command}-info-json" / "version-map.json").read_text())
     assert out["version"] == "7.2.22" and out["relation"] == "exact"
     assert out["profile"] == vmap["version_to_profile"]["7.2.22"]
-    assert out["representative"] == vmap["profiles"][out["profile"]]
+    assert out["representative"] == vmap["profiles"][out["profile"]]["representative"]
     profile_dir = REPO / out["profile_dir"]
     files = sorted(p.name for p in profile_dir.iterdir())
     assert len(files) == 3 * (41 if command == "resize" else 36)
@@ -141,7 +149,9 @@ PLANTED = {
     ),
     "profile-escapes": (
         lambda m: (
-            m["profiles"].update({"../../../../etc": "7.2.22"}),
+            m["profiles"].update(
+                {"../../../../etc": {"representative": "7.2.22", "versions": ["7.2.22"]}}
+            ),
             m["version_to_profile"].update({"7.2.22": "../../../../etc"}),
         ),
         "7.2.22",
@@ -154,14 +164,27 @@ PLANTED = {
         "version key '/etc' is not a version (such as 7.2.22)",
     ),
     "representative-not-a-version": (
-        lambda m: m["profiles"].update({"profile-5-2-0": 5}),
+        lambda m: m["profiles"].update({"profile-5-2-0": {"representative": 5}}),
         "7.2.22",
-        "profile 'profile-5-2-0' names 5, not a version",
+        "profile 'profile-5-2-0' names 5 as its representative, not a version",
     ),
     "representative-elsewhere": (
         lambda m: m["version_to_profile"].update({"7.2.18": "profile-5-2-0"}),
         "7.2.22",
+        "version 7.2.18 is assigned profile-5-2-0, whose `versions` lack it",
+    ),
+    "representative-unassigned": (
+        lambda m: (
+            m["version_to_profile"].update({"7.2.18": "profile-5-2-0"}),
+            m["profiles"]["profile-5-2-0"]["versions"].append("7.2.18"),
+        ),
+        "7.2.22",
         "profile profile-7-2-18's representative 7.2.18 is not assigned to it",
+    ),
+    "a-string-value": (
+        lambda m: m["profiles"].update({"profile-5-2-0": "5.2.0"}),
+        "7.2.22",
+        "profile 'profile-5-2-0' names null as its representative, not a version",
     ),
 }
 

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from toolkit.baseline.caps import check_caps, check_options
+from toolkit.baseline.command_schemas import SCHEMAS
 from toolkit.baseline.layout import SUFFIXES
 from toolkit.model import atomic
 from toolkit.model.formats import FORMATS, PREALLOC_MODES
@@ -27,6 +28,33 @@ MAX_FILE_NAME = atomic.NAME_MAX - atomic.TEMP_NAME_EXTRA
 KNOWN_KEYS = {"format", "name", "start", "end", "options", "prealloc", "shrink", "comment"}
 
 
+def _common(entry: dict[str, Any], keys: set[str], formats: Any, bad: Any, room: int = 0) -> None:
+    """What every case table is checked for: its keys, its name (a file name), its format."""
+    name, fmt = entry.get("name"), entry.get("format")
+    for key in sorted(set(entry) - keys):
+        bad(f"unknown key {key!r} (known: {', '.join(sorted(keys))})")
+    longest_suffix = max(SUFFIXES, key=len)
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name or name[0] in ".-":
+        bad(
+            "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
+            "with '.' or '-' (it becomes a file name)"
+        )
+    elif len(longest := f"{name}{longest_suffix}".encode()) + room > MAX_FILE_NAME:
+        bad(
+            f"name is {len(name.encode())} bytes: its files (e.g. {longest[:20].decode()}..., "
+            f"{len(longest)} bytes, and the temp names used while writing) need file names "
+            f"of at most {atomic.NAME_MAX} bytes; keep the name to "
+            f"{MAX_FILE_NAME - room - len(longest_suffix)} bytes"
+        )
+    if fmt not in formats:
+        bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(formats))}")
+
+
+def _frozen(value: Any) -> Any:
+    """Lists as tuples, all the way down: a Case's params stay hashable."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
 def parse_case(
     entry: Any, spec: CommandSpec, source: str, index: int = 0
 ) -> tuple[Case | None, list[str]]:
@@ -41,22 +69,22 @@ def parse_case(
     def bad(reason: str) -> None:
         errs.append(f"{label}: {reason}")
 
-    for key in sorted(set(entry) - KNOWN_KEYS):
-        bad(f"unknown key {key!r} (known: {', '.join(sorted(KNOWN_KEYS))})")
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name or name[0] in ".-":
-        bad(
-            "name must be non-empty, use only [A-Za-z0-9._+-], contain no '..' and not start "
-            "with '.' or '-' (it becomes a file name)"
-        )
-    elif len(longest := f"{name}{max(SUFFIXES, key=len)}".encode()) > MAX_FILE_NAME:
-        bad(
-            f"name is {len(name.encode())} bytes: its files (e.g. {longest[:20].decode()}..., "
-            f"{len(longest)} bytes, and the temp names used while writing) need file names "
-            f"of at most {atomic.NAME_MAX} bytes; keep the name to "
-            f"{MAX_FILE_NAME - len(max(SUFFIXES, key=len))} bytes"
-        )
-    if fmt not in FORMATS:
-        bad(f"unknown format {fmt!r}; known formats: {', '.join(sorted(FORMATS))}")
+    schema = SCHEMAS.get(spec.command)
+    if schema is not None:
+        _common(entry, {"format", "name", "comment", *schema.keys}, schema.formats, bad,
+                schema.name_room)  # fmt: skip
+        fields = schema.build(entry, bad)
+        if not isinstance(entry.get("comment", ""), str):
+            bad("comment must be a string")
+        if errs:
+            return None, errs
+        params = fields.pop("params", {})
+        case = Case(command=spec.command, format=str(fmt), name=str(name),
+                    start_size=fields.pop("start_size", ""), source=source,
+                    comment=entry.get("comment", ""), **fields,
+                    params=tuple(sorted((k, _frozen(v)) for k, v in params.items())))  # fmt: skip
+        return case, []
+    _common(entry, KNOWN_KEYS, FORMATS, bad)
     start_text, start = _size_field(entry, "start", bad)
     end_text = entry.get("end")
     final: int | None = None

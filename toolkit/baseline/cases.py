@@ -103,10 +103,18 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
         problems.extend(errs)
         if case is None:
             continue
-        key = (case.format, name_key(case.name))
+        # profiles/ names a type's files by case alone where it says so: unique across formats
+        key = (case.format if spec.profile_names == "format-case" else "", name_key(case.name))
         if key in seen:
             other, where = seen[key]
-            same = f"{where}; names must be unique per format"
+            same = (
+                f"{where}; names must be unique per format"
+                if key[0]
+                else (
+                    f"{where}; names must be unique in {spec.name} (its profile files are named "
+                    "after the case alone)"
+                )
+            )
             if other != case.name:  # their files collide on a case-insensitive file system
                 same = f"{where} as {other!r}; {other!r} and {case.name!r} differ only in "
                 same += "letter case, and would share files on a case-insensitive file system"

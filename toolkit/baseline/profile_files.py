@@ -1,8 +1,11 @@
 """`<output-type>/profiles/<profile>/<target>-<case>.*`: each profile's triples, stored once.
 
-The consuming harnesses read a profile's files by target-qualified name (vhd and vhdx
-share case names): `profiles/profile-7-2-18/qcow2-1G-default.stdout.txt` is a byte copy
-of `qcow2/7.2.18/1G-default.stdout.txt`, the representative (oldest) version's. They
+The consuming harnesses read a profile's files by target-qualified name where case names
+repeat across targets (resize, create: vhd and vhdx share names):
+`profiles/profile-7-2-18/qcow2-1G-default.stdout.txt` is a byte copy of
+`qcow2/7.2.18/1G-default.stdout.txt`, the representative (oldest) version's; and by case
+name alone where the type says so (CommandSpec.profile_names "case": dd, measure, the
+image corpus's types, whose names are unique across groups). They
 are derived files: `write` makes them match the tree (removing what no profile holds),
 and `problems` reports a missing, hand-edited or stale one.
 """
@@ -43,8 +46,9 @@ def expected(root: Path, spec: CommandSpec, profiles: dict[str, str]) -> dict[Pa
         for fmt in tree.formats:
             src_dir = case_dir(root, spec, fmt, representative)
             for case in tree.cases(fmt, representative):
+                stem = f"{fmt}-{case}" if spec.profile_names == "format-case" else case
                 for suffix in SUFFIXES:  # the meta last
-                    out[d / f"{fmt}-{case}{suffix}"] = src_dir / f"{case}{suffix}"
+                    out[d / f"{stem}{suffix}"] = src_dir / f"{case}{suffix}"
     return out
 
 

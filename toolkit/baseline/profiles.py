@@ -9,7 +9,8 @@ stderr, meta without identity fields and derived byte counts), which is exactly 
 read across their testdata:
 
     {
-      "profiles": {"profile-5-2-0": "5.2.0", "profile-10-0-2": "10.0.2"},
+      "profiles": {"profile-5-2-0": {"representative": "5.2.0", "versions": ["5.2.0", "7.2.22"]},
+                   "profile-10-0-2": {"representative": "10.0.2", "versions": ["10.0.2", ...]}},
       "version_to_profile": {"5.2.0": "profile-5-2-0", "7.2.22": "profile-5-2-0", ...},
       "cases": {"<format>": {"<case>": {"A": ["5.2.0", "7.2.22"], "B": ["10.0.2"]}}}
     }
@@ -52,6 +53,7 @@ __all__ = [
     "expected_version_map",
     "profile_name",
     "refresh",
+    "representatives",
     "version_map",
     "version_map_path",
     "version_map_text",
@@ -149,10 +151,17 @@ def version_map(table: ProfileTable) -> dict[str, Any]:
                 groups.setdefault(row.letters[v], []).append(v)
     runs = table.profiles()
     return {
-        "profiles": {profile_name(run[0]): run[0] for run in runs},
+        "profiles": {
+            profile_name(run[0]): {"representative": run[0], "versions": list(run)} for run in runs
+        },
         "version_to_profile": {v: profile_name(run[0]) for run in runs for v in run},
         "cases": cases,
     }
+
+
+def representatives(vmap: dict[str, Any]) -> dict[str, str]:
+    """profile -> its representative (the oldest version, whose files profiles/ holds)."""
+    return {name: info["representative"] for name, info in vmap["profiles"].items()}
 
 
 def version_map_path(root: Path, spec: CommandSpec) -> Path:
@@ -182,5 +191,5 @@ def refresh(root: Path, spec: CommandSpec, table: ProfileTable | None = None) ->
     if not path.parent.is_dir():
         return 0
     table = table or compute(Tree(root, spec))
-    changed = profile_files.write(root, spec, version_map(table)["profiles"])
+    changed = profile_files.write(root, spec, representatives(version_map(table)))
     return changed + int(guard.write_text(root, path, version_map_text(table), guard.VERSION_MAP))

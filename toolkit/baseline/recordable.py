@@ -16,8 +16,9 @@ meta keeps it as `model_disagreement` (triple.build_meta), which verify recomput
 from __future__ import annotations
 
 from toolkit.model.info import info_object, parse_info
-from toolkit.model.pipeline import CommandSpec, Plan, expected_virtual_size
+from toolkit.model.pipeline import CommandSpec, expected_virtual_size
 from toolkit.model.records import CaseResult
+from toolkit.model.sizes import grammar_for
 
 __all__ = ["size_disagreement", "unrecordable"]
 
@@ -30,13 +31,12 @@ def size_disagreement(result: CaseResult, spec: CommandSpec) -> str | None:
         return None
     info = next((s for s in result.steps if s.name == spec.artefact), None)
     data = info_object(info.stdout) if info is not None and info.return_code == 0 else None
-    plan = Plan(result.applied_shrink_flag, result.expected_final_size)
-    want = expected_virtual_size(result.case, plan)
+    want = expected_virtual_size(result.case, grammar_for(result.binary.version))
     if data is None or want is None or data.get("virtual-size") == want:
         return None
     return (
         f"resize returned 0 but virtual-size is {data.get('virtual-size')!r}, not {want} "
-        f"(expected_final_size {result.expected_final_size} as qemu-img reports it)"
+        f"(the end spec applied to the size create made, as qemu-img reports it)"
     )
 
 

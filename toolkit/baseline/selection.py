@@ -7,10 +7,13 @@
     pick.profile_file("qcow2", "1G-default", ".stdout.txt")
 
 The host is a version query (toolkit.model.versions: the one grammar and resolver every
-command uses). Rule for a full version or a `--version` line: the highest recorded
-version <= it (never a `major.minor` prefix match: 7.2.0 and 7.2.22 may differ); a host
-newer than every recorded version gets the newest, one older than all of them the oldest
-(with a warning: nothing recorded is known to hold for it). A prefix (`10.0`, `7`) reads
+command uses). Rule for a full version or a `--version` line, the consuming harness's
+own (instar tests/base.py `_select_version_match`): the version itself when recorded;
+else the highest recorded at or below it in its major.minor series (7.2.30 reads 7.2.22);
+else the lowest of that series (7.2.0 reads 7.2.18, not 5.2.0); else the highest recorded
+below it (9.0.0 reads 7.2.22; a host newer than every recorded version gets the newest);
+else the oldest (with a warning: nothing recorded is known to hold for it). A prefix
+(`10.0`, `7`) reads
 the highest recorded version with that prefix, as in every other command; `oldest` and
 `latest` the ends. The profile is the one version-map.json assigns that version.
 
@@ -44,8 +47,9 @@ class Selection:
     version: str  # the recorded version directory to read
     profile: str  # e.g. "profile-7-2-18"
     representative: str  # the profile's oldest version, whose files profiles/<profile>/ hold
-    # "exact", "below" (highest recorded below it), "newer", "older", "prefix" (the highest
-    # recorded with that prefix), "oldest" or "latest"
+    # "exact", "below" (highest recorded below it), "series" (the lowest of its major.minor,
+    # all above it), "newer", "older", "prefix" (the highest recorded with that prefix),
+    # "oldest" or "latest"
     relation: str
     type_dir: Path  # expected-outputs/<output-type>
 
@@ -64,6 +68,11 @@ class Selection:
         if self.relation == "below":
             return (
                 f"{self.host} is not recorded: using the highest recorded below it, {self.version}"
+            )
+        if self.relation == "series":
+            return (
+                f"{self.host} is not recorded, nor any {'.'.join(self.version.split('.')[:2])}.x "
+                f"below it: using the lowest of that series, {self.version}"
             )
         if self.relation == "prefix":
             return f"{self.host} is a prefix: using the highest recorded {self.host}.x, " \
@@ -129,22 +138,31 @@ def checked_map(vmap: Any, type_dir: Path) -> tuple[dict[str, str], dict[str, st
     def bad(problem: str) -> BadInput:
         return BadInput(f"{where}: {problem}; {fix}")
 
-    for name, rep in profiles.items():
+    reps: dict[str, str] = {}
+    for name, info in profiles.items():
+        rep = info.get("representative") if isinstance(info, dict) else None
+        versions = info.get("versions") if isinstance(info, dict) else None
         if not isinstance(rep, str) or not is_version_name(rep):
-            raise bad(f"profile {shown(name)} names {_value(rep)}, not a version")
+            raise bad(f"profile {shown(name)} names {_value(rep)} as its representative, "
+                      "not a version")  # fmt: skip
         if name != profile_name(rep):
             raise bad(f"profile {shown(name)} should be named {profile_name(rep)!r} "
                       f"after its representative {rep}")  # fmt: skip
+        if not isinstance(versions, list) or rep not in versions:
+            raise bad(f"profile {name}'s `versions` must list its versions, {rep} among them")
+        reps[name] = rep
     for version, profile in to_profile.items():
         if not is_version_name(version):
             raise bad(f"version key {shown(version)} is not a version (such as 7.2.22)")
         if not isinstance(profile, str) or profile not in profiles:
             raise bad(f"version {version} is assigned {_value(profile)}, which is not a "
                       "profile listed under `profiles`")  # fmt: skip
-    for name, rep in profiles.items():
+        if version not in profiles[profile]["versions"]:
+            raise bad(f"version {version} is assigned {profile}, whose `versions` lack it")
+    for name, rep in reps.items():
         if to_profile.get(rep) != name:
             raise bad(f"profile {name}'s representative {rep} is not assigned to it")
-    return to_profile, profiles
+    return to_profile, reps
 
 
 def select_from_map(vmap: Any, host: str, type_dir: Path) -> Selection:

@@ -42,18 +42,27 @@ class QemuBinary:
 
 @dataclass(frozen=True)
 class Case:
-    """One curated case: the inputs of a create -> <command> -> info pipeline."""
+    """One case: the inputs of one run of a command's pipeline."""
 
     command: str  # "resize", "create", ...: selects the step definition
-    format: str  # directory-level name ("vhd", not qemu's "vpc")
+    # The directory level under the output type (<type>/<format>/<version>/<case>.*): the
+    # image format ("vhd", not qemu's "vpc") for most commands; a command may group by
+    # something else (measure's size cases: "_size", an image's manifest format: "vpc").
+    format: str
     name: str
-    start_size: str
+    start_size: str  # the size create makes ("" for a command that creates no image)
     end_spec: str | None = None  # resize's [+-]SIZE positional, verbatim
     create_options: tuple[str, ...] = ()
     prealloc: str | None = None  # None = no --preallocation flag at all (distinct from "off")
     shrink: bool | None = None  # None = infer; False = never pass --shrink (rejection case)
     source: str = ""  # "<file>" the case came from, for messages
     comment: str = ""
+    # Every other input of the command, by key, as its case schema reads it (lists become
+    # tuples, so a case stays hashable): rebase's `flags`, bitmap's `ops`, dd's `operands`.
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param(self, key: str, default: Any = None) -> Any:
+        return next((v for k, v in self.params if k == key), default)
 
 
 @dataclass(frozen=True)

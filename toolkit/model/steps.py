@@ -66,10 +66,6 @@ class StepSpec:
     answers: tuple[int, ...] = ()
 
 
-def _format_group(case: Case) -> str:
-    return case.format
-
-
 @dataclass(frozen=True)
 class CommandSpec:
     """One recorded output type: the pipeline a case runs, and where its triples go.
@@ -98,7 +94,6 @@ class CommandSpec:
     inputs: Callable[[Case, Plan], dict[str, Any]] | None = None  # the case as meta keys
     derived: Callable[[CaseResult], dict[str, Any]] | None = None  # meta keys from the run
     derived_keys: tuple[str, ...] = ()  # the keys `derived` gives (their schema: x-derived)
-    group: Callable[[Case], str] = _format_group  # <type>/<group>/<version>/<case>.*
     profile_names: str = "format-case"  # profiles/<p>/<format>-<case>.*, or "case": <case>.*
     return_code_of: str | None = None  # meta `return_code` is this step's (harness key)
 

@@ -18,9 +18,11 @@ The query grammar (`--version`, `--candidate-version`, `--against`, drift's A an
   a full version     three parts or more (`7.2.22`): that version when it is available.
                      Where the question is which recorded baseline applies to a host's
                      qemu-img (profiles --for / --qemu-img, select_baseline), a full version
-                     that is not recorded reads the highest recorded version below it
-                     (the harness rule; `nearest=True`); every other command refuses it,
-                     naming what is available;
+                     that is not recorded reads what the consuming harness reads
+                     (`nearest=True`, its `_select_version_match`): the highest recorded at
+                     or below it in its major.minor series, else the lowest of that series,
+                     else the highest below it, else the lowest; every other command refuses
+                     it, naming what is available;
   a `qemu-img --version` line
                      `qemu-img version 7.2.22 (Debian ...)`: its version, as a full version.
 
@@ -127,7 +129,8 @@ class Resolved:
     query: str  # the query's value: the version, the prefix, "oldest" or "latest"
     version: str
     # exact, prefix, oldest, latest; with nearest=True also below (the highest below a
-    # full version), newer (above every version) and older (below every version)
+    # full version), series (the lowest of its major.minor, all above it), newer (above
+    # every version) and older (below every version)
     relation: str
 
 
@@ -161,6 +164,19 @@ def resolve(available: Sequence[str], request: str, nearest: bool = False) -> Re
         return Resolved(value, matches[-1], "prefix")
     if not nearest:
         raise _unknown(request, ordered)
+    return _nearest(ordered, value, want)
+
+
+def _nearest(ordered: Sequence[str], value: str, want: tuple[int, ...]) -> Resolved:
+    """The consuming harness's `_select_version_match` (instar tests/base.py): within the
+    host's major.minor, the highest at or below its patch, else the lowest of that series;
+    then the highest below it overall; then the lowest of all."""
+    series = [v for v in ordered if version_key(v)[:2] == want[:2]]
+    below = [v for v in series if version_key(v) <= want]
+    if below:
+        return Resolved(value, below[-1], "newer" if below[-1] == ordered[-1] else "below")
+    if series:
+        return Resolved(value, series[0], "series")  # 7.2.0 reads 7.2.18, not 5.2.0
     below = [v for v in ordered if version_key(v) <= want]
     if not below:
         return Resolved(value, ordered[0], "older")

@@ -64,11 +64,12 @@ INFO_STEP = StepSpec("info", _info, "---INFO STDERR---")
 def plan_for(case: Case, grammar: Grammar = MODERN) -> Plan:
     """--shrink and the expected final size, computed from the case data alone.
 
-    A relative end spec (`+N`, `-N`) applies to the size the image has, which is the
-    start as `create` rounded it (whole sectors; vhd's CHS geometry), not the start as
-    written: qemu-img 5.2.0 reads `0.00000286102g` as 3071 bytes and creates 3072, so
-    `-0.000000953674g` (1023 bytes) leaves 2049, and `info` reports 2560. The same size
-    decides --shrink: `resize 3071` of that image is a shrink.
+    expected_final_size is the size the case asks for, as the consuming harness computes
+    it (and asserts it: instar tests/test_resize.py): the start as written, plus or minus
+    the amount. qemu-img applies a relative end spec to the size the image has, the start
+    as `create` rounded it (whole sectors; vhd's CHS geometry), so what info reports is
+    `expected_virtual_size`. --shrink is decided on that size too: `resize 3071` of an
+    image created with `3071` is a shrink (it has 3072 bytes).
 
     A size this grammar rejects gives expected_final_size None; qemu-img is then
     expected to reject it too, and the shrink flag is inferred from the sign alone.
@@ -88,16 +89,24 @@ def plan_for(case: Case, grammar: Grammar = MODERN) -> Plan:
         flag = case.shrink if case.shrink is not None else subtractive
         return Plan(applied_shrink_flag=flag, expected_final_size=None)
     current = created_size(case.format, case.create_options, start)
-    return Plan(shrink_flag(current, end, case.shrink), end.final_size(current))
+    return Plan(shrink_flag(current, end, case.shrink), end.final_size(start))
 
 
-def expected_virtual_size(case: Case, plan: Plan) -> int | None:
-    """What info's virtual-size must say after a successful resize: the planned final size
-    as qemu-img reports it (toolkit.model.rounding.resized_size). None: a size the
-    grammar refuses, so there is nothing to expect."""
-    if plan.expected_final_size is None:
+def expected_virtual_size(case: Case, grammar: Grammar = MODERN) -> int | None:
+    """What info's virtual-size must say after a successful resize: the end spec applied to
+    the size create made, as qemu-img reports the result (toolkit.model.rounding). None: a
+    size the grammar refuses, so there is nothing to expect.
+
+    qemu-img 5.2.0 reads `0.00000286102g` as 3071 bytes (strtod, truncated) and creates
+    3072; `-0.000000953674g` is 1023 bytes off that: 2049, which info reports as 2560.
+    """
+    try:
+        start = parse_size(case.start_size, grammar)
+        end = parse_end_spec(case.end_spec or "", grammar)
+    except SizeError:
         return None
-    return resized_size(case.format, case.create_options, plan.expected_final_size)
+    current = created_size(case.format, case.create_options, start)
+    return resized_size(case.format, case.create_options, end.final_size(current))
 
 
 def preallocation_mode(case: Case, spec: CommandSpec) -> str | None:

@@ -288,8 +288,9 @@ class _TripleCheck:
             return
         if meta["resize_return_code"] != 0:
             return
-        plan = self.spec.plan(self.case, grammar_for(self.version))
-        want = expected_virtual_size(self.case, plan)
+        grammar = grammar_for(self.version)
+        plan = self.spec.plan(self.case, grammar)
+        want = expected_virtual_size(self.case, grammar)
         if info is None or want is None:
             return
         if info.get("virtual-size") != want:

@@ -10,7 +10,7 @@ from typing import Any
 
 from toolkit.baseline import guard, profile_files
 from toolkit.baseline.layout import VERSION_MAP_FILE, VERSIONS_FILE
-from toolkit.baseline.profiles import expected_version_map
+from toolkit.baseline.profiles import expected_version_map, representatives
 from toolkit.baseline.tree import version_dirs
 from toolkit.baseline.triple import dump_json
 from toolkit.model.advice import AS_DEFAULTS, Fixes
@@ -77,7 +77,7 @@ def check_version_map(
     except ToolkitError as exc:
         want, why = None, f"cannot be recomputed: {exc}"
     else:
-        for p in profile_files.problems(root, spec, wanted["profiles"], refresh):
+        for p in profile_files.problems(root, spec, representatives(wanted), refresh):
             found.append(Problem(p.check, relative(root, p.path), p.message))
     try:  # bytes: a non-UTF-8 map is just not current
         have: bytes | None = guard.read_bytes(root, path, guard.VERSION_MAP)

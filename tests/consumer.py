@@ -1,0 +1,242 @@
+"""What the consuming harness (instar's tests) reads, as it reads it: a mirror of its readers,
+with nothing but json and paths, for tests/test_consumer_contract.py.
+
+Each fact is instar's own (its tests/base.py and tests/test_<command>.py; the README's
+"Using the tree from a compatible tool's tests" lists each with the file it comes from):
+
+* the version directory of a per-target type: `_select_version_match` over the names of
+  `<type>/<target>/` (`select_version_match` below, its code transcribed);
+* the profile of a profile-read type: `version_to_profile` of `<type>/version-map.json`,
+  looked up with the same match; profile names `profile-X-Y-Z`; the map suite reads each
+  profile's `versions` list (`profiles[name]['versions']`) when it is imported;
+* the case-set tripwire: the stems of `*.stdout.txt` in the chosen directory equal the
+  harness's case list exactly;
+* per type, the meta keys it reads (return codes it skips on, resize's mirror keys it
+  asserts).
+
+A type's reader is a function (root, host) -> problems; CONTRACTS names them by output type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CONTRACTS", "Reader", "load_json", "select_version_match", "version_map_problems"]
+
+Reader = Callable[[Path, tuple[int, int, int]], list[str]]
+
+
+def parse_qemu_version(text: str) -> tuple[int, int, int] | None:
+    """instar tests/base.py `parse_qemu_version`."""
+    match = re.search(r"qemu-img version (\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return None
+    patch = int(match.group(3)) if match.group(3) is not None else 0
+    return (int(match.group(1)), int(match.group(2)), patch)
+
+
+def select_version_match(candidates: Iterable[str], detected: tuple[int, ...] | None) -> str | None:
+    """instar tests/base.py `_select_version_match`, transcribed."""
+    parsed = []
+    for c in candidates:
+        try:
+            nums = tuple(int(p) for p in c.split("."))
+        except ValueError:
+            continue
+        parsed.append(((*nums, 0, 0, 0)[:3], c))
+    if not parsed:
+        return None
+    if detected is None:
+        return max(parsed)[1]
+    d = (*detected, 0, 0, 0)[:3]
+    for nums, c in parsed:
+        if nums == d:
+            return c
+    same = [(nums, c) for nums, c in parsed if nums[:2] == d[:2]]
+    below = [(nums, c) for nums, c in same if nums[2] <= d[2]]
+    if below:
+        return max(below)[1]
+    if same:
+        return min(same)[1]
+    below_all = [(nums, c) for nums, c in parsed if nums <= d]
+    if below_all:
+        return max(below_all)[1]
+    return min(parsed)[1]
+
+
+def load_json(path: Path, problems: list[str]) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: {exc}")
+        return None
+
+
+def version_map_problems(type_dir: Path) -> list[str]:
+    """What every reader of a version-map.json needs: non-empty `profiles` (names
+    `profile-X-Y-Z`, each value with its `versions`, as the map suite reads them at import)
+    and `version_to_profile` into them."""
+    problems: list[str] = []
+    vmap = load_json(type_dir / "version-map.json", problems)
+    if not isinstance(vmap, dict):
+        return problems or [f"{type_dir}/version-map.json: not an object"]
+    profiles, to_profile = vmap.get("profiles"), vmap.get("version_to_profile")
+    if not isinstance(profiles, dict) or not profiles:
+        return [f"{type_dir}/version-map.json: no profiles"]
+    if not isinstance(to_profile, dict) or not to_profile:
+        return [f"{type_dir}/version-map.json: no version_to_profile"]
+    for name, info in profiles.items():
+        versions = info.get("versions") if isinstance(info, dict) else None
+        if not name.startswith("profile-") or not versions:
+            problems.append(f"{type_dir}/version-map.json: profile {name} without `versions`")
+            continue
+        lowest = min(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+        if name != "profile-" + lowest.replace(".", "-"):
+            problems.append(f"profile {name} is not named after its lowest version {lowest}")
+    for version, name in to_profile.items():
+        if name not in profiles:
+            problems.append(f"{type_dir}/version-map.json: {version} -> unknown profile {name}")
+    return problems
+
+
+def version_dirs(root: Path, output_type: str, targets: Iterable[str],
+                 host: tuple[int, int, int]) -> dict[str, Path | None]:  # fmt: skip
+    """instar's `_pick_baseline_version_dir` for each target of a per-target type."""
+    out: dict[str, Path | None] = {}
+    for target in targets:
+        base = root / output_type / target
+        names = [p.name for p in base.iterdir() if p.is_dir()] if base.exists() else []
+        chosen = select_version_match(names, host) if names else None
+        out[target] = base / chosen if chosen is not None else None
+    return out
+
+
+def case_set_problems(d: Path | None, cases: Iterable[str]) -> list[str]:
+    """The tripwire: the stems of `*.stdout.txt` equal the harness's list exactly."""
+    if d is None:
+        return ["no version directory"]
+    present = {p.name.removesuffix(".stdout.txt") for p in d.glob("*.stdout.txt")}
+    differ = sorted(present ^ set(cases))
+    return [f"{d}: cases {differ} differ from the harness's"] if differ else []
+
+
+def per_target_reader(
+    output_type: str,
+    cases: dict[str, list[str]],
+    check_meta: Callable[[str, str, dict[str, Any]], list[str]],
+    needs_map: bool = False,
+) -> Reader:
+    """A type read from `<type>/<target>/<version>/<case>.{stdout.txt,meta.json}`."""
+
+    def read(root: Path, host: tuple[int, int, int]) -> list[str]:
+        problems = version_map_problems(root / output_type) if needs_map else []
+        for target, d in version_dirs(root, output_type, cases, host).items():
+            problems += case_set_problems(d, cases[target])
+            for case in cases[target] if d is not None else ():
+                meta = load_json(d / f"{case}.meta.json", problems)
+                if isinstance(meta, dict):
+                    problems += [f"{d / case}: {p}" for p in check_meta(target, case, meta)]
+        return problems
+
+    return read
+
+
+# ------------------------------------------------------------------ resize and create
+
+
+RESIZE_CASES: dict[str, list[str]] = {
+    "qcow2": [
+        "1M-plus-63M-default", "1M-to-4M-default", "1M-to-4M-prealloc-falloc",
+        "1M-to-4M-prealloc-full", "1M-to-4M-prealloc-metadata", "1M-to-4M-prealloc-off",
+        "1M-to-64M-compat-v2", "1M-to-64M-cs-1M", "1M-to-64M-cs-4k", "1M-to-64M-cs-512",
+        "1M-to-64M-default", "1M-to-64M-extended-l2", "1M-to-64M-lazy-refcounts",
+        "1M-to-64M-rb-1", "1M-to-64M-rb-64", "64M-minus-32M-shrink", "64M-to-1M-no-shrink",
+        "64M-to-256M-default", "64M-to-64M-noop",
+    ],
+    "raw": [
+        "1M-plus-63M-default", "1M-to-4M-prealloc-falloc", "1M-to-4M-prealloc-full",
+        "1M-to-4M-prealloc-off", "1M-to-64M-default", "64M-to-1M-no-shrink",
+        "64M-to-1M-shrink", "64M-to-256M-default",
+    ],
+    "vhd": [
+        "1M-plus-63M-default", "1M-to-4M-fixed", "1M-to-4M-prealloc-full",
+        "1M-to-4M-prealloc-off", "1M-to-64M-default", "64M-to-256M-default",
+    ],
+    "vhdx": [
+        "1M-plus-63M-default", "1M-to-4M-prealloc-off", "1M-to-64M-block-16M",
+        "1M-to-64M-default", "64M-to-256M-default",
+    ],
+    "vmdk": ["1M-plus-63M-default", "1M-to-64M-default", "64M-to-256M-default"],
+}  # fmt: skip
+CREATE_CASES: dict[str, list[str]] = {
+    "qcow2": [
+        "1M-default", "64M-default", "1G-default", "1G-cs-512", "1G-cs-4k", "1G-cs-64k",
+        "1G-cs-1M", "1G-cs-2M", "1G-rb-1", "1G-rb-8", "1G-rb-64", "1G-extended-l2",
+        "64M-extended-l2", "1G-compat-v2", "1G-lazy-refcounts", "1G-zstd",
+        "1M-prealloc-metadata", "1M-prealloc-falloc", "1M-prealloc-full",
+    ],
+    "vmdk": [
+        "1M-default", "64M-default", "1G-default", "1G-stream-optimized",
+        "1G-monolithic-sparse",
+    ],
+    "vhd": ["1M-default", "64M-default", "1G-default", "1M-fixed", "16M-fixed"],
+    "vhdx": ["1M-default", "64M-default", "1G-default", "1G-block-16M", "1G-block-32M"],
+    "raw": ["1M-default", "1G-default"],
+}  # fmt: skip
+_UNITS = {"b": 512, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50,
+          "e": 1 << 60}  # fmt: skip
+
+
+def harness_bytes(text: str) -> int:
+    """A size as instar's resize mirror computes it (its suffix table, `b` = 512)."""
+    return int(text[:-1]) * _UNITS[text[-1].lower()] if text[-1].isalpha() else int(text)
+
+
+def mode_of(case: str) -> str | None:
+    """The harness's mirror: a case's preallocation mode is in its name."""
+    m = re.search(r"prealloc-(off|metadata|falloc|full)$", case)
+    return m.group(1) if m else None
+
+
+def resize_mirror(target: str, case: str, meta: dict[str, Any]) -> list[str]:
+    """instar tests/test_resize.py: the mirror keys it asserts (failures, not skips)."""
+    problems = []
+    start = meta.get("start_size_str")
+    end = meta.get("end_spec")
+    if not isinstance(start, str) or not isinstance(end, str):
+        return [f"start_size_str {start!r} / end_spec {end!r} are not sizes"]
+    start_b = harness_bytes(start)
+    amount = harness_bytes(end.lstrip("+-"))
+    end_b = start_b + amount if end[0] == "+" else start_b - amount if end[0] == "-" else amount
+    want = {
+        "preallocation": mode_of(case),
+        "expected_final_size": end_b,
+        "applied_shrink_flag": end_b < start_b and not case.endswith("-no-shrink"),
+    }
+    for key, value in want.items():
+        if key not in meta or meta[key] != value:
+            problems.append(f"{key} {meta.get(key)!r} != {value!r}")
+    if not case.startswith(f"{start}-"):
+        problems.append(f"start_size_str {start!r} is not the start the case's name gives")
+    return problems
+
+
+def create_meta(target: str, case: str, meta: dict[str, Any]) -> list[str]:
+    """instar tests/test_create.py: the return codes it skips on, and (our contract since
+    issue 13) the preallocation mode in the name."""
+    problems = [f"lacks {k}" for k in ("create_return_code", "info_return_code") if k not in meta]
+    if meta.get("preallocation") != mode_of(case) or "preallocation" not in meta:
+        problems.append(f"preallocation {meta.get('preallocation')!r} != {mode_of(case)!r}")
+    return problems
+
+
+CONTRACTS: dict[str, Reader] = {
+    "resize-info-json": per_target_reader("resize-info-json", RESIZE_CASES, resize_mirror),
+    "create-info-json": per_target_reader(
+        "create-info-json", CREATE_CASES, create_meta, needs_map=True
+    ),
+}

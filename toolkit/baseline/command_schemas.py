@@ -1,0 +1,10 @@
+"""Every command's case schema beyond resize and create (their schema is case_schema's own):
+one Schema per command, from its module in toolkit/baseline/schemas/."""
+
+from __future__ import annotations
+
+from toolkit.baseline.schema_fields import Schema
+
+__all__ = ["SCHEMAS"]
+
+SCHEMAS: dict[str, Schema] = {}

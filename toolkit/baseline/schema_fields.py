@@ -1,0 +1,92 @@
+"""The case schema of a command beyond resize and create: which keys its `[[case]]` tables
+hold, and the small validators every such schema is made of.
+
+A command module (toolkit/baseline/schemas/<command>.py) declares one `Schema`: its own
+keys, the `format` values it takes, and `build`, which reads the table through the
+validators here and returns the Case's fields. case_schema.parse_case checks what every
+case has (name, format, comment, unknown keys) and reports every problem of the table at
+once, as it does for resize and create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.model.sizes import SizeError, parse_size
+
+__all__ = ["Bad", "Schema", "choice", "flag", "size", "word", "words"]
+
+# Records one problem of the table being read (the caller prefixes file and case).
+Bad = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Schema:
+    keys: frozenset[str]  # the command's own keys (besides format, name and comment)
+    formats: frozenset[str]  # the `format` values a case may have
+    # The table -> the Case's fields: start_size, create_options and params (a dict; lists
+    # become tuples). Problems go to `bad`; the Case is not built when there is any.
+    build: Callable[[dict[str, Any], Bad], dict[str, Any]]
+    # Bytes the command's scratch file names add around the case name (rebase names its
+    # images `<format>-<case>-overlay.<format>`), so a case's longest name still fits.
+    name_room: int = 0
+
+
+def size(entry: dict[str, Any], key: str, bad: Bad, required: bool = True) -> str | None:
+    """A size string qemu-img accepts (`1M`), or None (absent and not required, or bad)."""
+    text = entry.get(key)
+    if text is None and not required:
+        return None
+    if not isinstance(text, str) or not text.strip():
+        bad(f'`{key}` must be a non-empty size string such as "1M"')
+        return None
+    try:
+        parse_size(text)
+    except SizeError as exc:
+        bad(f"{key} {text!r} is not a size qemu-img accepts: {exc}")
+        return None
+    return text
+
+
+def word(entry: dict[str, Any], key: str, bad: Bad, required: bool = True) -> str | None:
+    """A non-empty string without whitespace or '/' (it may reach argv or a file name)."""
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value) or "/" in value:
+        bad(f"`{key}` must be one word (no spaces, no '/'), got {value!r}")
+        return None
+    return value
+
+
+def words(
+    entry: dict[str, Any], key: str, bad: Bad, default: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """A list of strings (argv words); absent: `default`."""
+    value = entry.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        bad(f'`{key}` must be a list of strings, e.g. ["-u", "-F", "qcow2"]')
+        return default
+    return tuple(value)
+
+
+def choice(
+    entry: dict[str, Any], key: str, choices: tuple[str, ...], bad: Bad, required: bool = True
+) -> str | None:
+    value = entry.get(key)
+    if value is None and not required:
+        return None
+    if value not in choices:
+        bad(f"`{key}` must be one of {', '.join(choices)}, got {value!r}")
+        return None
+    return str(value)
+
+
+def flag(entry: dict[str, Any], key: str, bad: Bad) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        bad(f"`{key}` must be true or false")
+        return False
+    return value

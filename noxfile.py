@@ -51,24 +51,30 @@ def versions(session: nox.Session) -> None:
     _toolkit(session, "versions")
 
 
-@nox.session
-def generate_resize(session: nox.Session) -> None:
-    """Record create -> resize -> info baselines for every qemu-img version: the curated
-    matrix, then fuzz's findings into their own output type."""
-    _toolkit(session, "generate", "resize", "resize-discovered")
+# `nox -s generate_<command>`: every output type that records the command (its curated
+# types, then the types of its fuzz findings). A new command adds its line here.
+GENERATE = {
+    "resize": ("resize", "resize-discovered"),
+    "create": ("create", "create-discovered"),
+}
+
+
+def _generate(command: str, types: tuple[str, ...]) -> None:
+    def session(session: nox.Session) -> None:
+        _toolkit(session, "generate", *types)
+
+    session.__doc__ = f"Record every {command} output type ({', '.join(types)}) for every qemu-img."
+    nox.session(name=f"generate_{command}")(session)
+
+
+for _command, _types in GENERATE.items():
+    _generate(_command, _types)
 
 
 @nox.session
-def generate_create(session: nox.Session) -> None:
-    """Record create -> info baselines (the create matrix, then its findings)."""
-    _toolkit(session, "generate", "create", "create-discovered")
-
-
-@nox.session
-def images(session: nox.Session) -> None:
-    """Build the image corpus (curated_cases/images.toml) into the user cache and write
-    expected-outputs/images/manifest.json; `-- --check` only checks the manifest."""
-    _toolkit(session, "images", "build")
+def generate_all(session: nox.Session) -> None:
+    """Record every output type of every command."""
+    _toolkit(session, "generate", *(t for types in GENERATE.values() for t in types))
 
 
 @nox.session

@@ -60,7 +60,7 @@ def test_create_drift_between_versions_is_saved_and_replays(
         for case in saved:
             (key,) = re.findall(r"\[finding: ([^\]]+)\]", case.comment)
             replay = [run_case(case, b, CREATE, run_dir) for b in (old, new)]
-            assert key in {d.key for d in drift(replay)}, (case.name, key)
+            assert key in {d.key for d in drift(replay, ("create", "info"))}, (case.name, key)
             if key == "drift qcow2 info.stdout 5.2.0 | 11.1.3":  # the `children` block, from 10.0
                 before, after = (info_json(r.step("info")) for r in replay)
                 assert before is not None and after is not None
@@ -95,17 +95,33 @@ def test_planted_create_fault_is_caught_by_i1(
 
 
 @pytest.mark.qemu
-def test_create_refuses_the_candidate_and_resize_only_checks(
+def test_create_refuses_resize_only_checks(
     qemu_binaries: list[QemuBinary], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = ("--curated-cases", str(tmp_path))
-    code, _out, err = fuzz(capsys, "--candidate", str(qemu_binaries[-1].path), "--against",
-                           qemu_binaries[-1].version, *where)  # fmt: skip
-    assert code == 2 and "--candidate is resize-only" in err, err
     for inv in ("I2", "I3", "I4", "I5"):
         code, _out, err = fuzz(capsys, "--invariant", inv, *where)
         assert code == 2 and f"--invariant {inv} does not apply with --command create" in err
+        assert "its checks: I1, I6" in err, err
+    code, _out, err = fuzz(capsys, "--format", "bogus", *where)
+    assert code == 2 and "unknown --format bogus for --command create" in err, err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.qemu
+def test_create_is_differential_too(
+    qemu_binaries: list[QemuBinary], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any kind runs against a candidate: real qemu-img held to itself passes D1-D3 and I1."""
+    real = qemu_binaries[-1]
+    code, out, _err = fuzz(capsys, "--candidate", str(real.path), "--against", real.version,
+                           "--format", "qcow2", "--max-examples", "3", "--no-save",
+                           "--curated-cases", str(tmp_path))  # fmt: skip
+    assert code == 0, out
+    assert out.startswith(f"fuzz create: candidate {real.path} against qemu-img {real.version}")
+    for check in ("I1", "I6", "D1", "D2"):
+        assert re.search(rf"  {check} .*\s[1-9]\d* passed\s+0 failed", out), (check, out)
+    assert not re.search(r"  I[2-5] ", out), out
 
 
 @settings(max_examples=80, deadline=None, derandomize=True, database=None)

@@ -147,10 +147,10 @@ def test_i6_and_drift() -> None:
     verdict = i6_determinism(a, noisy)
     assert verdict.ok is False and "resize" in verdict.detail
     old = result(c, M, 1, M, version="5.2.0")
-    found = drift([old, a])
+    found = drift([old, a], ("create", "resize", "info"))
     keys = {d.key for d in found}
     assert "drift raw resize.rc 5.2.0 | 11.1.3" in keys
-    assert drift([a]) == []
+    assert drift([a], ("create", "resize", "info")) == []
 
 
 def test_i5_classification() -> None:

@@ -1,8 +1,9 @@
-"""`fuzz`: hypothesis-generated resize (or, with `--command create`, create) cases checked
-against invariants on real qemu-img.
+"""`fuzz`: hypothesis-generated cases of one command (`--command`, resize by default; each
+is a FuzzKind, toolkit/stages/fuzz/kinds.py) checked against invariants on real qemu-img.
 
 With `--candidate PATH --against V` it is differential: each example runs on the
-candidate and on real qemu-img V side by side (D1-D3, and I1-I6 on the candidate).
+candidate and on real qemu-img V side by side (D1-D3, and the kind's checks on the
+candidate).
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from pathlib import Path
 
 from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
-from toolkit.model.formats import FORMATS
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.candidate import candidate_binary
 from toolkit.render.fuzz import summary
 from toolkit.render.fuzz_live import LiveReport
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
-from toolkit.stages.fuzz.invariants import INVARIANTS, RESIZE_ONLY
+from toolkit.stages.fuzz.kinds import KINDS
 from toolkit.stages.fuzz.run import FuzzRequest, fuzz
 from toolkit.stages.fuzz.session import CHECKS, Budget
 
@@ -32,10 +32,12 @@ DEFAULT_SHRINK_TIME = 15.0
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "fuzz",
-        help="hypothesis-generated resize or create cases checked against invariants",
-        description="Generate resize (or, with --command create, create) cases with hypothesis, "
-        "run each on every selected qemu-img version through the same runner as generate, and "
-        "check invariants (I1-I6). Differences between versions are drift. Every finding is "
+        help="hypothesis-generated cases checked against invariants on real qemu-img",
+        description="Generate cases of one command with hypothesis (--command; resize by "
+        "default), run each on every selected qemu-img version through the same runner as "
+        "generate, and check the command's invariants ("
+        + "; ".join(f"{c}: {', '.join(k.invariants)}" for c, k in KINDS.items())
+        + "). Differences between versions are drift. Every finding is "
         "saved as a case to curated_cases/discovered/<command>.toml (never the curated matrix); "
         "`nox -s generate_<command>` records them in their own output type "
         "(<command>-discovered-info-json). With --candidate PATH --against V, each example also "
@@ -46,8 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     options.add_filter_options(p, with_cases=False)
     add = p.add_argument
     # fmt: off
-    add("--command", choices=("resize", "create"), default="resize",
-        help="what each example records: resize (default) or create (I1, I6 and drift)")
+    add("--command", choices=tuple(KINDS), default="resize",
+        help="the command each example records (default resize)")
     add("--invariant", dest="invariants", action="append", default=[], metavar="I",
         help=f"only this check (repeatable): {', '.join(CHECKS)} (D1-D3 need --candidate)")
     add("--max-examples", type=options.positive_int, default=None, metavar="N",
@@ -94,24 +96,22 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
         raise BadInput("--version does not apply with --candidate: use --against V")
     if args.candidate_names and not differential:
         raise BadInput("--candidate-name needs --candidate")
-    create = args.command == "create"
-    if create and differential:
-        raise BadInput("--candidate is resize-only for now: drop --command create, or "
-                       "run `fuzz --command create --version V ...` on real qemu-img")  # fmt: skip
-    default = [*INVARIANTS, *DIFFERENTIAL] if differential else list(INVARIANTS)
-    default = [i for i in default if not (create and i in RESIZE_ONLY)]
+    kind = KINDS[args.command]
+    default = [*kind.invariants, *(DIFFERENTIAL if differential else ())]
     selected = [i.upper() for i in args.invariants] or default
     unknown = [i for i in selected if i not in CHECKS]
     if unknown:
         raise BadInput(f"unknown --invariant {', '.join(unknown)}; known: {', '.join(CHECKS)}")
-    for i in (i for i in selected if create and i in RESIZE_ONLY):
-        raise BadInput(f"--invariant {i} does not apply with --command create: {RESIZE_ONLY[i]}")
+    for i in (i for i in selected if i not in default and i not in DIFFERENTIAL):
+        raise BadInput(f"--invariant {i} does not apply with --command {kind.command}: "
+                       f"{kind.why_not(i)}; its checks: {', '.join(kind.invariants)}")  # fmt: skip
     if not differential and set(selected) & set(DIFFERENTIAL):
         raise BadInput("--invariant D1-D3 compare a candidate with qemu-img: add --candidate "
                        "PATH --against V")  # fmt: skip
-    bad = [f for f in args.formats if f not in FORMATS]
+    bad = [f for f in args.formats if f not in kind.formats]
     if bad:
-        raise BadInput(f"unknown --format {', '.join(bad)}; known: {', '.join(sorted(FORMATS))}")
+        raise BadInput(f"unknown --format {', '.join(bad)} for --command {kind.command}; "
+                       f"known: {', '.join(sorted(kind.formats))}")  # fmt: skip
     save_to: Path = args.save_cases or findings.default_path(args.curated_cases, args.command)
     if save_to.exists() and not save_to.is_file():
         raise BadInput(f"--save-cases {save_to}: not a file")
@@ -122,7 +122,7 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
     else:  # the default goes under --curated-cases, made if missing (as generate's tree is)
         existing = next(p for p in (save_to.parent, *save_to.parent.parents) if p.exists())
         _check_writable_dir(existing, f"--curated-cases {args.curated_cases}")
-    return selected, tuple(dict.fromkeys(args.formats)) or tuple(FORMATS), save_to
+    return selected, tuple(dict.fromkeys(args.formats)) or kind.formats, save_to
 
 
 def _check_writable_dir(directory: Path, what: str) -> None:

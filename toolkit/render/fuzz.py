@@ -18,11 +18,13 @@ __all__ = ["example_text", "summary"]
 
 
 def example_text(ex: FuzzExample) -> str:
-    """An example in one line; a create case has only a format, a size and options."""
+    """An example in one line; a create case has only a format, a size and options, another
+    command's case its own data (Case.params) too."""
     c = ex.case
     text = f"{c.format} start={c.start_size!r}"
+    own = "".join(f" {k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in c.params)
     if c.end_spec is None:
-        return f"{text} options={list(c.create_options)}"
+        return f"{text} options={list(c.create_options)}{own}"
     return (f"{text} end={c.end_spec!r} options={list(c.create_options)} prealloc={c.prealloc}"
             f" shrink={c.shrink} size-string={ex.size_text!r}")  # fmt: skip
 
@@ -37,11 +39,12 @@ def summary(result: FuzzResult) -> str:
     rate = n / elapsed if elapsed else 0.0
     ref = session.reference
     if ref is not None:
-        add(f"fuzz resize: candidate {session.binaries[0].path} against qemu-img {ref.version}: "
+        add(f"fuzz {session.spec.command}: candidate {session.binaries[0].path} against "
+            f"qemu-img {ref.version}: "
             f"{n} examples in {elapsed:.1f} s: {rate:.1f} examples/s")  # fmt: skip
     else:
         on = plural(len(versions), "version")
-        add(f"fuzz {session.spec.name}: {plural(n, 'example')} on {on} "
+        add(f"fuzz {session.spec.command}: {plural(n, 'example')} on {on} "
             f"({', '.join(versions)}) in {elapsed:.1f} s: {rate:.1f} examples/s, "
             f"{rate * len(versions):.1f} version-examples/s")  # fmt: skip
     if session.stopped:
@@ -70,7 +73,7 @@ def summary(result: FuzzResult) -> str:
     for line in result.unrecordable:
         add(f"  not saved (generate could not record it): {line}")
     if saved and result.findings_type:
-        command = session.spec.name
+        command = session.spec.command
         cases = result.curated_cases
         where = "" if cases == Path("curated_cases") else f" --curated-cases {quote(str(cases))}"
         record = f"nox -s generate_{command}" if not where else \

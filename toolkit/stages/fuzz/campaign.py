@@ -36,7 +36,7 @@ from toolkit.qemu.store import user_cache_dir
 from toolkit.stages.fuzz import findings
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.explore import hypothesis_home
-from toolkit.stages.fuzz.invariants import INVARIANTS
+from toolkit.stages.fuzz.kinds import KINDS
 from toolkit.stages.fuzz.session import CHECKS, InvariantViolation, Session
 from toolkit.stages.fuzz.simplify import simplify_all
 from toolkit.stages.fuzz.strategies import FuzzExample, fuzz_examples
@@ -67,7 +67,8 @@ def campaign_test() -> Callable[..., None]:
     # a local scratch directory per worker (the database may be on a shared disk); a
     # later run sweeps it once this worker's pid is gone
     run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-"))
-    session = Session([candidate], [*INVARIANTS, *DIFFERENTIAL], 4, 60.0, run_dir, reference)
+    checks = [*KINDS["resize"].invariants, *DIFFERENTIAL]
+    session = Session([candidate], checks, 4, 60.0, run_dir, reference)
     session.collecting = False  # raise, so that HypoFuzz sees and shrinks each failure
 
     saved: set[str] = set()  # checks this worker has saved: shrink steps fail them again

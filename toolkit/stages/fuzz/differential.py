@@ -1,7 +1,7 @@
 """Differential fuzzing: a candidate's run of an example against real qemu-img's run of it.
 
-Both run FUZZ_SPEC through the one runner (session.py runs them side by side). A
-difference in outcome is a failure of one of three differential invariants:
+Both run the kind's steps (resize: FUZZ_SPEC) through the one runner (session.py runs
+them side by side). A difference in outcome is a failure of one of three differential invariants:
 
   D1 outcome  each step succeeded on both or was rejected on both (or ran on neither),
               and no step of the candidate printed past the capture cap or left processes
@@ -24,7 +24,7 @@ from typing import Any
 from toolkit.baseline.whitelist import mask
 from toolkit.model.records import CaseResult, StepResult
 from toolkit.model.rejections import reason_class
-from toolkit.stages.fuzz.invariants import Verdict, info_json
+from toolkit.stages.fuzz.invariants import Verdict, info_json, is_info_json
 
 __all__ = ["DIFFERENTIAL", "compare", "outcome", "reason_class"]
 
@@ -48,9 +48,10 @@ def _step_outcome(step: StepResult) -> str:
 
 
 def outcome(r: CaseResult) -> str:
-    """One line: each step's outcome, and the final virtual-size when info printed one."""
+    """One line: each step's outcome, and the final virtual-size when an info printed one."""
     parts = [f"{s.name} {_step_outcome(s)}" for s in r.steps]
-    info = info_json(r.step("info"))
+    last = [s for s in r.steps if is_info_json(s)][-1:]
+    info = info_json(last[0]) if last else None
     if info is not None:
         parts.append(f"virtual-size {info.get('virtual-size')}")
     return ", ".join(parts)
@@ -88,7 +89,7 @@ def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
     d2 = [
         d
         for c, r in pairs
-        if c.name.startswith("info") and _ok(c) and _ok(r)
+        if is_info_json(r) and _ok(c) and _ok(r)
         for d in [_info_difference(c, r, fmt)]
         if d
     ]
@@ -105,7 +106,7 @@ def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
         detail = f"{'; '.join(found)} ({both})" if found else ""
         return Verdict(inv, version, not found, detail)
 
-    info_pairs = any(c.name.startswith("info") and _ok(c) and _ok(r) for c, r in pairs)
+    info_pairs = any(is_info_json(r) and _ok(c) and _ok(r) for c, r in pairs)
     rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for r in real.steps)
     return [
         verdict("D1", d1),

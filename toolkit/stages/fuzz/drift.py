@@ -31,20 +31,21 @@ class Drift:
         return f"drift {self.format} {self.step}.{self.aspect} {groups}"
 
 
-def drift(results: Sequence[CaseResult]) -> list[Drift]:
-    """Differences between versions running the same case (one result per version)."""
+def drift(results: Sequence[CaseResult], steps: Sequence[str]) -> list[Drift]:
+    """Differences between versions running the same case (one result per version), on
+    each of `steps` that ran (the command's own steps, as its baselines record them)."""
     if len(results) < 2:
         return []
     if any(s.timed_out for r in results for s in r.steps):
         return []  # a step killed at --timeout says the host was slow, not how versions differ
     found = []
     ran = {s.name for s in results[0].steps}
-    for name in (n for n in ("create", "resize", "info") if n in ran):
-        steps = [(r.binary.version, r.step(name), r.case.format) for r in results]
+    for name in (n for n in steps if n in ran):
+        each = [(r.binary.version, r.step(name), r.case.format) for r in results]
         aspects = {
-            "rc": [(v, repr(s.return_code)) for v, s, _ in steps],
-            "stdout": [(v, masked_stdout(s, f)) for v, s, f in steps if s.ran],
-            "stderr": [(v, s.stderr) for v, s, _ in steps if s.ran],
+            "rc": [(v, repr(s.return_code)) for v, s, _ in each],
+            "stdout": [(v, masked_stdout(s, f)) for v, s, f in each if s.ran],
+            "stderr": [(v, s.stderr) for v, s, _ in each if s.ran],
         }
         for aspect, values in aspects.items():
             groups: dict[str, list[str]] = {}

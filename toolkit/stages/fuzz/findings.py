@@ -42,7 +42,7 @@ __all__ = [
 
 HEADER = """\
 # {Command} cases found by `python -m toolkit fuzz` (toolkit/stages/fuzz/findings.py): each
-# one failed an invariant (I1-I6) or showed drift between qemu-img versions. Same schema as
+# one failed an invariant (`fuzz --help`) or showed drift between qemu-img versions. Same schema as
 # ../{command}.toml. `nox -s generate_{command}` records them in their own output type
 # ({findings}: never the curated matrix); `python -m toolkit cases promote NAME` moves one
 # into {command}.toml. Edit freely: fuzz only appends, and skips findings already here.
@@ -73,13 +73,17 @@ def case_name(
     options: tuple[str, ...],
     prealloc: str | None,
     shrink: bool | None,
+    params: tuple[tuple[str, Any], ...] = (),
 ) -> str:
     """A filename-safe name: a readable summary plus a digest of the whole tuple.
 
     The digest makes distinct tuples get distinct names (None and "off" differ, option
-    order matters, as it does on qemu-img's command line).
+    order matters, as it does on qemu-img's command line). `params`, a command's own case
+    data (Case.params), joins the digest and the summary only when there is any, so a
+    resize or create case keeps its name.
     """
-    canon = json.dumps([fmt, start, end, list(options), prealloc, shrink])
+    whole: list[Any] = [fmt, start, end, list(options), prealloc, shrink]
+    canon = json.dumps([*whole, [[k, v] for k, v in params]] if params else whole)
     digest = hashlib.sha256(canon.encode()).hexdigest()[:10]
     parts = [NAME_PREFIX, fmt, _slug(start)]
     if end is not None:
@@ -90,6 +94,7 @@ def case_name(
         parts.append(f"prealloc-{prealloc}")
     if shrink is not None:
         parts.append("shrink" if shrink else "no-shrink")
+    parts += [_slug(f"{k}-{v}") for k, v in params if not isinstance(v, (list, tuple))]
     readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
     return f"{readable}-{digest}"
 
@@ -102,8 +107,9 @@ def _slug(text: str) -> str:
 
 
 def identity(case: Case) -> tuple[Any, ...]:
+    """What makes two cases the same case, whatever their names."""
     return (case.format, case.start_size, case.end_spec, case.create_options, case.prealloc,
-            case.shrink)  # fmt: skip
+            case.shrink, case.params)  # fmt: skip
 
 
 def grammar_case(text: str) -> Case | None:
@@ -203,7 +209,9 @@ def _validate(text: str, path: Path, spec: CommandSpec) -> None:
 def simplicity(case: Case) -> tuple[int, int, str]:
     """Smaller is easier to read in review: fewer options and flags, then fewer characters."""
     flags = len(case.create_options) + (case.prealloc is not None) + (case.shrink is not None)
-    return flags, len(case.start_size + (case.end_spec or "")), case.name
+    own = len(json.dumps(case.params)) if case.params else 0  # another command's case data
+    size = len(case.start_size + (case.end_spec or "")) + own
+    return flags, size, case.name
 
 
 def from_failure(invariant: str, name: str, case: Case, size_text: str,
@@ -211,7 +219,7 @@ def from_failure(invariant: str, name: str, case: Case, size_text: str,
     """An invariant failure: the example's case (for I5, a raw case resizing by the string)."""
     versions = ",".join(sorted({v.version for v in failed}, key=version_key))
     detail = failed[0].detail if failed else ""
-    if invariant == "I5":
+    if invariant == "I5":  # resize's grammar probe: the finding is the size string
         grammar = grammar_case(size_text)
         if grammar is None:
             return None

@@ -1,5 +1,6 @@
 """The fuzzer's invariants as small pure functions over CaseResults (drift.py: across versions).
 
+INVARIANTS names every kind's checks (kinds.py says which apply to which command).
 Resize results come from `FUZZ_SPEC`: create -> info-before -> resize -> info (the last two
 run whenever create succeeded, so a rejected resize is still followed by an info). Create
 results come from the create command's own steps (create -> info), as generate records
@@ -17,7 +18,7 @@ from typing import Any
 
 from toolkit.baseline.whitelist import mask
 from toolkit.model.info import info_object
-from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import CaseResult, StepResult
 from toolkit.model.rounding import created_size, resized_size
 from toolkit.model.sizes import EndSpec, SizeError, grammar_for, parse_end_spec, parse_size
@@ -27,7 +28,8 @@ __all__ = [
     "INVARIANTS",
     "RESIZE_ONLY",
     "Verdict",
-    "check_run",
+    "check_create",
+    "check_resize",
     "fingerprint",
     "i1_created_size",
     "i1_exact_size",
@@ -36,8 +38,8 @@ __all__ = [
     "i4_direction",
     "i6_determinism",
     "info_json",
+    "is_info_json",
     "masked_stdout",
-    "spec_for",
 ]
 
 # The resize command's own steps, plus an info before the resize; resize and the final
@@ -52,6 +54,7 @@ FUZZ_SPEC = replace(
         replace(_info, requires=("create",)),
     ),
 )
+# Every kind's checks by id (I6, determinism, applies to every kind: the session runs it).
 INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
               "I4": "direction", "I5": "grammar", "I6": "determinism"}  # fmt: skip
 # Why a check does not apply to `fuzz --command create` (it has no resize step).
@@ -62,11 +65,6 @@ RESIZE_ONLY = {
     "I5": "the grammar probe reads sizes through resize's parser (create's size argument "
     "goes through cvtnum, which the probe does not model)",
 }
-
-
-def spec_for(command: str) -> CommandSpec:
-    """The steps a fuzz example runs: FUZZ_SPEC for resize, the create command's own."""
-    return FUZZ_SPEC if command == "resize" else COMMANDS[command]
 
 
 @dataclass(frozen=True)
@@ -189,8 +187,15 @@ def fingerprint(r: CaseResult) -> tuple[tuple[Any, ...], ...]:
     )
 
 
+def is_info_json(step: StepResult) -> bool:
+    """`qemu-img info --output=json ...`, whatever the step is called (info, overlay_info)."""
+    return step.argv[1:2] == ("info",) and "--output=json" in step.argv
+
+
 def masked_stdout(step: StepResult, fmt: str) -> str:
-    info = info_json(step) if step.name.startswith("info") else None
+    """A step's stdout as runs compare it: an info's JSON after the whitelist (which masks
+    what varies between hosts and runs), anything else as printed."""
+    info = info_json(step) if is_info_json(step) else None
     return step.stdout if info is None else json.dumps(mask(info, fmt), sort_keys=True)
 
 
@@ -202,7 +207,9 @@ def i6_determinism(a: CaseResult, b: CaseResult) -> Verdict:
     return _verdict("I6", a, False, f"two runs of the same example: {diff}")
 
 
-def check_run(r: CaseResult) -> list[Verdict]:
-    if r.case.command == "create":  # the other checks are RESIZE_ONLY
-        return [i1_created_size(r)]
+def check_resize(r: CaseResult) -> list[Verdict]:
     return [i1_exact_size(r), i2_shrink_guard(r), i3_rejected_resize_safe(r), i4_direction(r)]
+
+
+def check_create(r: CaseResult) -> list[Verdict]:
+    return [i1_created_size(r)]  # the other checks are RESIZE_ONLY

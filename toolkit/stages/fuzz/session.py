@@ -1,10 +1,11 @@
-"""Fuzz: hypothesis-generated resize or create cases, checked against invariants on real qemu-img.
+"""Fuzz: hypothesis-generated cases of one command, checked against invariants on real qemu-img.
 
-Each example (a resize case and a raw size string, see strategies.py) runs through
-the one runner on every selected version as FUZZ_SPEC: create -> info-before -> resize ->
-info. I1-I4 are checked on each run, I6 on a second run of the same example, I5 on the
-size string (grammar.py). A create example runs the create command's steps (create ->
-info) through the same runner: I1 and I6 only (invariants.RESIZE_ONLY says why).
+What an example is and which checks apply is the command's FuzzKind (kinds.py). For
+resize, each example (a resize case and a raw size string, see strategies.py) runs
+through the one runner on every selected version as FUZZ_SPEC: create -> info-before ->
+resize -> info. I1-I4 are checked on each run, I6 on a second run of the same example,
+I5 on the size string (grammar.py). A create example runs the create command's steps
+(create -> info) through the same runner: I1 and I6 only (invariants.RESIZE_ONLY says why).
 With several versions, differences between them are drift:
 reported and saved, never failures. A violated invariant is raised inside the
 hypothesis test so hypothesis shrinks it; the last failing example per invariant (the
@@ -12,7 +13,7 @@ shrunk one) becomes a curated case (findings.py).
 
 Differential mode (`reference` set): the one binary is a candidate, and each example also
 runs on the reference (real qemu-img), side by side in the pool; D1-D3
-(differential.py) compare the two, and I1-I6 run on the candidate.
+(differential.py) compare the two, and the kind's checks run on the candidate.
 
 A slow candidate must not cost minutes of silence: `on_example` and `on_failure` report
 as the run goes, and a Budget bounds the run, checked at each example. In differential
@@ -44,7 +45,8 @@ from toolkit.qemu.runner import run_case
 from toolkit.stages.fuzz import differential, findings, grammar, invariants
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.drift import drift
-from toolkit.stages.fuzz.invariants import INVARIANTS, Verdict, spec_for
+from toolkit.stages.fuzz.invariants import INVARIANTS, Verdict
+from toolkit.stages.fuzz.kinds import kind
 
 if TYPE_CHECKING:
     from toolkit.stages.fuzz.strategies import FuzzExample
@@ -99,7 +101,8 @@ class Session:
                  timeout: float, run_dir: Path, reference: QemuBinary | None = None,
                  budget: Budget = Budget(), command: str = "resize") -> None:  # fmt: skip
         self.binaries, self.selected = list(binaries), set(selected)
-        self.spec = spec_for(command)  # the steps each example runs
+        self.kind = kind(command)
+        self.spec = self.kind.spec  # the steps each example runs
         self.reference, self.budget = reference, budget
         self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
@@ -181,11 +184,11 @@ class Session:
             b.version: self.pool.submit(
                 grammar.real_answer, b, example.size_text, self.run_dir, self.timeout
             )
-            for b in (self.binaries if "I5" in self.selected else [])
+            for b in (self.binaries if "I5" in self.selected and self.kind.grammar_probe else [])
         }
         results = [f.result() for f in runs]
         first, second = results[: len(self.binaries)], results[len(self.binaries) :]
-        verdicts = [v for r in first for v in invariants.check_run(r)]
+        verdicts = [v for r in first for v in self.kind.judge(r)]
         verdicts += [invariants.i6_determinism(a, b) for a, b in zip(first, second, strict=False)]
         if probes:
             v5, note = grammar.i5_grammar(
@@ -196,7 +199,7 @@ class Session:
             if note and (kept is None or len(note.text) < len(kept.text)):
                 self.notes[note.key] = note
         simple = findings.simplicity
-        for d in drift(first):
+        for d in drift(first, self.kind.drift_steps):
             kept_ex = self.drift.get(d.key)
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example

@@ -19,7 +19,7 @@ from toolkit.stages.fuzz.findings import simplicity
 from toolkit.stages.fuzz.invariants import Verdict
 from toolkit.stages.fuzz.strategies import FuzzExample, _validated
 
-__all__ = ["simplify", "simplify_all", "variants"]
+__all__ = ["VARIANTS", "simplify", "simplify_all", "variants"]
 
 ROUND = ("0", "512", "64k", "1M", "2M")
 
@@ -67,14 +67,20 @@ def variants(case: Case) -> Iterator[Case]:
             yield simpler
 
 
+# Each fuzz kind's simpler cases, by command; a kind without an entry keeps what
+# hypothesis found (a differential run then reports its example as first found).
+VARIANTS: dict[str, Callable[[Case], Iterator[Case]]] = {"resize": variants, "create": variants}
+
+
 def simplify(
     example: FuzzExample, still_fails: Callable[[FuzzExample], bool], deadline: float
 ) -> FuzzExample:
     """The simplest variant of `example` that still fails, within the deadline."""
-    best, improved = example, True
-    while improved and time.monotonic() < deadline:
+    simpler = VARIANTS.get(example.case.command)
+    best, improved = example, simpler is not None
+    while simpler is not None and improved and time.monotonic() < deadline:
         improved = False
-        for case in variants(best.case):
+        for case in simpler(best.case):
             if time.monotonic() >= deadline:
                 break
             candidate = FuzzExample(case, best.size_text)

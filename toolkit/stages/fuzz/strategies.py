@@ -1,4 +1,6 @@
-"""Hypothesis strategies for the fuzzer: resize and create cases, and raw size strings.
+"""Hypothesis strategies for the fuzzer: resize and create cases, raw size strings, and
+EXAMPLES, each fuzz kind's strategy by command (a kind of another command keeps its own
+strategies in a module of its own and adds its line here).
 
 Every case is built as a curated-case table and validated by `case_schema.parse_case`, so
 a generated case obeys the same schema, option allow-list and disk-economy caps as the
@@ -12,6 +14,7 @@ How examples are explored (profiles, database, shrinking): explore.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Context, Decimal
 
@@ -26,7 +29,15 @@ from toolkit.model.rounding import created_size
 from toolkit.model.sizes import GRAMMARS, SUFFIX_POWER, parse_size
 from toolkit.stages.fuzz.findings import case_name
 
-__all__ = ["FuzzExample", "create_cases", "fuzz_examples", "resize_cases", "size_strings", "spell"]
+__all__ = [
+    "EXAMPLES",
+    "FuzzExample",
+    "create_cases",
+    "fuzz_examples",
+    "resize_cases",
+    "size_strings",
+    "spell",
+]
 
 SUFFIXES = "bBkKmMgGtTpPeE"
 PREALLOCS: tuple[str | None, ...] = (None, *PREALLOC_MODES)
@@ -242,9 +253,23 @@ def size_strings(draw: st.DrawFn) -> str:
     return draw(st.text(alphabet=_ALPHABET, max_size=10))
 
 
+def _resize_examples(formats: tuple[str, ...]) -> st.SearchStrategy[FuzzExample]:
+    return st.builds(FuzzExample, resize_cases(formats), size_strings())
+
+
+def _create_examples(formats: tuple[str, ...]) -> st.SearchStrategy[FuzzExample]:
+    # no size string: I5 is resize-only (invariants.RESIZE_ONLY)
+    return st.builds(FuzzExample, create_cases(formats), st.just(""))
+
+
+# Each fuzz kind's examples (kinds.KINDS), by command: a strategy over the formats chosen.
+EXAMPLES: dict[str, Callable[[tuple[str, ...]], st.SearchStrategy[FuzzExample]]] = {
+    "resize": _resize_examples,
+    "create": _create_examples,
+}
+
+
 def fuzz_examples(
     formats: tuple[str, ...] = tuple(FORMATS), command: str = "resize"
 ) -> st.SearchStrategy[FuzzExample]:
-    if command == "create":  # no size string: I5 is resize-only (invariants.RESIZE_ONLY)
-        return st.builds(FuzzExample, create_cases(formats), st.just(""))
-    return st.builds(FuzzExample, resize_cases(formats), size_strings())
+    return EXAMPLES[command](formats)

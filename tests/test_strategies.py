@@ -25,13 +25,8 @@ from toolkit.model.sizes import (
 )
 from toolkit.stages.fuzz.explore import register_profiles
 from toolkit.stages.fuzz.findings import case_name
-from toolkit.stages.fuzz.strategies import (
-    PREALLOCS,
-    SUFFIXES,
-    resize_cases,
-    size_strings,
-    spell,
-)
+from toolkit.stages.fuzz.size_strings import SUFFIXES, size_strings, spell
+from toolkit.stages.fuzz.strategies import PREALLOCS, resize_cases
 
 register_profiles()
 

@@ -40,6 +40,7 @@ __all__ = [
     "findings_type",
     "plan_for",
     "preallocation_mode",
+    "types_named",
 ]
 
 # Findings live apart from the curated matrix: curated_cases/discovered/<command>.toml.
@@ -74,3 +75,11 @@ def family(command: str) -> tuple[CommandSpec, ...]:
     (`generate resize` records both; `commit` is `commit-overlay` and `commit-backing`)."""
     curated = [s for s in CURATED if s.command == command]
     return (*curated, *(COMMANDS[s.name + FINDINGS_SUFFIX] for s in curated if s.command in FUZZED))
+
+
+def types_named(name: str) -> tuple[CommandSpec, ...]:
+    """What a TYPE on the command line names: the output type of that name, or else every
+    curated type of the command (`commit`: commit-overlay and commit-backing). Empty: none."""
+    if name in COMMANDS:
+        return (COMMANDS[name],)
+    return tuple(s for s in CURATED if s.command == name)

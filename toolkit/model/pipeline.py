@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from toolkit.model.commands.commit import COMMIT_BACKING, COMMIT_OVERLAY
+from toolkit.model.commands.rebase import REBASE
 from toolkit.model.commands.resize import (
     CREATE,
     CREATE_STEP,
@@ -60,7 +62,7 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE)
+CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, REBASE, COMMIT_OVERLAY, COMMIT_BACKING)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.

@@ -56,6 +56,8 @@ def versions(session: nox.Session) -> None:
 GENERATE = {
     "resize": ("resize", "resize-discovered"),
     "create": ("create", "create-discovered"),
+    "rebase": ("rebase",),
+    "commit": ("commit",),  # commit-overlay and commit-backing, from one run of each case
 }
 
 

@@ -234,9 +234,138 @@ def create_meta(target: str, case: str, meta: dict[str, Any]) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------ rebase and commit
+
+
+# instar tests/test_rebase.py REBASE_CASES: (case, overlay size, new backing size or None
+# for a detach, rebase flags).
+REBASE_CASES: dict[str, list[tuple[str, str, str | None, list[str]]]] = {
+    "qcow2": [
+        ("1M-unsafe-to-default-parent", "1M", "1M", ["-u", "-F", "qcow2"]),
+        ("1M-unsafe-to-larger-parent", "1M", "64M", ["-u", "-F", "qcow2"]),
+        ("1M-unsafe-detach", "1M", None, ["-u"]),
+        ("64M-unsafe-to-default-parent", "64M", "64M", ["-u", "-F", "qcow2"]),
+        ("1M-safe-to-default-parent", "1M", "1M", ["-F", "qcow2"]),
+        ("1M-safe-detach", "1M", None, []),
+    ],
+}
+# instar tests/test_commit.py COMMIT_CASES: (case, overlay size, explicit base or None,
+# seed spec or None).
+COMMIT_CASES: dict[str, list[tuple[str, str, str | None, str | None]]] = {
+    "qcow2": [
+        ("1M-empty-implicit", "1M", None, None),
+        ("1M-empty-explicit", "1M", "base.qcow2", None),
+        ("64M-empty-implicit", "64M", None, None),
+        ("1M-seeded-implicit", "1M", None, "seed-64k"),
+        ("1M-seeded-explicit", "1M", "base.qcow2", "seed-64k"),
+        ("64M-seeded-implicit", "64M", None, "seed-64k"),
+    ],
+    "vmdk": [
+        ("1M-empty-explicit", "1M", "base.vmdk", None),
+        ("1M-seeded-explicit", "1M", "base.vmdk", "seed-64k"),
+    ],
+}
+
+
+def _info(path: Path, problems: list[str]) -> dict[str, Any]:
+    """A baseline's stdout as the harness's assert_info_equivalent loads it (json.loads)."""
+    data = load_json(path, problems)
+    if not isinstance(data, dict):
+        problems.append(f"{path}: not an info JSON object")
+        return {}
+    return data
+
+
+def _skips(meta: Any, keys: Iterable[str]) -> bool:
+    """The harness skips a case whose meta is missing or has a non-zero return code."""
+    return not isinstance(meta, dict) or any(meta.get(k, 0) != 0 for k in keys)
+
+
+def rebase_reader(root: Path, host: tuple[int, int, int]) -> list[str]:
+    """instar tests/test_rebase.py: the version dir by `_pick_baseline_version_dir`, the
+    tripwire, `rebase_return_code` and `info_return_code`, and the baseline as
+    assert_info_equivalent compares it: the overlay is `$FILENAME`, the new backing file
+    `$NEXT` (the harness replaces only str(base) and str(new) in its own output) and its
+    relative name literal."""
+    cases = {t: [c[0] for c in cs] for t, cs in REBASE_CASES.items()}
+    problems: list[str] = []
+    for target, d in version_dirs(root, "rebase-info-json", cases, host).items():
+        problems += case_set_problems(d, cases[target])
+        for name, _size, backing, _flags in REBASE_CASES[target] if d is not None else ():
+            meta = load_json(d / f"{name}.meta.json", problems)
+            for key in ("rebase_return_code", "info_return_code"):
+                if isinstance(meta, dict) and key not in meta:
+                    problems.append(f"{d / name}: lacks {key}")
+            if _skips(meta, ("rebase_return_code", "info_return_code")):
+                continue
+            info = _info(d / f"{name}.stdout.txt", problems)
+            want = {"filename": "$FILENAME", "backing-filename": None,
+                    "full-backing-filename": None}  # fmt: skip
+            if backing is not None:
+                want["backing-filename"] = f"{target}-{name}-next.{target}"
+                want["full-backing-filename"] = "$NEXT"
+            for key, value in want.items():
+                if info.get(key) != value:
+                    problems.append(f"{d / name}: {key} {info.get(key)!r} != {value!r}")
+    return problems
+
+
+def commit_dirs(
+    root: Path, target: str, host: tuple[int, int, int]
+) -> tuple[Path | None, Path | None]:
+    """instar tests/test_commit.py `_baseline_dirs`: both roots must exist; the version is
+    chosen among the overlay root's names and indexes both trees."""
+    overlay_root = root / "commit-overlay-info-json" / target
+    backing_root = root / "commit-backing-info-json" / target
+    if not overlay_root.exists() or not backing_root.exists():
+        return None, None
+    names = [p.name for p in overlay_root.iterdir() if p.is_dir()]
+    if not names:
+        return None, None
+    chosen = select_version_match(names, host)
+    if chosen is None:
+        chosen = sorted(names, key=lambda n: tuple(int(p) for p in n.split(".")))[-1]
+    return overlay_root / chosen, backing_root / chosen
+
+
+COMMIT_KEYS = ("commit_return_code", "overlay_info_return_code", "backing_info_return_code")
+
+
+def commit_reader(root: Path, host: tuple[int, int, int]) -> list[str]:
+    """instar tests/test_commit.py: the tripwire on the overlay's version dir, the three
+    return codes (from the overlay's meta only), and both baselines as compared: the
+    overlay's `filename` is `$FILENAME` and its backing file `$BASE` (named `base.<ext>`),
+    the backing baseline's `filename` is `$BASE` (tmp_path=None: nothing else is put back)."""
+    problems: list[str] = []
+    for target, cases in COMMIT_CASES.items():
+        overlay, backing = commit_dirs(root, target, host)
+        if overlay is None or backing is None:
+            problems.append(f"{target}: no version directory in both commit trees")
+            continue
+        problems += case_set_problems(overlay, [c[0] for c in cases])
+        for name, *_ in cases:
+            meta = load_json(overlay / f"{name}.meta.json", problems)
+            problems += [f"{overlay / name}: lacks {k}" for k in COMMIT_KEYS
+                         if isinstance(meta, dict) and k not in meta]  # fmt: skip
+            if _skips(meta, COMMIT_KEYS):
+                continue
+            top = _info(overlay / f"{name}.stdout.txt", problems)
+            bottom = _info(backing / f"{name}.stdout.txt", problems)
+            want = [(overlay, top, "filename", "$FILENAME"),
+                    (overlay, top, "full-backing-filename", "$BASE"),
+                    (overlay, top, "backing-filename", f"base.{target}"),
+                    (backing, bottom, "filename", "$BASE")]  # fmt: skip
+            for d, info, key, value in want:
+                if info.get(key) != value:
+                    problems.append(f"{d / name}: {key} {info.get(key)!r} != {value!r}")
+    return problems
+
+
 CONTRACTS: dict[str, Reader] = {
     "resize-info-json": per_target_reader("resize-info-json", RESIZE_CASES, resize_mirror),
     "create-info-json": per_target_reader(
         "create-info-json", CREATE_CASES, create_meta, needs_map=True
     ),
+    "rebase-info-json": rebase_reader,
+    "commit-overlay-info-json": commit_reader,  # reads commit-backing-info-json too
 }

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from consumer import (
+    COMMIT_CASES,
     CONTRACTS,
     CREATE_CASES,
+    REBASE_CASES,
     RESIZE_CASES,
     parse_qemu_version,
     select_version_match,
@@ -43,6 +45,8 @@ HOSTS = {
 def test_case_sets_are_the_harness_s() -> None:
     assert sum(map(len, RESIZE_CASES.values())) == 41
     assert sum(map(len, CREATE_CASES.values())) == 36
+    assert {t: len(c) for t, c in REBASE_CASES.items()} == {"qcow2": 6}
+    assert {t: len(c) for t, c in COMMIT_CASES.items()} == {"qcow2": 6, "vmdk": 2}
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))
@@ -54,7 +58,11 @@ def test_the_committed_tree_meets_the_contract(output_type: str, host: str) -> N
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))
-@pytest.mark.parametrize("output_type", ["resize-info-json", "create-info-json"])
+@pytest.mark.parametrize(
+    "output_type",
+    ["resize-info-json", "create-info-json", "rebase-info-json", "commit-overlay-info-json",
+     "commit-backing-info-json"],
+)  # fmt: skip
 def test_our_selection_is_the_harness_s_pick(output_type: str, host: str) -> None:
     """`profiles --for` / select_baseline answer what the harness's own picker reads."""
     vmap = json.loads((TREE / output_type / "version-map.json").read_text())
@@ -70,6 +78,26 @@ def copy(tmp_path: Path) -> Path:
     """The committed trees, to plant a defect in."""
     for t in ("create-info-json", "resize-info-json"):
         shutil.copytree(TREE / t, tmp_path / t)
+    return tmp_path
+
+
+@pytest.fixture
+def rebase_copy(tmp_path: Path) -> Path:
+    """The committed rebase tree (its version directories only), to plant a defect in."""
+    return _copy_versions(tmp_path, "rebase-info-json")
+
+
+@pytest.fixture
+def commit_copy(tmp_path: Path) -> Path:
+    """Both committed commit trees (their version directories only)."""
+    return _copy_versions(tmp_path, "commit-overlay-info-json", "commit-backing-info-json")
+
+
+def _copy_versions(tmp_path: Path, *types: str) -> Path:
+    for t in types:
+        for target in (TREE / t).iterdir():
+            if target.is_dir() and target.name != "profiles":
+                shutil.copytree(target, tmp_path / t / target.name)
     return tmp_path
 
 
@@ -136,3 +164,77 @@ def test_picking_by_major_minor_breaks_it(monkeypatch: pytest.MonkeyPatch) -> No
         test_our_selection_is_the_harness_s_pick(
             "create-info-json", "qemu-img version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
         )
+
+
+def test_a_rebase_case_missing_from_the_chosen_version_breaks_it(rebase_copy: Path) -> None:
+    d = rebase_copy / "rebase-info-json" / "qcow2" / "7.2.22"
+    (d / "1M-safe-detach.stdout.txt").unlink()
+    problems = CONTRACTS["rebase-info-json"](rebase_copy, HOST)
+    assert problems[0] == f"{d}: cases ['1M-safe-detach'] differ from the harness's"
+
+
+def test_a_rebase_meta_without_its_return_code_breaks_it(rebase_copy: Path) -> None:
+    d = rebase_copy / "rebase-info-json" / "qcow2" / "7.2.22"
+    meta = json.loads((d / "1M-unsafe-detach.meta.json").read_text())
+    meta["rebase_rc"] = meta.pop("rebase_return_code")
+    (d / "1M-unsafe-detach.meta.json").write_text(json.dumps(meta))
+    assert CONTRACTS["rebase-info-json"](rebase_copy, HOST) == [
+        f"{d / '1M-unsafe-detach'}: lacks rebase_return_code"
+    ]
+
+
+def test_a_rebase_baseline_with_an_absolute_or_placeholder_backing_name_breaks_it(
+    rebase_copy: Path,
+) -> None:
+    """backing-filename is the relative name rebase was given, literally: the harness does not
+    put its own path back into it."""
+    d = rebase_copy / "rebase-info-json" / "qcow2" / "7.2.22"
+    path = d / "1M-unsafe-to-larger-parent.stdout.txt"
+    info = json.loads(path.read_text())
+    info["backing-filename"] = "$NEXT"
+    path.write_text(json.dumps(info))
+    assert CONTRACTS["rebase-info-json"](rebase_copy, HOST) == [
+        f"{d / '1M-unsafe-to-larger-parent'}: backing-filename '$NEXT' != "
+        "'qcow2-1M-unsafe-to-larger-parent-next.qcow2'"
+    ]
+
+
+def test_a_commit_meta_key_broken_in_the_overlay_tree_breaks_it(commit_copy: Path) -> None:
+    d = commit_copy / "commit-overlay-info-json" / "vmdk" / "7.2.22"
+    meta = json.loads((d / "1M-seeded-explicit.meta.json").read_text())
+    del meta["backing_info_return_code"]
+    (d / "1M-seeded-explicit.meta.json").write_text(json.dumps(meta))
+    assert CONTRACTS["commit-overlay-info-json"](commit_copy, HOST) == [
+        f"{d / '1M-seeded-explicit'}: lacks backing_info_return_code"
+    ]
+
+
+def test_a_commit_case_missing_from_the_overlay_tree_breaks_it(commit_copy: Path) -> None:
+    d = commit_copy / "commit-overlay-info-json" / "qcow2" / "7.2.22"
+    for suffix in (".stdout.txt", ".meta.json"):
+        (d / f"64M-seeded-implicit{suffix}").unlink()
+    problems = CONTRACTS["commit-overlay-info-json"](commit_copy, HOST)
+    assert problems[0] == f"{d}: cases ['64M-seeded-implicit'] differ from the harness's"
+
+
+def test_commit_trees_with_other_version_dirs_break_it(commit_copy: Path) -> None:
+    """The version is chosen among the overlay tree's names and read in both: a backing tree
+    without it fails; a missing backing tree finds no baselines at all."""
+    shutil.rmtree(commit_copy / "commit-backing-info-json" / "vmdk" / "7.2.22")
+    problems = CONTRACTS["commit-overlay-info-json"](commit_copy, HOST)
+    assert problems and all("commit-backing-info-json/vmdk/7.2.22/" in p for p in problems)
+    shutil.rmtree(commit_copy / "commit-backing-info-json")
+    assert CONTRACTS["commit-overlay-info-json"](commit_copy, HOST) == [
+        "qcow2: no version directory in both commit trees",
+        "vmdk: no version directory in both commit trees",
+    ]
+
+
+def test_a_backing_baseline_named_as_the_overlay_breaks_it(commit_copy: Path) -> None:
+    """The harness compares the backing baseline with tmp_path=None: its `filename` must be
+    `$BASE` already ($FILENAME is the overlay's placeholder)."""
+    d = commit_copy / "commit-backing-info-json" / "qcow2" / "10.0.2"
+    path = d / "1M-empty-implicit.stdout.txt"
+    path.write_text(path.read_text().replace('"$BASE"', '"$FILENAME"'))
+    problems = CONTRACTS["commit-overlay-info-json"](commit_copy, (10, 0, 2))
+    assert problems == [f"{d / '1M-empty-implicit'}: filename '$FILENAME' != '$BASE'"]

@@ -35,6 +35,7 @@ def test_the_shipped_entries() -> None:
             True,
         ),
         ("vmdk-cid", ("format-specific", "data", "cid"), ["vmdk"], False),
+        ("vmdk-parent-cid", ("format-specific", "data", "parent-cid"), ["vmdk"], False),
         ("vhdx-guid", ("format-specific", "data", "*guid*"), ["vhdx"], False),
         ("snapshot-date", ("snapshots", "*", "date-*"), [], False),
         ("tool-version", ("format-specific", "data", "*version*"), ["vhd", "vhdx", "vmdk"], False),
@@ -84,7 +85,7 @@ def test_mask_qcow2() -> None:
 @pytest.mark.parametrize(
     ("fmt", "data"),
     [
-        ("vmdk", {"cid": M, "parent-cid": 9, "file-guid": "g", "tool-version": M}),
+        ("vmdk", {"cid": M, "parent-cid": M, "file-guid": "g", "tool-version": M}),
         ("vhdx", {"cid": 7, "parent-cid": 9, "file-guid": M, "tool-version": M}),
     ],
 )
@@ -111,6 +112,7 @@ def test_matching_entry() -> None:
     assert hit(["children", 0, "info"], "raw") is None
     assert hit(["format-specific", "data", "cid"], "vmdk") == "vmdk-cid"
     assert hit(["format-specific", "data", "cid"], "qcow2") is None
+    assert hit(["format-specific", "data", "parent-cid"], "vmdk") == "vmdk-parent-cid"
     assert hit(["format-specific", "data", "tool-version"], "vhdx") == "tool-version"
     assert hit(["format-specific", "data", "log-guid"], "vhdx") == "vhdx-guid"
     assert hit(["format-specific", "data", "tool-version"], "vhd") == "tool-version"

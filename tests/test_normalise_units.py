@@ -78,7 +78,8 @@ def test_normalise_applies_every_filter_image_first(linked: tuple[Path, Path]) -
     text = f"instar: {real}/case/img and {link}/case/f, via /opt/q/bin/qemu-img-7\n"
     assert n.normalise(text, ctx) == "qemu-img: $FILENAME and $TEST_DIR/f, via qemu-img\n"
     assert n.normalise("", ctx) == ""
-    order = (n.filter_image_path, n.filter_test_dir, n.filter_qemu_img, n.filter_program_name)
+    order = (n.filter_image_path, n.filter_test_dir, n.filter_qemu_img, n.filter_program_name,
+             n.filter_qemu_io_timing)  # fmt: skip
     assert order == n.NORMALISERS
 
 
@@ -101,3 +102,24 @@ def test_assert_no_leak(linked: tuple[Path, Path]) -> None:
     assert os.path.realpath(link) == str(real)
     # the root has no name: an empty needle is no leak
     n.assert_no_leak("no path here", n.PathContext(Path("/i"), Path("/c"), Path("/"), ()), "x")
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "64 KiB, 1 ops; 00.00 sec (37.221 MiB/sec and 595.5320 ops/sec)",
+        "64 KiB, 1 ops; 0:01:02.34 (1.5 KiB/sec and 0.0160 ops/sec)",
+        "512 bytes, 1 ops; 00.00 sec (inf bytes/sec and inf ops/sec)",
+    ],
+)
+def test_qemu_io_timing_is_iotests_fixed_text(report: str, tmp_path: Path) -> None:
+    """qemu-io's report after a write: its time and rates change every run (iotests'
+    _filter_qemu_io); the byte count before it and the `wrote` line stay."""
+    text = f"wrote 65536/65536 bytes at offset 0\n{report}\n"
+    size = report.split(",")[0]
+    assert n.normalise(text, _ctx(tmp_path)) == (
+        f"wrote 65536/65536 bytes at offset 0\n{size}, "
+        "X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)\n"
+    )
+    plain = "no report here: 5 ops/sec is prose"
+    assert n.filter_qemu_io_timing(plain, _ctx(tmp_path)) == plain

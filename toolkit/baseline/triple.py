@@ -94,10 +94,12 @@ def build_meta(result: CaseResult, spec: CommandSpec) -> dict[str, Any]:
         n = step.name
         meta[f"{n}_argv"] = list(step.argv)
         meta[f"{n}_return_code"] = step.return_code
-        meta[f"{n}_stdout_bytes"] = step.stdout_bytes
         meta[f"{n}_stderr_bytes"] = step.stderr_bytes
         meta[f"{n}_timed_out"] = step.timed_out
-        if n != spec.artefact:
+        kept = spec.stdout_keys(n)
+        if kept:
+            meta[f"{n}_stdout_bytes"] = step.stdout_bytes
+        if "stdout" in kept:
             # e.g. create's "Formatting '$FILENAME', fmt=..." line: every version's defaults.
             meta[f"{n}_stdout"] = step.stdout if step.ran else None
     if spec.return_code_of is not None:
@@ -136,8 +138,11 @@ def meta_schema(spec: CommandSpec, steps: tuple[str, ...]) -> Any:
         base["required"].append(key)
     for name in steps:
         for key, sub in step_props.items():
-            # the artefact's stdout is the .stdout.txt file itself, not a meta key.
-            if key != "stdout" or name != spec.artefact:
+            # the artefact's stdout is the .stdout.txt file itself, not a meta key; a
+            # stdout another type of the pipeline records is not repeated either.
+            if not key.startswith("stdout") or key in spec.stdout_keys(name):
+                if key == "argv":  # argv[0] is the step's own program
+                    sub = {**sub, "prefixItems": [{"const": spec.step(name).program}]}
                 base["properties"][f"{name}_{key}"] = sub
                 base["required"].append(f"{name}_{key}")
     return base

@@ -13,11 +13,12 @@ from toolkit.baseline import guard
 from toolkit.baseline.cases import case_file
 from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED
-from toolkit.model.pipeline import COMMANDS
+from toolkit.model.pipeline import CommandSpec
 from toolkit.render.generate import commit_hint, summary
 from toolkit.render.progress import progress_bar
 from toolkit.render.words import plural
-from toolkit.stages.generate import check_commit, commit_tree, generate
+from toolkit.stages.generate import generate
+from toolkit.stages.git_commit import check_commit, commit_tree
 
 __all__ = ["register", "run"]
 
@@ -27,15 +28,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "generate",
         help="run curated cases (or findings) on every qemu-img; write baselines",
         description="Run each output type's cases on every qemu-img and write its baselines. "
-        "TYPE is a curated matrix (resize, create) or its fuzz findings (resize-discovered, "
-        "create-discovered), each recorded in an output type of its own.",
+        "TYPE is a curated matrix (resize, create, rebase, ...) or its fuzz findings "
+        "(resize-discovered, create-discovered), each recorded in an output type of its own; "
+        "a command's name records all its types (commit: commit-overlay and commit-backing, "
+        "from one run of each case).",
     )
     p.add_argument(
         "commands",
         nargs="+",
         type=options.type_name,
         metavar="TYPE",
-        help=f"which output types to record ({', '.join(sorted(COMMANDS))})",
+        help=f"which output types to record ({', '.join(options.type_names())})",
     )
     options.add_tree_options(p)
     options.add_filter_options(p)
@@ -47,7 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)]
+    specs = resolve.types_of(args.commands)
     known, chosen = resolve.select_cases(args, specs)
     for spec in chosen:  # bad input in the tree: before any discovery
         guard.prepare(args.expected_outputs, spec)
@@ -55,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
             check_commit(args.expected_outputs / spec.output_type)
     binaries = resolve.find_binaries(args) if chosen else []
     code, changed = 0, []
+    done: set[CommandSpec] = set()
     for spec in specs:
+        if spec in done:
+            continue
         if not known[spec]:
             print(f"generate {spec.name}: no findings to record "
                   f"({case_file(args.curated_cases, spec)} holds none; `nox -s fuzz` saves "
@@ -65,20 +71,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"generate {spec.name}: the selection (--format, --case) matches none of its "
                   "cases")  # fmt: skip
             continue
-        s = generate(spec, chosen[spec], binaries, args.expected_outputs, args.jobs,
-                     args.timeout, progress_bar, known=known[spec],
-                     fixes=resolve.fixes(args))  # fmt: skip
-        print(summary(s), end="")
-        for line in s.unrepaired:
-            options.warn(f"unfinished triple left by a killed run, not in this selection: {line}")
-        if s.refused:
-            print(f"error: {plural(len(s.refused), 'run')} of {spec.name} not recorded (verify "
-                  "would reject them):\n  " + "\n  ".join(s.refused), file=sys.stderr)  # fmt: skip
-            code = EXIT_FAILED
-        if s.written and args.commit and commit_tree(s.tree, s.versions):
-            print(f"committed {s.tree}")
-        elif s.written and not args.commit:
-            changed.append((str(s.tree), spec.name))
+        # Types of one pipeline selected with the same cases (commit's two) share its runs.
+        together = [t for t in specs if t == spec or (
+            spec.pipeline and (t.pipeline, t.findings_of) == (spec.pipeline, spec.findings_of)
+            and chosen.get(t) == chosen[spec])]  # fmt: skip
+        done.update(together)
+        for s in generate(together, chosen[spec], binaries, args.expected_outputs, args.jobs,
+                          args.timeout, progress_bar, known=known[spec],
+                          fixes=resolve.fixes(args)):  # fmt: skip
+            print(summary(s), end="")
+            for line in s.unrepaired:
+                options.warn(f"unfinished triple left by a killed run, not in this selection: "
+                             f"{line}")  # fmt: skip
+            if s.refused:
+                print(f"error: {plural(len(s.refused), 'run')} of {s.spec.name} not recorded "
+                      "(verify would reject them):\n  " + "\n  ".join(s.refused),
+                      file=sys.stderr)  # fmt: skip
+                code = EXIT_FAILED
+            if s.written and args.commit and commit_tree(s.tree, s.versions):
+                print(f"committed {s.tree}")
+            elif s.written and not args.commit:
+                changed.append((str(s.tree), s.spec.name))
     versions = ", ".join(b.version for b in binaries)
     if changed:
         print(commit_hint(changed, versions), end="")

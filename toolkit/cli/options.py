@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
-from toolkit.model.pipeline import COMMANDS
+from toolkit.model.pipeline import COMMANDS, CURATED, types_named
 from toolkit.render.printable import printable
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "positive_int",
     "timeout_seconds",
     "type_name",
+    "type_names",
     "warn",
 ]
 
@@ -68,11 +69,18 @@ def timeout_seconds(text: str) -> float:
     return value
 
 
+def type_names() -> list[str]:
+    """What a TYPE may be: an output type's name, or a command's whose types have other
+    names (`commit`: commit-overlay and commit-backing)."""
+    return [*COMMANDS, *dict.fromkeys(s.command for s in CURATED if s.command not in COMMANDS)]
+
+
 def type_name(text: str) -> str:
-    """argparse type of an output type's name (`resize`, `resize-discovered`, ...)."""
-    if text not in COMMANDS:
+    """argparse type of an output type's name (`resize`, `resize-discovered`, ...), or of a
+    command that names its types (`commit`; toolkit.cli.resolve.types_of expands it)."""
+    if not types_named(text):
         raise argparse.ArgumentTypeError(
-            f"unknown output type {text!r}; known: {', '.join(COMMANDS)}"
+            f"unknown output type {text!r}; known: {', '.join(type_names())}"
         )
     return text
 

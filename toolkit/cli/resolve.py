@@ -12,11 +12,11 @@ from toolkit.baseline import cases
 from toolkit.cli.options import CURATED_CASES, EXPECTED_OUTPUTS, warn
 from toolkit.model.advice import Fixes
 from toolkit.model.errors import BadInput
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.pipeline import CommandSpec, types_named
 from toolkit.model.records import Case, QemuBinary
 from toolkit.qemu.discovery import discover, select_binaries, store_builds
 
-__all__ = ["discover_binaries", "find_binaries", "fixes", "select_cases"]
+__all__ = ["discover_binaries", "find_binaries", "fixes", "select_cases", "types_of"]
 
 
 def fixes(args: argparse.Namespace) -> Fixes:
@@ -59,6 +59,11 @@ def find_binaries(args: argparse.Namespace, allow_provision: bool = True) -> lis
             "--qemu-img PATH (repeatable) or --binaries DIR"
         )
     return select_binaries(found, args.versions) if args.versions else found
+
+
+def types_of(names: list[str]) -> list[CommandSpec]:
+    """The output types TYPE arguments name, each once, in order (`commit`: both of its)."""
+    return list(dict.fromkeys(spec for name in names for spec in types_named(name)))
 
 
 def select_cases(

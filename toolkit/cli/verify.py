@@ -135,13 +135,13 @@ def _validate(args: argparse.Namespace) -> None:
     if not (args.offline or args.update):  # --update writes mismatches into the tree instead
         output_dir(args.obtained, "--obtained")  # where mismatches go: checked before the runs
     if args.update:  # it writes into the tree, as generate does: the writers' checks first
-        for spec in [COMMANDS[c] for c in args.commands] or _present(args):
+        for spec in resolve.types_of(args.commands) or _present(args):
             guard.prepare(args.expected_outputs, spec)
 
 
 def run(args: argparse.Namespace) -> int:
     _validate(args)
-    specs = [COMMANDS[c] for c in dict.fromkeys(args.commands)] or _present(args)
+    specs = resolve.types_of(args.commands) or _present(args)
     known, chosen = resolve.select_cases(args, specs)
     mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
     binaries = resolve.discover_binaries(args) if mode == "online" else []

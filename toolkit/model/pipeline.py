@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from toolkit.model.commands.commit import COMMIT_BACKING, COMMIT_OVERLAY
+from toolkit.model.commands.rebase import REBASE
 from toolkit.model.commands.resize import (
     CREATE,
     CREATE_STEP,
@@ -40,6 +42,7 @@ __all__ = [
     "findings_type",
     "plan_for",
     "preallocation_mode",
+    "types_named",
 ]
 
 # Findings live apart from the curated matrix: curated_cases/discovered/<command>.toml.
@@ -59,7 +62,7 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE)
+CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, REBASE, COMMIT_OVERLAY, COMMIT_BACKING)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.
@@ -74,3 +77,11 @@ def family(command: str) -> tuple[CommandSpec, ...]:
     (`generate resize` records both; `commit` is `commit-overlay` and `commit-backing`)."""
     curated = [s for s in CURATED if s.command == command]
     return (*curated, *(COMMANDS[s.name + FINDINGS_SUFFIX] for s in curated if s.command in FUZZED))
+
+
+def types_named(name: str) -> tuple[CommandSpec, ...]:
+    """What a TYPE on the command line names: the output type of that name, or else every
+    curated type of the command (`commit`: commit-overlay and commit-backing). Empty: none."""
+    if name in COMMANDS:
+        return (COMMANDS[name],)
+    return tuple(s for s in CURATED if s.command == name)

@@ -32,12 +32,19 @@ __all__ = [
     "CommandSpec",
     "Plan",
     "StepSpec",
+    "image_name",
 ]
 
 IMAGE = "$FILENAME"  # the case's main image (the consuming harness's placeholder)
 TESTDATA_ROOT = "$TESTDATA_ROOT"  # the image corpus's root (the harness substitutes it)
 QEMU_IMG = "qemu-img"  # argv[0] as recorded in baselines, whatever binary actually ran
 QEMU_IO = "qemu-io"  # the tool that writes data into images; ships beside qemu-img
+
+
+def image_name(images: tuple[tuple[str, str], ...], token: str, case: Case) -> str:
+    """The file name `images` (CommandSpec.images) gives the image `token` stands for in
+    `case`'s scratch directory: what a step names relatively (`backing_file=base.qcow2`)."""
+    return dict(images)[token].format(format=case.format, case=case.name, ext=case.format)
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,9 @@ class CommandSpec:
     pipeline: str = ""  # the command recorded, when two types share it ("commit")
     artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
     stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
-    # placeholder -> the file's name in the scratch directory ({ext}: the format's driver
-    # name, {format}, {case}); relative names in argv (backing_file=base.qcow2) use it too
+    # placeholder -> the file's name in the scratch directory ({format}, {case}, and {ext}:
+    # the file extension, the format's name: `vhd`, not qemu's `vpc`); relative names in argv
+    # (backing_file=base.qcow2) come from it too (`image_name`)
     images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
     planner: Callable[[Case, Grammar], Plan] | None = None  # None: NO_PLAN
     expand: Callable[[Case], tuple[str, ...]] | None = None  # the steps this case runs
@@ -96,6 +104,9 @@ class CommandSpec:
     derived_keys: tuple[str, ...] = ()  # the keys `derived` gives (their schema: x-derived)
     profile_names: str = "format-case"  # profiles/<p>/<format>-<case>.*, or "case": <case>.*
     return_code_of: str | None = None  # meta `return_code` is this step's (harness key)
+    # Steps whose stdout another type of the same pipeline records as its artefact (commit's
+    # overlay and backing info): this type's meta does not repeat it, nor its byte count.
+    recorded_elsewhere: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -106,6 +117,17 @@ class CommandSpec:
     def case_file(self) -> str:
         """The case file, relative to the curated-cases directory."""
         return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
+
+    def image_name(self, token: str, case: Case) -> str:
+        """The file name of the image `token` stands for ($BASE -> `base.qcow2`)."""
+        return image_name(self.images, token, case)
+
+    def stdout_keys(self, step: str) -> tuple[str, ...]:
+        """The meta keys of `step`'s stdout: its byte count, and the text itself unless it is
+        the stdout file (the artefact's); none when another type of the pipeline records it."""
+        if step in self.recorded_elsewhere:
+            return ()
+        return ("stdout_bytes",) if step == self.artefact else ("stdout_bytes", "stdout")
 
     def step_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)

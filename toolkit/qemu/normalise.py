@@ -81,7 +81,27 @@ def filter_program_name(text: str, ctx: PathContext) -> str:
     return text
 
 
-NORMALISERS = (filter_image_path, filter_test_dir, filter_qemu_img, filter_program_name)
+# qemu-io's report after each I/O command (`64 KiB, 1 ops; 00.00 sec (37.2 MiB/sec and 595.5
+# ops/sec)`): wall-clock time and rates, never the same twice. iotests' _filter_qemu_io,
+# with its replacement text.
+QEMU_IO_TIMING = re.compile(
+    r"[0-9]* ops; [0-9/:. sec]* \([0-9/.inf]* [EPTGMKiBbytes]*/sec and [0-9/.inf]* ops/sec\)"
+)
+QEMU_IO_TIMING_TEXT = "X ops; XX:XX:XX.X (XXX YYY/sec and XXX ops/sec)"
+
+
+def filter_qemu_io_timing(text: str, ctx: PathContext) -> str:
+    """qemu-io's timing report (a step writing data) becomes iotests' fixed text."""
+    return QEMU_IO_TIMING.sub(QEMU_IO_TIMING_TEXT, text) if " ops/sec)" in text else text
+
+
+NORMALISERS = (
+    filter_image_path,
+    filter_test_dir,
+    filter_qemu_img,
+    filter_program_name,
+    filter_qemu_io_timing,
+)
 
 
 def normalise(text: str, ctx: PathContext) -> str:

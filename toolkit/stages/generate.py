@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,13 +15,13 @@ from toolkit.baseline.tree import case_dir, write_versions_file
 from toolkit.baseline.triple import read_baseline, to_baseline, write_baseline
 from toolkit.baseline.view import same_recording
 from toolkit.model.advice import AS_DEFAULTS, Fixes
-from toolkit.model.errors import BadInput, Interrupted, ToolkitFailure
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.errors import Interrupted, ToolkitFailure
+from toolkit.model.pipeline import CommandSpec, types_named
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.model.rejections import reason_class
 from toolkit.qemu.pool import Progress, no_progress, run_many
 
-__all__ = ["GenerateSummary", "check_commit", "commit_tree", "generate"]
+__all__ = ["GenerateSummary", "generate"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class _Tally:
 
 
 def generate(
-    spec: CommandSpec,
+    specs: Sequence[CommandSpec],
     cases: Sequence[Case],
     binaries: Sequence[QemuBinary],
     root: Path,
@@ -70,77 +69,91 @@ def generate(
     progress: Progress = no_progress,
     known: Sequence[Case] = (),
     fixes: Fixes = AS_DEFAULTS,
-) -> GenerateSummary:
-    """Run every case on every binary and write the triples, versions.json, the map and profiles/.
+) -> list[GenerateSummary]:
+    """Run every case on every binary; each type writes its triples, versions.json, the map
+    and profiles/. One summary per type, in order.
 
-    Unfinished triples a killed run left are rewritten too when `known` (every curated
-    case) has their case and a binary of their version is selected. `fixes`: the options
-    the commands it suggests carry.
+    `specs` is one type, or the types that record one pipeline (CommandSpec.pipeline:
+    commit's overlay and backing types): each case then runs once, and every type writes
+    its triple of that run. Unfinished triples a killed run left are rewritten too when
+    `known` (every curated case) has their case and a binary of their version is selected.
+    `fixes`: the options the commands it suggests carry.
     """
+    if len({s.steps for s in specs}) != 1:
+        raise ValueError(f"{[s.name for s in specs]} do not run one pipeline")
     runs = [(b, c) for b in binaries for c in cases]
-    tally = _Tally(len(runs))
-    # guard.writing: bad input (links, special files, a malformed versions.json) exits 2
+    # guard.prepare: bad input (links, special files, a malformed versions.json) exits 2
     # before the lock file is made and anything runs. (A generate that holds the lock now
     # makes the lock fail; one that finished since removed its own temp files, so this
     # debris is at worst a triple rewritten twice.)
-    with guard.writing(root, spec) as debris:
-        runs, repaired, unrepaired = _repairs(spec, debris, runs, binaries, known or cases, fixes)
-        tally.runs = len(runs)
-        leftovers = {p: temps for p, temps in debris.unfinished.items() if p in repaired}
+    debris = {s: guard.prepare(root, s) for s in specs}
+    with guard.tree_lock(root):
+        repairs = {s: _repairs(s, debris[s], runs, binaries, known or cases, fixes) for s in specs}
+        runs = list(dict.fromkeys(run for s in specs for run in repairs[s][0]))
+        tallies = {s: _Tally(len(runs)) for s in specs}
+        leftovers = {
+            s: {p: temps for p, temps in debris[s].unfinished.items() if p in repairs[s][1]}
+            for s in specs
+        }
 
         def record(result: CaseResult) -> None:
-            case, version = result.case, result.binary.version
-            why = unrecordable(result, spec)
-            if why is not None:
-                tally.refused.append(f"{case.format}/{version}/{case.name}: {why}")
-                return
-            d = case_dir(root, spec, case.format, version)
-            new, place = to_baseline(result, spec), (case.format, version, case.name)
-            if place not in leftovers and _recorded_already(root, d, case, new, spec):
-                changed = 0
-            else:
-                try:
-                    changed = write_baseline(root, d, case.name, new)
-                except OSError as exc:
-                    raise ToolkitFailure(
-                        f"cannot write the baseline of {case.format}/{case.name} in {d}: "
-                        f"{exc.strerror or exc}. No file was left half-written; fix the "
-                        "cause and run again"
-                    ) from exc
-            for tmp in leftovers.pop(place, ()):
-                tmp.unlink(missing_ok=True)  # only now: the rewrite is whole
-            tally.recorded += 1
-            tally.written += changed
-            tally.unchanged += 3 - changed
-            for step in result.steps:
-                if step.ran and step.return_code != 0:
-                    tally.nonzero[step.name] += 1
-                    tally.reasons[step.name, reason_class(step.stderr) or "other"] += 1
+            for s in specs:
+                _record(root, s, result, tallies[s], leftovers[s])
 
-        for tmp in debris.stray:
-            tmp.unlink(missing_ok=True)
+        for s in specs:
+            for tmp in debris[s].stray:
+                tmp.unlink(missing_ok=True)
         try:
-            label = f"generate {spec.name}"
-            run_many(runs, spec, jobs, timeout, record, label=label, progress=progress)
+            label = f"generate {'+'.join(s.name for s in specs)}"
+            run_many(runs, specs[0], jobs, timeout, record, label=label, progress=progress)
         except KeyboardInterrupt:
-            raise Interrupted(_interrupted(spec, tally, binaries, cases, fixes)) from None
-        tally.written += write_versions_file(root, spec, binaries)
-        tally.written += refresh(root, spec)  # version-map.json and profiles/
-    return GenerateSummary(
-        spec,
-        tuple(binaries),
-        len(cases),
-        len(runs),
-        {n: tally.nonzero[n] for n in spec.step_names()},
-        tally.written,
-        tally.unchanged,
-        root / spec.output_type,
-        tuple(tally.refused),
-        tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repaired)),
-        tuple(unrepaired),
-        len(debris.stray),
-        _reasons(spec, tally),
-    )
+            done = tallies[specs[0]]
+            raise Interrupted(_interrupted(specs, done, binaries, cases, fixes)) from None
+        for s in specs:
+            tallies[s].written += write_versions_file(root, s, binaries)
+            tallies[s].written += refresh(root, s)  # version-map.json and profiles/
+    return [
+        GenerateSummary(s, tuple(binaries), len(cases), len(runs),
+                        {n: t.nonzero[n] for n in s.step_names()}, t.written, t.unchanged,
+                        root / s.output_type, tuple(t.refused),
+                        tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repairs[s][1])),
+                        tuple(repairs[s][2]), len(debris[s].stray), _reasons(s, t))
+        for s, t in tallies.items()
+    ]  # fmt: skip
+
+
+def _record(
+    root: Path, spec: CommandSpec, result: CaseResult, tally: _Tally,
+    leftovers: dict[Place, tuple[Path, ...]],
+) -> None:  # fmt: skip
+    """Write `spec`'s triple of one run (unless it is unrecordable), and count it."""
+    case, version = result.case, result.binary.version
+    why = unrecordable(result, spec)
+    if why is not None:
+        tally.refused.append(f"{case.format}/{version}/{case.name}: {why}")
+        return
+    d = case_dir(root, spec, case.format, version)
+    new, place = to_baseline(result, spec), (case.format, version, case.name)
+    if place not in leftovers and _recorded_already(root, d, case, new, spec):
+        changed = 0
+    else:
+        try:
+            changed = write_baseline(root, d, case.name, new)
+        except OSError as exc:
+            raise ToolkitFailure(
+                f"cannot write the baseline of {case.format}/{case.name} in {d}: "
+                f"{exc.strerror or exc}. No file was left half-written; fix the "
+                "cause and run again"
+            ) from exc
+    for tmp in leftovers.pop(place, ()):
+        tmp.unlink(missing_ok=True)  # only now: the rewrite is whole
+    tally.recorded += 1
+    tally.written += changed
+    tally.unchanged += 3 - changed
+    for step in result.steps:
+        if step.ran and step.return_code != 0:
+            tally.nonzero[step.name] += 1
+            tally.reasons[step.name, reason_class(step.stderr) or "other"] += 1
 
 
 def _reasons(spec: CommandSpec, tally: _Tally) -> dict[str, dict[str, int]]:
@@ -194,7 +207,7 @@ def _repairs(
 
 
 def _interrupted(
-    spec: CommandSpec,
+    specs: Sequence[CommandSpec],
     tally: _Tally,
     binaries: Sequence[QemuBinary],
     cases: Sequence[Case],
@@ -206,37 +219,13 @@ def _interrupted(
     return (
         f"interrupted: {tally.recorded} of {tally.runs} runs were recorded, the tree is "
         f"partial (versions.json and the version map were not refreshed); complete it with "
-        f"`{fixes.generate(spec.name, *versions, *formats)}`"
+        f"`{fixes.generate(*_type_names(specs), *versions, *formats)}`"
     )
 
 
-def check_commit(tree: Path) -> None:
-    """--commit needs the tree inside a git work tree: checked before any run."""
-    where = tree if tree.is_dir() else next(p for p in tree.parents if p.is_dir())
-    try:
-        inside = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--is-inside-work-tree"],
-            capture_output=True,
-            text=True,
-        )
-    except OSError as exc:
-        raise BadInput(f"--commit needs git: {exc}") from None
-    if inside.returncode != 0 or inside.stdout.strip() != "true":
-        raise BadInput(
-            f"--commit: {tree} is not inside a git repository; drop --commit or point "
-            "--expected-outputs into a checkout"
-        )
-
-
-def commit_tree(tree: Path, versions: str) -> bool:
-    """git add + commit the regenerated tree. False when there was nothing to commit."""
-    try:
-        subprocess.run(["git", "add", "--", str(tree)], check=True)
-        staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(tree)])
-        if staged.returncode == 0:
-            return False
-        msg = f"baselines: {tree.name} for qemu-img {versions}"
-        subprocess.run(["git", "commit", "-m", msg, "--", str(tree)], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ToolkitFailure(f"--commit failed: {exc}") from exc
-    return True
+def _type_names(specs: Sequence[CommandSpec]) -> tuple[str, ...]:
+    """What `generate` is told to record them all: their command when they are all of its
+    curated types (`commit`), else their names."""
+    if len(specs) > 1 and tuple(specs) == types_named(specs[0].command):
+        return (specs[0].command,)
+    return tuple(s.name for s in specs)

@@ -5,7 +5,8 @@ through the same runner, with the same argv as the version-V baselines (the
 candidate's QemuBinary carries version V, so the plan uses V's size grammar), and
 reports each case as one of:
 
-  skip  V's baseline has nothing to compare: its create failed (or it is unreadable);
+  skip  V's baseline has nothing to compare: its first step (create) failed, or it is
+        unreadable;
   gap   V refused the resize and the candidate did it (vmdk, vhd and vhdx on every
         qemu version). No diff then, but internal consistency: info's virtual-size is
         expected_final_size (rounded up to a sector, see toolkit.model.rounding), and
@@ -76,11 +77,12 @@ def classify(
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
-    outcome.reproduce = reproduce(result)
-    create_rc = expected.meta.get("create_return_code")
-    if create_rc != 0:
+    outcome.reproduce = reproduce(result, spec.images)
+    first = spec.steps_for(case)[0].name  # create, for every command making its image
+    first_rc = expected.meta.get(f"{first}_return_code")
+    if first_rc != 0:
         outcome.status = "skip"
-        outcome.reason = f"the {version} baseline's create failed (rc {create_rc}): nothing to do"
+        outcome.reason = f"the {version} baseline's {first} failed (rc {first_rc}): nothing to do"
         return _beyond(result, outcome), obtained
     base_rc = expected.meta.get("resize_return_code")
     resize = result.step("resize") if "resize" in spec.step_names() else None

@@ -29,7 +29,9 @@ from toolkit.baseline.diff import deep_differences
 from toolkit.model.info import parse_info
 from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec
 from toolkit.model.records import Baseline, CaseResult
+from toolkit.model.steps import image_name
 from toolkit.model.text import clip
+from toolkit.qemu.tools import MissingTool, tool_command
 
 __all__ = ["MAX_VALUE", "pattern", "process_records", "records", "reproduce"]
 
@@ -98,11 +100,26 @@ def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
     return tuple(sorted(keys))
 
 
-def reproduce(result: CaseResult) -> list[str]:
-    """Shell commands that replay the case on the candidate, in a scratch directory."""
-    image, binary = f"img.{result.case.format}", str(result.binary.path)
+def reproduce(
+    result: CaseResult, images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
+) -> list[str]:
+    """Shell commands that replay the case on the candidate, in a scratch directory: each
+    image placeholder is its file name there (CommandSpec.images), a qemu-io step runs the
+    qemu-io beside the candidate."""
+    names = {token: image_name(images, token, result.case) for token, _ in images}
     lines = ['cd "$(mktemp -d)"']
     for step in result.steps:
-        argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
-        lines.append(shlex.join(argv))
+        words = list(step.argv[1:])
+        for token in sorted(names, key=len, reverse=True):  # as the runner substitutes
+            words = [w.replace(token, names[token]) for w in words]
+        lines.append(shlex.join([*_program(result, step.argv[0]), *words]))
     return lines
+
+
+def _program(result: CaseResult, program: str) -> list[str]:
+    if program == QEMU_IMG:
+        return [str(result.binary.path)]
+    try:
+        return tool_command(result.binary, program)
+    except MissingTool:  # it ran, so it was found; this is only a message
+        return [program]

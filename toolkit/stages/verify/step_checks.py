@@ -68,8 +68,7 @@ def return_codes(spec: CommandSpec, case: Case, meta: dict[str, Any], problem: R
         rc, timed_out = meta[f"{n}_return_code"], meta[f"{n}_timed_out"]
         ran = rc is not None
         ok[n] = ran and rc == 0 and not timed_out
-        keys = [f"{n}_{k}" for k in ("stdout_bytes", "stderr_bytes", "timed_out")]
-        keys += [] if n == spec.artefact else [f"{n}_stdout"]
+        keys = [f"{n}_{k}" for k in (*spec.stdout_keys(n), "stderr_bytes", "timed_out")]
         if ran != should:
             why = ", ".join(
                 f"{x} returned {meta[f'{x}_return_code']}"

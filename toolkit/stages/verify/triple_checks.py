@@ -253,7 +253,7 @@ class _TripleCheck:
                     return_code=meta[f"{n}_return_code"],
                     stdout=stdout if n == spec.artefact else meta.get(f"{n}_stdout") or "",
                     stderr=next(section) if ran and sections is not None else "",
-                    stdout_bytes=meta[f"{n}_stdout_bytes"],
+                    stdout_bytes=meta.get(f"{n}_stdout_bytes"),  # absent: recorded elsewhere
                     stderr_bytes=meta[f"{n}_stderr_bytes"],
                     timed_out=meta[f"{n}_timed_out"],
                 )

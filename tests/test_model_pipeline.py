@@ -92,6 +92,16 @@ def test_a_step_may_name_what_it_requires() -> None:
     assert StepSpec("d", lambda c, p: [], None, requires=()).requires == ()
 
 
+def test_image_names_follow_the_pattern_of_each_placeholder() -> None:
+    spec = replace(RESIZE, images=((IMAGE, "out.{ext}"), ("$INPUT", "{case}-in.{format}")))
+    vhd = Case("resize", "vhd", "c1", "1M")
+    # {ext} is the driver's name (vhd's files end in .vpc, as qemu calls the format)
+    assert spec.image_names(vhd) == {IMAGE: "out.vpc", "$INPUT": "c1-in.vhd"}
+    assert RESIZE.image_names(vhd) == {IMAGE: "img.vhd"}
+    # a group that is no image format (measure's "_size") is its own extension
+    assert spec.image_names(replace(vhd, format="_size"))[IMAGE] == "out._size"
+
+
 def test_resize_argv_of_every_option() -> None:
     case = Case("resize", "vhd", "n", "1M", "-512", ("subformat=fixed", "force_size=on"),
                 prealloc="full", shrink=True)  # fmt: skip

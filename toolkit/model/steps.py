@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.model.formats import FORMATS
 from toolkit.model.records import Case, CaseResult
 from toolkit.model.sizes import Grammar
 
@@ -119,6 +120,16 @@ class CommandSpec:
             return self.steps
         names = set(self.expand(case))
         return tuple(s for s in self.steps if s.name in names)
+
+    def image_names(self, case: Case) -> dict[str, str]:
+        """Each placeholder of the case's images -> its file name in the scratch directory
+        (`{ext}`: the format's driver name, `vpc` for vhd; `{format}`; `{case}`)."""
+        fmt = FORMATS.get(case.format)
+        ext = fmt.driver if fmt is not None else case.format
+        return {
+            token: name.format(ext=ext, format=case.format, case=case.name)
+            for token, name in self.images
+        }
 
     def plan(self, case: Case, grammar: Grammar) -> Plan:
         return NO_PLAN if self.planner is None else self.planner(case, grammar)

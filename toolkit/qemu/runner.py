@@ -123,10 +123,7 @@ def _size(path: Path) -> int | None:
 
 def image_paths(spec: CommandSpec, case: Case, case_dir: Path) -> dict[str, Path]:
     """Each placeholder of the command's images -> its file in the case's scratch directory."""
-    return {
-        token: case_dir / name.format(format=case.format, case=case.name)
-        for token, name in spec.images
-    }
+    return {token: case_dir / name for token, name in spec.image_names(case).items()}
 
 
 def substitute(arg: str, paths: Mapping[str, Path]) -> str:

@@ -76,7 +76,7 @@ def classify(
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
-    outcome.reproduce = reproduce(result)
+    outcome.reproduce = reproduce(result, spec)
     create_rc = expected.meta.get("create_return_code")
     if create_rc != 0:
         outcome.status = "skip"

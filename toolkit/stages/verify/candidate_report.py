@@ -27,7 +27,7 @@ from typing import Any
 from toolkit.baseline import whitelist
 from toolkit.baseline.diff import deep_differences
 from toolkit.model.info import parse_info
-from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec
+from toolkit.model.pipeline import QEMU_IMG, CommandSpec
 from toolkit.model.records import Baseline, CaseResult
 from toolkit.model.text import clip
 
@@ -98,11 +98,19 @@ def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
     return tuple(sorted(keys))
 
 
-def reproduce(result: CaseResult) -> list[str]:
-    """Shell commands that replay the case on the candidate, in a scratch directory."""
-    image, binary = f"img.{result.case.format}", str(result.binary.path)
+def reproduce(result: CaseResult, spec: CommandSpec) -> list[str]:
+    """Shell commands that replay the case on the candidate, in a scratch directory: each
+    image placeholder, wherever it stands in a word (`if=$INPUT`), becomes the file name
+    the runner gave it."""
+    names, binary = spec.image_names(result.case), str(result.binary.path)
     lines = ['cd "$(mktemp -d)"']
     for step in result.steps:
-        argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
+        argv = [binary if a == QEMU_IMG else _named(a, names) for a in step.argv]
         lines.append(shlex.join(argv))
     return lines
+
+
+def _named(word: str, names: dict[str, str]) -> str:
+    for token in sorted(names, key=len, reverse=True):  # $BASE before a shorter prefix
+        word = word.replace(token, names[token])
+    return word

@@ -56,6 +56,7 @@ def versions(session: nox.Session) -> None:
 GENERATE = {
     "resize": ("resize", "resize-discovered"),
     "create": ("create", "create-discovered"),
+    "amend": ("amend",),
 }
 
 

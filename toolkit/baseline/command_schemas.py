@@ -4,7 +4,8 @@ one Schema per command, from its module in toolkit/baseline/schemas/."""
 from __future__ import annotations
 
 from toolkit.baseline.schema_fields import Schema
+from toolkit.baseline.schemas import amend
 
 __all__ = ["SCHEMAS"]
 
-SCHEMAS: dict[str, Schema] = {}
+SCHEMAS: dict[str, Schema] = {"amend": amend.SCHEMA}

@@ -57,6 +57,7 @@ GENERATE = {
     "resize": ("resize", "resize-discovered"),
     "create": ("create", "create-discovered"),
     "amend": ("amend",),
+    "bitmap": ("bitmap",),
 }
 
 

@@ -4,8 +4,8 @@ one Schema per command, from its module in toolkit/baseline/schemas/."""
 from __future__ import annotations
 
 from toolkit.baseline.schema_fields import Schema
-from toolkit.baseline.schemas import amend
+from toolkit.baseline.schemas import amend, bitmap
 
 __all__ = ["SCHEMAS"]
 
-SCHEMAS: dict[str, Schema] = {"amend": amend.SCHEMA}
+SCHEMAS: dict[str, Schema] = {"amend": amend.SCHEMA, "bitmap": bitmap.SCHEMA}

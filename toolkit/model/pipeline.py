@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from toolkit.model.commands.amend import AMEND
+from toolkit.model.commands.bitmap import BITMAP
 from toolkit.model.commands.resize import (
     CREATE,
     CREATE_STEP,
@@ -60,7 +61,7 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, AMEND)
+CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, AMEND, BITMAP)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.

@@ -58,6 +58,7 @@ GENERATE = {
     "create": ("create", "create-discovered"),
     "amend": ("amend",),
     "bitmap": ("bitmap",),
+    "dd": ("dd",),
 }
 
 

@@ -265,7 +265,7 @@ def test_a_users_findings_leave_the_repository_s_checks_alone(tmp_path: Path) ->
     proc = in_process("verify", "--offline", *common)
     assert proc.returncode == 0, proc.stdout
     assert (
-        "verify OK: resize OK, create OK, amend OK, bitmap OK, resize-discovered OK "
+        "verify OK: resize OK, create OK, amend OK, bitmap OK, dd OK, resize-discovered OK "
         "(1 not yet recorded)" in proc.stdout
     )
     for command in ("resize", "create"):

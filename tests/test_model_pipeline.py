@@ -34,7 +34,7 @@ def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
 
 def test_commands_and_their_steps() -> None:
     assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
-    assert list(COMMANDS) == ["resize", "create", "amend", "bitmap", "resize-discovered",
+    assert list(COMMANDS) == ["resize", "create", "amend", "bitmap", "dd", "resize-discovered",
                               "create-discovered"]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",

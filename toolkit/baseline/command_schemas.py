@@ -4,8 +4,8 @@ one Schema per command, from its module in toolkit/baseline/schemas/."""
 from __future__ import annotations
 
 from toolkit.baseline.schema_fields import Schema
-from toolkit.baseline.schemas import amend, bitmap
+from toolkit.baseline.schemas import amend, bitmap, dd
 
 __all__ = ["SCHEMAS"]
 
-SCHEMAS: dict[str, Schema] = {"amend": amend.SCHEMA, "bitmap": bitmap.SCHEMA}
+SCHEMAS: dict[str, Schema] = {"amend": amend.SCHEMA, "bitmap": bitmap.SCHEMA, "dd": dd.SCHEMA}

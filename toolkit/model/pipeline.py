@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from toolkit.model.commands.amend import AMEND
 from toolkit.model.commands.bitmap import BITMAP
+from toolkit.model.commands.dd import DD
 from toolkit.model.commands.resize import (
     CREATE,
     CREATE_STEP,
@@ -61,7 +62,7 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, AMEND, BITMAP)
+CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, AMEND, BITMAP, DD)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.

@@ -157,11 +157,9 @@ def test_picking_by_major_minor_breaks_it(monkeypatch: pytest.MonkeyPatch) -> No
         )
 
 
-@pytest.fixture
-def sequences(tmp_path: Path) -> Path:
-    """The committed amend, bitmap and dd trees, to plant a defect in."""
-    for t in SEQUENCES:
-        shutil.copytree(TREE / t, tmp_path / t)
+def sequences(tmp_path: Path, output_type: str) -> Path:
+    """One committed type (amend, bitmap or dd) in a copy, to plant a defect in."""
+    shutil.copytree(TREE / output_type, tmp_path / output_type)
     return tmp_path
 
 
@@ -175,11 +173,12 @@ def _edit_meta(path: Path, **changes: Any) -> None:
     path.write_text(json.dumps(meta))
 
 
-def test_a_missing_amend_case_or_return_code_breaks_it(sequences: Path) -> None:
-    d = sequences / "amend-info-json" / "qcow2" / "7.2.22"  # what a 7.2.22 host reads
+def test_a_missing_amend_case_or_return_code_breaks_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "amend-info-json")
+    d = root / "amend-info-json" / "qcow2" / "7.2.22"  # what a 7.2.22 host reads
     (d / "noop.stdout.txt").unlink()
     _edit_meta(d / "lazy-on.meta.json", amend_return_code=None)
-    assert SEQUENCES["amend-info-json"](sequences, HOST) == [
+    assert SEQUENCES["amend-info-json"](root, HOST) == [
         f"{d}: cases ['noop'] differ from the harness's",
         f"{d / 'lazy-on'}: lacks amend_return_code",
         f"{d / 'noop'}: {d / 'noop'}.stdout.txt: [Errno 2] No such file or directory: "
@@ -187,13 +186,14 @@ def test_a_missing_amend_case_or_return_code_breaks_it(sequences: Path) -> None:
     ]
 
 
-def test_bitmap_op_codes_the_harness_cannot_read_break_it(sequences: Path) -> None:
-    d = sequences / "bitmap-info-json" / "qcow2" / "7.2.22"
+def test_bitmap_op_codes_the_harness_cannot_read_break_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "bitmap-info-json")
+    d = root / "bitmap-info-json" / "qcow2" / "7.2.22"
     _edit_meta(d / "enable.meta.json", op_return_codes=None)  # read as [] : never skipped
     _edit_meta(d / "clear.meta.json", op_return_codes=[0])  # one op short
     stdout = d / "two-bitmaps.stdout.txt"  # the host's path left in: no dict equality
     stdout.write_text(stdout.read_text().replace('"$FILENAME"', '"/tmp/x/image.qcow2"'))
-    assert SEQUENCES["bitmap-info-json"](sequences, HOST) == [
+    assert SEQUENCES["bitmap-info-json"](root, HOST) == [
         f"{d / 'enable'}: op_return_codes None: not one code per op",
         f"{d / 'clear'}: op_return_codes [0]: not one code per op",
         f"{d / 'two-bitmaps'}: filename values ['/tmp/x/image.qcow2'] are not the literal "
@@ -201,22 +201,23 @@ def test_bitmap_op_codes_the_harness_cannot_read_break_it(sequences: Path) -> No
     ]
     # a failed op makes the harness skip the case: its stdout is not read
     _edit_meta(d / "two-bitmaps.meta.json", op_return_codes=[0, 1])
-    assert not any("two-bitmaps" in p for p in SEQUENCES["bitmap-info-json"](sequences, HOST))
+    assert not any("two-bitmaps" in p for p in SEQUENCES["bitmap-info-json"](root, HOST))
 
 
-def test_a_dd_profile_the_harness_cannot_read_breaks_it(sequences: Path) -> None:
-    profiles = sequences / "dd-info-json" / "profiles"
+def test_a_dd_profile_the_harness_cannot_read_breaks_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "dd-info-json")
+    profiles = root / "dd-info-json" / "profiles"
     first = sorted(profiles.iterdir())[0]  # the harness's tripwire reads this one
     assert first.name == "profile-10-0-2"
     (first / "1M-raw-count0-vhd.stdout.txt").unlink()
     host_profile = profiles / "profile-5-2-0"  # what a 7.2.22 host reads
     _edit_meta(host_profile / "1M-raw-whole-vmdk.meta.json", dd_return_code=None)
-    assert SEQUENCES["dd-info-json"](sequences, HOST) == [
+    assert SEQUENCES["dd-info-json"](root, HOST) == [
         f"{first}: cases ['1M-raw-count0-vhd'] differ from the harness's",
         f"{host_profile / '1M-raw-whole-vmdk'}: lacks dd_return_code",
     ]
-    (sequences / "dd-info-json" / "version-map.json").unlink()
-    assert SEQUENCES["dd-info-json"](sequences, HOST)[0].endswith(
+    (root / "dd-info-json" / "version-map.json").unlink()
+    assert SEQUENCES["dd-info-json"](root, HOST)[0].endswith(
         "version-map.json: [Errno 2] No such file or directory: "
-        f"'{sequences / 'dd-info-json' / 'version-map.json'}'"
+        f"'{root / 'dd-info-json' / 'version-map.json'}'"
     )

@@ -96,9 +96,9 @@ def test_a_step_may_name_what_it_requires() -> None:
 
 
 def test_image_names_follow_the_pattern_of_each_placeholder() -> None:
-    spec = replace(RESIZE, images=((IMAGE, "out.{ext}"), ("$INPUT", "{case}-in.{format}")))
+    spec = replace(RESIZE, images=((IMAGE, "out.{driver}"), ("$INPUT", "{case}-in.{ext}")))
     vhd = Case("resize", "vhd", "c1", "1M")
-    # {ext} is the driver's name (vhd's files end in .vpc, as qemu calls the format)
+    # {driver} is qemu's name for the format (a vhd file ending in .vpc), {ext} the format's
     assert spec.image_names(vhd) == {IMAGE: "out.vpc", "$INPUT": "c1-in.vhd"}
     assert RESIZE.image_names(vhd) == {IMAGE: "img.vhd"}
     # a group that is no image format (measure's "_size") is its own extension

@@ -87,8 +87,9 @@ class CommandSpec:
     pipeline: str = ""  # the command recorded, when two types share it ("commit")
     artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
     stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
-    # placeholder -> the file's name in the scratch directory ({ext}: the format's driver
-    # name, {format}, {case}); relative names in argv (backing_file=base.qcow2) use it too
+    # placeholder -> the file's name in the scratch directory ({format}, {case}, {ext}: the
+    # file extension, the format's name (`vhd`), {driver}: qemu's name for it (`vpc`));
+    # relative names in argv (backing_file=base.qcow2) use it too
     images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
     planner: Callable[[Case, Grammar], Plan] | None = None  # None: NO_PLAN
     expand: Callable[[Case], tuple[str, ...]] | None = None  # the steps this case runs
@@ -123,11 +124,11 @@ class CommandSpec:
 
     def image_names(self, case: Case) -> dict[str, str]:
         """Each placeholder of the case's images -> its file name in the scratch directory
-        (`{ext}`: the format's driver name, `vpc` for vhd; `{format}`; `{case}`)."""
+        (`{format}`, `{case}`; `{ext}` the format's name, `vhd`; `{driver}` qemu's, `vpc`)."""
         fmt = FORMATS.get(case.format)
-        ext = fmt.driver if fmt is not None else case.format
+        driver = fmt.driver if fmt is not None else case.format
         return {
-            token: name.format(ext=ext, format=case.format, case=case.name)
+            token: name.format(ext=case.format, driver=driver, format=case.format, case=case.name)
             for token, name in self.images
         }
 

@@ -48,7 +48,7 @@ DD = CommandSpec(
         StepSpec("dd", _dd, "---DD STDERR---"),
         INFO_STEP,
     ),
-    images=((IMAGE, "output.{ext}"), (INPUT, "input.img")),
+    images=((IMAGE, "output.{driver}"), (INPUT, "input.img")),
     inputs=_inputs,
     profile_names="case",
 )

@@ -58,6 +58,9 @@ GENERATE = {
     "create": ("create", "create-discovered"),
     "rebase": ("rebase",),
     "commit": ("commit",),  # commit-overlay and commit-backing, from one run of each case
+    "amend": ("amend",),
+    "bitmap": ("bitmap",),
+    "dd": ("dd",),
 }
 
 

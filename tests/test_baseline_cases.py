@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO, in_process
 
 from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
@@ -201,6 +202,18 @@ def test_legacy_findings_files_are_named_never_read(tmp_path: Path) -> None:
         tmp_path / "resize-z.toml",
     ]
     assert legacy_files(tmp_path, COMMANDS["resize-discovered"]) == []
+    # a command fuzz does not explore never had findings saved beside it: dd-old.toml is
+    # no old findings file (and dd has no findings type to name as its home)
+    (tmp_path / "dd-old.toml").write_text("")
+    assert legacy_files(tmp_path, COMMANDS["dd"]) == []
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "dd.toml").write_text((REPO / "curated_cases" / "dd.toml").read_text())
+    (cases / "dd-old.toml").write_text("")
+    out = tmp_path / "out"
+    proc = in_process("generate", "dd", "--curated-cases", str(cases), "--case", "nothing-*",
+                      "--expected-outputs", str(out))  # fmt: skip
+    assert proc.returncode == 2 and "--case 'nothing-*' matches no case" in proc.stderr
 
 
 def c(fmt: str, name: str) -> Case:

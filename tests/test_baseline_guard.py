@@ -24,10 +24,7 @@ from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS
 
 RESIZE = COMMANDS["resize"]
-MINE = (
-    "output types such as resize-info-json, create-info-json, rebase-info-json, "
-    "commit-overlay-info-json, commit-backing-info-json"
-)
+MINE = "output types such as resize-info-json, create-info-json"
 
 
 def refused(call: object, *args: object) -> str:

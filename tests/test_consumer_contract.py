@@ -23,6 +23,8 @@ from consumer import (
     select_version_match,
     version_map_problems,
 )
+from consumer_amend_bitmap_dd import AMEND_CASES, BITMAP_CASES, DD_CASES, dd_profile
+from consumer_amend_bitmap_dd import CONTRACTS as SEQUENCES
 
 from toolkit.baseline import selection
 
@@ -42,26 +44,30 @@ HOSTS = {
 }
 
 
+READERS = {**CONTRACTS, **SEQUENCES}
+
+
 def test_case_sets_are_the_harness_s() -> None:
     assert sum(map(len, RESIZE_CASES.values())) == 41
     assert sum(map(len, CREATE_CASES.values())) == 36
     assert {t: len(c) for t, c in REBASE_CASES.items()} == {"qcow2": 6}
     assert {t: len(c) for t, c in COMMIT_CASES.items()} == {"qcow2": 6, "vmdk": 2}
+    assert (len(AMEND_CASES), len(BITMAP_CASES), len(DD_CASES)) == (6, 8, 18)
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))
-@pytest.mark.parametrize("output_type", sorted(CONTRACTS))
+@pytest.mark.parametrize("output_type", sorted(READERS))
 def test_the_committed_tree_meets_the_contract(output_type: str, host: str) -> None:
     detected = parse_qemu_version(host)
     assert detected is not None
-    assert CONTRACTS[output_type](TREE, detected) == []
+    assert READERS[output_type](TREE, detected) == []
 
 
 @pytest.mark.parametrize("host", sorted(HOSTS))
 @pytest.mark.parametrize(
     "output_type",
     ["resize-info-json", "create-info-json", "rebase-info-json", "commit-overlay-info-json",
-     "commit-backing-info-json"],
+     "commit-backing-info-json", "amend-info-json", "bitmap-info-json", "dd-info-json"],
 )  # fmt: skip
 def test_our_selection_is_the_harness_s_pick(output_type: str, host: str) -> None:
     """`profiles --for` / select_baseline answer what the harness's own picker reads."""
@@ -71,6 +77,18 @@ def test_our_selection_is_the_harness_s_pick(output_type: str, host: str) -> Non
     assert (pick.version, theirs) == (HOSTS[host], HOSTS[host])
     assert pick.profile == vmap["version_to_profile"][pick.version]
     assert pick.representative == vmap["profiles"][pick.profile]["representative"]
+
+
+@pytest.mark.parametrize("host", sorted(HOSTS))
+def test_our_dd_profile_file_is_the_one_the_harness_reads(host: str) -> None:
+    """dd's profile files are named by case alone: select_baseline hands a harness that path."""
+    detected = parse_qemu_version(host)
+    assert detected is not None
+    vmap = json.loads((TREE / "dd-info-json" / "version-map.json").read_text())
+    theirs = TREE / "dd-info-json" / "profiles" / dd_profile(vmap, detected)
+    pick = selection.select_baseline(TREE, "dd-info-json", host)
+    ours = pick.profile_file("vhd", "1M-raw-whole-vhd", ".stdout.txt")
+    assert ours == theirs / "1M-raw-whole-vhd.stdout.txt" and ours.is_file()
 
 
 @pytest.fixture
@@ -238,3 +256,69 @@ def test_a_backing_baseline_named_as_the_overlay_breaks_it(commit_copy: Path) ->
     path.write_text(path.read_text().replace('"$BASE"', '"$FILENAME"'))
     problems = CONTRACTS["commit-overlay-info-json"](commit_copy, (10, 0, 2))
     assert problems == [f"{d / '1M-empty-implicit'}: filename '$FILENAME' != '$BASE'"]
+
+
+def sequences(tmp_path: Path, output_type: str) -> Path:
+    """One committed type (amend, bitmap or dd) in a copy, to plant a defect in."""
+    shutil.copytree(TREE / output_type, tmp_path / output_type)
+    return tmp_path
+
+
+def _edit_meta(path: Path, **changes: Any) -> None:
+    meta = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            del meta[key]
+        else:
+            meta[key] = value
+    path.write_text(json.dumps(meta))
+
+
+def test_a_missing_amend_case_or_return_code_breaks_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "amend-info-json")
+    d = root / "amend-info-json" / "qcow2" / "7.2.22"  # what a 7.2.22 host reads
+    (d / "noop.stdout.txt").unlink()
+    _edit_meta(d / "lazy-on.meta.json", amend_return_code=None)
+    assert SEQUENCES["amend-info-json"](root, HOST) == [
+        f"{d}: cases ['noop'] differ from the harness's",
+        f"{d / 'lazy-on'}: lacks amend_return_code",
+        f"{d / 'noop'}: {d / 'noop'}.stdout.txt: [Errno 2] No such file or directory: "
+        f"'{d / 'noop'}.stdout.txt'",
+    ]
+
+
+def test_bitmap_op_codes_the_harness_cannot_read_break_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "bitmap-info-json")
+    d = root / "bitmap-info-json" / "qcow2" / "7.2.22"
+    _edit_meta(d / "enable.meta.json", op_return_codes=None)  # read as [] : never skipped
+    _edit_meta(d / "clear.meta.json", op_return_codes=[0])  # one op short
+    stdout = d / "two-bitmaps.stdout.txt"  # the host's path left in: no dict equality
+    stdout.write_text(stdout.read_text().replace('"$FILENAME"', '"/tmp/x/image.qcow2"'))
+    assert SEQUENCES["bitmap-info-json"](root, HOST) == [
+        f"{d / 'enable'}: op_return_codes None: not one code per op",
+        f"{d / 'clear'}: op_return_codes [0]: not one code per op",
+        f"{d / 'two-bitmaps'}: filename values ['/tmp/x/image.qcow2'] are not the literal "
+        "$FILENAME",
+    ]
+    # a failed op makes the harness skip the case: its stdout is not read
+    _edit_meta(d / "two-bitmaps.meta.json", op_return_codes=[0, 1])
+    assert not any("two-bitmaps" in p for p in SEQUENCES["bitmap-info-json"](root, HOST))
+
+
+def test_a_dd_profile_the_harness_cannot_read_breaks_it(tmp_path: Path) -> None:
+    root = sequences(tmp_path, "dd-info-json")
+    profiles = root / "dd-info-json" / "profiles"
+    first = sorted(profiles.iterdir())[0]  # the harness's tripwire reads this one
+    assert first.name == "profile-10-0-2"
+    (first / "1M-raw-count0-vhd.stdout.txt").unlink()
+    host_profile = profiles / "profile-5-2-0"  # what a 7.2.22 host reads
+    _edit_meta(host_profile / "1M-raw-whole-vmdk.meta.json", dd_return_code=None)
+    assert SEQUENCES["dd-info-json"](root, HOST) == [
+        f"{first}: cases ['1M-raw-count0-vhd'] differ from the harness's",
+        f"{host_profile / '1M-raw-whole-vmdk'}: lacks dd_return_code",
+    ]
+    (root / "dd-info-json" / "version-map.json").unlink()
+    assert SEQUENCES["dd-info-json"](root, HOST)[0].endswith(
+        "version-map.json: [Errno 2] No such file or directory: "
+        f"'{root / 'dd-info-json' / 'version-map.json'}'"
+    )

@@ -266,7 +266,7 @@ def test_a_users_findings_leave_the_repository_s_checks_alone(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stdout
     assert (
         "verify OK: resize OK, create OK, rebase OK, commit-overlay OK, commit-backing OK, "
-        "resize-discovered OK (1 not yet recorded)" in proc.stdout
+        "amend OK, bitmap OK, dd OK, resize-discovered OK (1 not yet recorded)" in proc.stdout
     )
     for command in ("resize", "create"):
         assert in_process("profiles", "--check", "--command", command, *common[2:]).returncode == 0

@@ -9,6 +9,7 @@ import pytest
 from toolkit.model.pipeline import (
     COMMANDS,
     IMAGE,
+    NO_PLAN,
     QEMU_IMG,
     Plan,
     StepSpec,
@@ -25,6 +26,7 @@ from toolkit.model.sizes import LEGACY, MODERN, Grammar
 M = 1 << 20
 RESIZE = COMMANDS["resize"]
 CREATE = COMMANDS["create"]
+NO = NO_PLAN
 
 
 def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
@@ -35,8 +37,8 @@ def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
 def test_commands_and_their_steps() -> None:
     assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
     assert list(COMMANDS) == [
-        "resize", "create", "rebase", "commit-overlay", "commit-backing",
-        "resize-discovered", "create-discovered",
+        "resize", "create", "rebase", "commit-overlay", "commit-backing", "amend", "bitmap",
+        "dd", "resize-discovered", "create-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",
@@ -93,6 +95,16 @@ def test_a_step_may_name_what_it_requires() -> None:
     assert [(s.name, req) for s, req in picky.schedule(ANY)] == [("a", ()), ("c", ("a",))]
     assert [s.name for s in picky.steps_for(replace(ANY, end_spec=None))] == ["a", "b", "c"]
     assert StepSpec("d", lambda c, p: [], None, requires=()).requires == ()
+
+
+def test_image_names_follow_the_pattern_of_each_placeholder() -> None:
+    spec = replace(RESIZE, images=((IMAGE, "out.{driver}"), ("$INPUT", "{case}-in.{ext}")))
+    vhd = Case("resize", "vhd", "c1", "1M")
+    # {driver} is qemu's name for the format (a vhd file ending in .vpc), {ext} the format's
+    assert spec.image_names(vhd) == {IMAGE: "out.vpc", "$INPUT": "c1-in.vhd"}
+    assert RESIZE.image_names(vhd) == {IMAGE: "img.vhd"}
+    # a group that is no image format (measure's "_size") is its own extension
+    assert spec.image_names(replace(vhd, format="_size"))[IMAGE] == "out._size"
 
 
 def test_resize_argv_of_every_option() -> None:
@@ -181,3 +193,42 @@ def test_plan_for_defaults_to_the_newest_grammar() -> None:
 )
 def test_expected_virtual_size(case: Case, grammar: Grammar, size: int | None) -> None:
     assert expected_virtual_size(case, grammar) == size
+
+
+def test_amend_bitmap_and_dd_argv_are_the_harness_s() -> None:
+    """instar's replays: amend's options joined into one -o; bitmap's flags, the image, the
+    name; dd's -O (vpc for vhd), the operands, if= and of= (no -f, no bs= added)."""
+    amend = Case("amend", "qcow2", "a", "1M", create_options=("compat=0.10",),
+                 params=(("amend_options", ("compat=1.1", "lazy_refcounts=on")),))  # fmt: skip
+    assert argvs(amend, NO) == {
+        "create": ["create", "-f", "qcow2", "-o", "compat=0.10", IMAGE, "1M"],
+        "amend": ["amend", "-f", "qcow2", "-o", "compat=1.1,lazy_refcounts=on", IMAGE],
+        "info": ["info", "--output=json", IMAGE],
+    }
+    assert COMMANDS["amend"].image_names(amend) == {IMAGE: "image.qcow2"}
+    dd = Case("dd", "vhd", "d", "1M",
+              params=(("input_format", "raw"), ("operands", ("bs=1000", "count=3"))))  # fmt: skip
+    assert argvs(dd, NO) == {
+        "create": ["create", "-f", "raw", "$INPUT", "1M"],
+        "dd": ["dd", "-O", "vpc", "bs=1000", "count=3", "if=$INPUT", f"of={IMAGE}"],
+        "info": ["info", "--output=json", IMAGE],
+    }
+    assert COMMANDS["dd"].image_names(dd) == {IMAGE: "output.vpc", "$INPUT": "input.img"}
+
+
+def test_a_bitmap_case_runs_one_step_per_op_and_info_after_create() -> None:
+    bitmap = COMMANDS["bitmap"]
+    ops = (("--add", "b0"), ("--add", "-g", "131072", "b1"))
+    case = Case("bitmap", "qcow2", "b", "1M", create_options=("compat=1.1",),
+                params=(("ops", ops),))  # fmt: skip
+    assert [(s.name, req) for s, req in bitmap.schedule(case)] == [
+        ("create", ()),
+        ("op1", ("create",)),
+        ("op2", ("op1",)),  # an op runs only after the one before it succeeded
+        ("info", ("create",)),  # info reads whatever the ops that ran left
+    ]
+    assert [s.argv(case, NO) for s in bitmap.steps_for(case)][1:3] == [
+        ["bitmap", "--add", IMAGE, "b0"],
+        ["bitmap", "--add", "-g", "131072", IMAGE, "b1"],
+    ]
+    assert len(bitmap.steps) == 10  # create, op1 ... op8, info

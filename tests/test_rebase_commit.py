@@ -139,7 +139,7 @@ def test_a_bad_case_exits_2_naming_file_and_case(label: str, tmp_path: Path) -> 
 def test_a_type_name_or_its_command() -> None:
     assert types_named("commit") == (OVERLAY, BACKING)
     assert types_named("commit-backing") == (BACKING,) and types_named("rebase") == (REBASE,)
-    assert types_named("resize") == (COMMANDS["resize"],) and types_named("amend") == ()
+    assert types_named("resize") == (COMMANDS["resize"],) and types_named("nope") == ()
     proc = in_process("generate", "comit")
     assert proc.returncode == 2 and "unknown output type 'comit'" in proc.stderr
     assert proc.stderr.rstrip().splitlines()[-2].endswith(", create-discovered, commit")

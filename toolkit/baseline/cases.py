@@ -29,7 +29,7 @@ from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import FORMATS
-from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
+from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, FUZZED, CommandSpec
 from toolkit.model.records import Case
 
 __all__ = [
@@ -54,8 +54,8 @@ def legacy_files(curated_dir: Path, spec: CommandSpec) -> list[Path]:
     """`<command>-*.toml` beside a curated file: findings an older toolkit saved there.
     They are never read (they would have joined the curated matrix); the CLI says where
     they belong."""
-    if spec.findings_of or spec.name + FINDINGS_SUFFIX not in COMMANDS:
-        return []  # a findings type, or a type fuzz does not explore: no findings anywhere
+    if spec.findings_of or spec.command not in FUZZED:
+        return []  # only a command fuzz explores ever had findings saved there
     found = curated_dir.glob(f"{spec.name}-*.toml")
     return sorted(p for p in found if p.is_symlink() or (p.exists() and not p.is_dir()))
 

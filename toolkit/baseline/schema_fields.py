@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.baseline.caps import check_caps, check_options
 from toolkit.model.sizes import SizeError, parse_size
 
-__all__ = ["Bad", "Schema", "choice", "flag", "size", "word", "words"]
+__all__ = ["Bad", "Schema", "choice", "created_image", "flag", "size", "word", "words"]
 
 # Records one problem of the table being read (the caller prefixes file and case).
 Bad = Callable[[str], None]
@@ -90,3 +91,17 @@ def flag(entry: dict[str, Any], key: str, bad: Bad) -> bool:
         bad(f"`{key}` must be true or false")
         return False
     return value
+
+
+def created_image(
+    entry: dict[str, Any], fmt: str, bad: Bad, size_key: str = "start", options_key: str = "options"
+) -> tuple[str, tuple[str, ...]]:
+    """The size and `-o` options of an image the command creates in `fmt` (create's
+    `start` and `options`): options on the format's allow-list, reaching no host file,
+    and a size within the format's cap (toolkit.baseline.caps)."""
+    text = size(entry, size_key, bad)
+    options = words(entry, options_key, bad)
+    check_options(fmt, list(options), bad)
+    if text is not None:
+        check_caps(fmt, list(options), None, parse_size(text), None, bad)
+    return text or "", options

@@ -52,6 +52,9 @@ class Selection:
     # "oldest" or "latest"
     relation: str
     type_dir: Path  # expected-outputs/<output-type>
+    # How profiles/<profile>/ names a triple: "format-case" (`qcow2-1G-default.*`) or
+    # "case" (`1M-raw-whole-vhd.*`: dd's names are unique across formats), as the type says.
+    profile_names: str = "format-case"
 
     @property
     def note(self) -> str:
@@ -89,7 +92,11 @@ class Selection:
         return self.type_dir / target / self.version
 
     def profile_file(self, target: str, case: str, suffix: str) -> Path:
-        return self.profile_dir / f"{target}-{case}{suffix}"
+        return self.profile_dir / f"{self.profile_stem(target, case)}{suffix}"
+
+    def profile_stem(self, target: str, case: str) -> str:
+        """A triple's name in the profile directory, without its suffix."""
+        return case if self.profile_names == "case" else f"{target}-{case}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -170,7 +177,10 @@ def select_from_map(vmap: Any, host: str, type_dir: Path) -> Selection:
     to_profile, profiles = checked_map(vmap, type_dir)
     pick = resolve(list(to_profile), host, nearest=True)
     profile = to_profile[pick.version]
-    return Selection(pick.query, pick.version, profile, profiles[profile], pick.relation, type_dir)
+    spec = next((s for s in COMMANDS.values() if s.output_type == type_dir.name), None)
+    naming = spec.profile_names if spec is not None else "format-case"
+    return Selection(pick.query, pick.version, profile, profiles[profile], pick.relation,
+                     type_dir, naming)  # fmt: skip
 
 
 def select_baseline(expected_outputs: Path, output_type: str, host: str) -> Selection:

@@ -17,7 +17,8 @@ from toolkit.stages.promote import Promoted, promote
 __all__ = ["register", "run"]
 
 FINDING_KEY = "[finding: "
-EXPLORED = [s for s in CURATED if s.command in FUZZED]  # the types fuzz saves findings of
+# The curated types fuzz explores: only these have findings (a findings type of their own).
+EXPLORED = [s for s in CURATED if s.command in FUZZED]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

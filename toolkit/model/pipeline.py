@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from toolkit.model.commands.amend import AMEND
+from toolkit.model.commands.bitmap import BITMAP
 from toolkit.model.commands.commit import COMMIT_BACKING, COMMIT_OVERLAY
+from toolkit.model.commands.dd import DD
 from toolkit.model.commands.rebase import REBASE
 from toolkit.model.commands.resize import (
     CREATE,
@@ -62,7 +65,16 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, REBASE, COMMIT_OVERLAY, COMMIT_BACKING)
+CURATED: tuple[CommandSpec, ...] = (
+    RESIZE,
+    CREATE,
+    REBASE,
+    COMMIT_OVERLAY,
+    COMMIT_BACKING,
+    AMEND,
+    BITMAP,
+    DD,
+)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.

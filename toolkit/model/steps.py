@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.model.formats import FORMATS
 from toolkit.model.records import Case, CaseResult
 from toolkit.model.sizes import Grammar
 
@@ -44,7 +45,11 @@ QEMU_IO = "qemu-io"  # the tool that writes data into images; ships beside qemu-
 def image_name(images: tuple[tuple[str, str], ...], token: str, case: Case) -> str:
     """The file name `images` (CommandSpec.images) gives the image `token` stands for in
     `case`'s scratch directory: what a step names relatively (`backing_file=base.qcow2`)."""
-    return dict(images)[token].format(format=case.format, case=case.name, ext=case.format)
+    fmt = FORMATS.get(case.format)
+    driver = fmt.driver if fmt is not None else case.format
+    return dict(images)[token].format(
+        format=case.format, case=case.name, ext=case.format, driver=driver
+    )
 
 
 @dataclass(frozen=True)
@@ -93,9 +98,9 @@ class CommandSpec:
     pipeline: str = ""  # the command recorded, when two types share it ("commit")
     artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
     stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
-    # placeholder -> the file's name in the scratch directory ({format}, {case}, and {ext}:
-    # the file extension, the format's name: `vhd`, not qemu's `vpc`); relative names in argv
-    # (backing_file=base.qcow2) come from it too (`image_name`)
+    # placeholder -> the file's name in the scratch directory ({format}, {case}, {ext}: the
+    # file extension, the format's name (`vhd`), {driver}: qemu's name for it (`vpc`));
+    # relative names in argv (backing_file=base.qcow2) use it too
     images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
     planner: Callable[[Case, Grammar], Plan] | None = None  # None: NO_PLAN
     expand: Callable[[Case], tuple[str, ...]] | None = None  # the steps this case runs
@@ -141,6 +146,11 @@ class CommandSpec:
             return self.steps
         names = set(self.expand(case))
         return tuple(s for s in self.steps if s.name in names)
+
+    def image_names(self, case: Case) -> dict[str, str]:
+        """Each placeholder of the case's images -> its file name in the scratch directory
+        (`{format}`, `{case}`; `{ext}` the format's name, `vhd`; `{driver}` qemu's, `vpc`)."""
+        return {token: image_name(self.images, token, case) for token, _ in self.images}
 
     def plan(self, case: Case, grammar: Grammar) -> Plan:
         return NO_PLAN if self.planner is None else self.planner(case, grammar)

@@ -52,10 +52,16 @@ def _check_argv(case: Case, plan: Plan) -> list[str]:
 
 
 def with_check_step(spec: CommandSpec) -> CommandSpec:
-    """The command's steps plus `check`, run when the resize (or else the first step) succeeded."""
+    """The command's steps plus `check`, run when the resize (or else the first step)
+    succeeded; a command that picks its steps per case (bitmap's ops) picks check too."""
     anchor = "resize" if "resize" in spec.step_names() else spec.steps[0].name
     check = StepSpec("check", _check_argv, None, requires=(anchor,))
-    return dataclasses.replace(spec, steps=(*spec.steps, check))
+    expand = spec.expand
+    return dataclasses.replace(
+        spec,
+        steps=(*spec.steps, check),
+        expand=None if expand is None else (lambda case: (*expand(case), check.name)),
+    )
 
 
 def supports_check(binary: QemuBinary, timeout: float) -> bool:
@@ -74,7 +80,7 @@ def classify(
 ) -> tuple[CaseOutcome, Baseline]:
     """pass / diff / skip / gap for one case, and the obtained triple (without `check`)."""
     case, version = result.case, result.binary.version
-    own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
+    own = dataclasses.replace(result, steps=result.steps[: len(spec.steps_for(case))])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
     outcome.reproduce = reproduce(result, spec.images)

@@ -1,0 +1,35 @@
+"""amend's `[[case]]` table: the image create makes (`start`, `options`: one `-o` each)
+and `amend`, the options qemu-img amend is given (joined into one `-o`).
+
+    [[case]]
+    format = "qcow2"
+    name = "upgrade-with-lazy"
+    start = "1M"
+    options = ["compat=0.10"]
+    amend = ["compat=1.1,lazy_refcounts=on"]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolkit.baseline.caps import check_options
+from toolkit.baseline.schema_fields import Bad, Schema, created_image, words
+
+__all__ = ["SCHEMA"]
+
+
+def build(entry: dict[str, Any], bad: Bad) -> dict[str, Any]:
+    fmt = str(entry.get("format"))
+    start, options = created_image(entry, fmt, bad)
+    amend = words(entry, "amend", bad)
+    if not amend and "amend" in entry:
+        bad('`amend` must name at least one option, e.g. ["compat=1.1"]')
+    elif "amend" not in entry:
+        bad('`amend` is required: the options amend changes, e.g. ["lazy_refcounts=on"]')
+    # The same allow-list as create's: amend may only change what shapes the image.
+    check_options(fmt, list(amend), bad)
+    return {"start_size": start, "create_options": options, "params": {"amend_options": amend}}
+
+
+SCHEMA = Schema(frozenset({"start", "options", "amend"}), frozenset({"qcow2"}), build)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from toolkit.baseline import guard
 from toolkit.baseline.guard import Debris, Place
@@ -41,6 +42,7 @@ class GenerateSummary:
     swept: int = 0  # stray temp files removed
     # step -> why qemu-img rejected it (model.rejections.reason_class, or "other") -> runs
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    answered: dict[str, dict[int, int]] = field(default_factory=dict)  # step -> answer -> runs
 
     @property
     def versions(self) -> str:
@@ -57,6 +59,7 @@ class _Tally:
     unchanged: int = 0
     nonzero: Counter[str] = field(default_factory=Counter)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    answered: Counter[tuple[str, int]] = field(default_factory=Counter)
     refused: list[str] = field(default_factory=list)
 
 
@@ -70,12 +73,13 @@ def generate(
     progress: Progress = no_progress,
     known: Sequence[Case] = (),
     fixes: Fixes = AS_DEFAULTS,
+    roots: Mapping[str, Path] | None = None,
 ) -> GenerateSummary:
     """Run every case on every binary and write the triples, versions.json, the map and profiles/.
 
     Unfinished triples a killed run left are rewritten too when `known` (every curated
     case) has their case and a binary of their version is selected. `fixes`: the options
-    the commands it suggests carry.
+    the commands it suggests carry. `roots`: as run_case's ($TESTDATA_ROOT: the corpus).
     """
     runs = [(b, c) for b in binaries for c in cases]
     tally = _Tally(len(runs))
@@ -112,8 +116,10 @@ def generate(
             tally.recorded += 1
             tally.written += changed
             tally.unchanged += 3 - changed
-            for step in result.steps:
-                if step.ran and step.return_code != 0:
+            for step in (s for s in result.steps if s.return_code not in (None, 0)):
+                if step.return_code in spec.step(step.name).answers:
+                    tally.answered[step.name, step.return_code] += 1
+                else:
                     tally.nonzero[step.name] += 1
                     tally.reasons[step.name, reason_class(step.stderr) or "other"] += 1
 
@@ -121,7 +127,8 @@ def generate(
             tmp.unlink(missing_ok=True)
         try:
             label = f"generate {spec.name}"
-            run_many(runs, spec, jobs, timeout, record, label=label, progress=progress)
+            run_many(runs, spec, jobs, timeout, record, label=label, progress=progress,
+                     roots=roots)  # fmt: skip
         except KeyboardInterrupt:
             raise Interrupted(_interrupted(spec, tally, binaries, cases, fixes)) from None
         tally.written += write_versions_file(root, spec, binaries)
@@ -139,15 +146,16 @@ def generate(
         tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repaired)),
         tuple(unrepaired),
         len(debris.stray),
-        _reasons(spec, tally),
+        _per_step(spec, tally.reasons),
+        _per_step(spec, tally.answered),
     )
 
 
-def _reasons(spec: CommandSpec, tally: _Tally) -> dict[str, dict[str, int]]:
-    """Per step that was rejected: how many runs, by why qemu-img rejected it."""
-    out: dict[str, dict[str, int]] = {}
-    for (step, reason), n in sorted(tally.reasons.items()):
-        out.setdefault(step, {})[reason] = n
+def _per_step(spec: CommandSpec, counts: Counter[tuple[str, Any]]) -> dict[str, dict[Any, int]]:
+    """step -> (why it was rejected, or the code it answered) -> runs, in step order."""
+    out: dict[str, dict[Any, int]] = {}
+    for (step, key), n in sorted(counts.items()):
+        out.setdefault(step, {})[key] = n
     return {s: out[s] for s in spec.step_names() if s in out}
 
 

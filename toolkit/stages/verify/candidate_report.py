@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from toolkit.baseline import whitelist
@@ -75,6 +77,10 @@ def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec)
             out.append(_record("meta", key, expected.meta.get(key), obtained.meta.get(key)))
     if expected.stderr != obtained.stderr:
         out.append(_record("stderr", "stderr", expected.stderr, obtained.stderr))
+    if spec.stdout_kind == "text":  # human output: whole, after the text whitelist
+        if whitelist.mask_text(expected.stdout) != whitelist.mask_text(obtained.stdout):
+            out.append(_record("info", "stdout", expected.stdout, obtained.stdout))
+        return out
     a, b = parse_info(expected.stdout), parse_info(obtained.stdout)
     if isinstance(a, dict | list) and isinstance(b, dict | list):
         ma, mb = whitelist.mask(a, fmt), whitelist.mask(b, fmt)
@@ -98,11 +104,20 @@ def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
     return tuple(sorted(keys))
 
 
-def reproduce(result: CaseResult) -> list[str]:
-    """Shell commands that replay the case on the candidate, in a scratch directory."""
+def reproduce(
+    result: CaseResult,
+    roots: Mapping[str, Path] | None = None,
+    env: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
+) -> list[str]:
+    """Shell commands that replay the case on the candidate, in a scratch directory (each
+    root placeholder, `$TESTDATA_ROOT`, spelled as the directory it stood for; `env`: each
+    step's environment, by step name, as `TZ=UTC qemu-img ...`)."""
     image, binary = f"img.{result.case.format}", str(result.binary.path)
     lines = ['cd "$(mktemp -d)"']
     for step in result.steps:
         argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
-        lines.append(shlex.join(argv))
+        for token, path in (roots or {}).items():
+            argv = [a.replace(token, str(path)) for a in argv]
+        assigned = [f"{k}={v}" for k, v in (env or {}).get(step.name, ())]
+        lines.append(shlex.join([*assigned, *argv]))
     return lines

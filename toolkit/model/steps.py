@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.model.images import IMAGES_FILE, CorpusCases
 from toolkit.model.records import Case, CaseResult
 from toolkit.model.sizes import Grammar
 
@@ -96,6 +97,10 @@ class CommandSpec:
     derived_keys: tuple[str, ...] = ()  # the keys `derived` gives (their schema: x-derived)
     profile_names: str = "format-case"  # profiles/<p>/<format>-<case>.*, or "case": <case>.*
     return_code_of: str | None = None  # meta `return_code` is this step's (harness key)
+    # A type over the image corpus: its cases are the corpus's images (or compare pairs),
+    # read from curated_cases/images.toml, not a [[case]] file; its steps read them under
+    # $TESTDATA_ROOT (steps.TESTDATA_ROOT), the corpus root the runner is given.
+    corpus: CorpusCases | None = None
 
     @property
     def command(self) -> str:
@@ -105,6 +110,8 @@ class CommandSpec:
     @property
     def case_file(self) -> str:
         """The case file, relative to the curated-cases directory."""
+        if self.corpus is not None:
+            return IMAGES_FILE
         return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
 
     def step_names(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from toolkit.baseline.image_manifest import check_tree_manifest, manifest_path
 from toolkit.baseline.images import IMAGES_FILE
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options, resolve
+from toolkit.cli.corpus import corpus_roots
 from toolkit.model import atomic
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
@@ -145,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     known, chosen = resolve.select_cases(args, specs)
     mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
     binaries = resolve.discover_binaries(args) if mode == "online" else []
+    # the image corpus, when a type to run reads it (offline checks need no images)
+    roots = corpus_roots(args, list(chosen), write=False) if mode != "offline" else {}
     outs = []
     for spec in specs:
         if spec.findings_of and not known[spec]:
@@ -173,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             if args.qemu_img
             else "discovery (--binaries, the store, PATH)",
             fixes=resolve.fixes(args),
+            roots=tuple(roots.items()),
         )
         outs.append(verify(request, binaries, progress_bar))
     print(RENDERERS[args.report_format](outs), end="")

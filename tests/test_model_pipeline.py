@@ -34,7 +34,11 @@ def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
 
 def test_commands_and_their_steps() -> None:
     assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
-    assert list(COMMANDS) == ["resize", "create", "resize-discovered", "create-discovered"]
+    assert list(COMMANDS) == [
+        "resize", "create", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
+        "compare-human", "map-human", "map-json", "snapshot-list-human",
+        "resize-discovered", "create-discovered",
+    ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",
         "resize-info-json",

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from toolkit.model.commands.check import CHECK_HUMAN, CHECK_JSON
+from toolkit.model.commands.compare import COMPARE_HUMAN
+from toolkit.model.commands.info import QEMU_IMG_HUMAN, QEMU_IMG_JSON
+from toolkit.model.commands.map import MAP_HUMAN, MAP_JSON
 from toolkit.model.commands.resize import (
     CREATE,
     CREATE_STEP,
@@ -19,7 +23,17 @@ from toolkit.model.commands.resize import (
     plan_for,
     preallocation_mode,
 )
-from toolkit.model.steps import IMAGE, NO_PLAN, QEMU_IMG, QEMU_IO, CommandSpec, Plan, StepSpec
+from toolkit.model.commands.snapshot import SNAPSHOT_LIST_HUMAN
+from toolkit.model.steps import (
+    IMAGE,
+    NO_PLAN,
+    QEMU_IMG,
+    QEMU_IO,
+    TESTDATA_ROOT,
+    CommandSpec,
+    Plan,
+    StepSpec,
+)
 
 __all__ = [
     "COMMANDS",
@@ -29,9 +43,11 @@ __all__ = [
     "FINDINGS_SUFFIX",
     "IMAGE",
     "INFO_STEP",
+    "INSPECT",
     "NO_PLAN",
     "QEMU_IMG",
     "QEMU_IO",
+    "TESTDATA_ROOT",
     "CommandSpec",
     "Plan",
     "StepSpec",
@@ -59,7 +75,18 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
-CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE)
+# The image corpus's inspection types (issue 23): one case per image or compare pair.
+INSPECT: tuple[CommandSpec, ...] = (
+    QEMU_IMG_HUMAN,
+    QEMU_IMG_JSON,
+    CHECK_HUMAN,
+    CHECK_JSON,
+    COMPARE_HUMAN,
+    MAP_HUMAN,
+    MAP_JSON,
+    SNAPSHOT_LIST_HUMAN,
+)
+CURATED: tuple[CommandSpec, ...] = (RESIZE, CREATE, *INSPECT)
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})
 # Every output type by its command-line name: the curated ones, then the findings types.

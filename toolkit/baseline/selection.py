@@ -88,8 +88,17 @@ class Selection:
     def version_dir(self, target: str) -> Path:
         return self.type_dir / target / self.version
 
+    @property
+    def by_case(self) -> bool:
+        """Whether the type names its profile files by case alone (`<image_id>.stdout.txt`,
+        CommandSpec.profile_names "case"), not `<target>-<case>`."""
+        spec = next((s for s in COMMANDS.values() if s.output_type == self.type_dir.name), None)
+        return spec is not None and spec.profile_names == "case"
+
     def profile_file(self, target: str, case: str, suffix: str) -> Path:
-        return self.profile_dir / f"{target}-{case}{suffix}"
+        return self.profile_dir / (
+            f"{case}{suffix}" if self.by_case else f"{target}-{case}{suffix}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

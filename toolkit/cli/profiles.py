@@ -89,7 +89,8 @@ def _select(args: argparse.Namespace) -> int:
     print(
         f"  version dir: {pick.version_dir('<target>')}/<case>.{{stdout.txt,stderr.txt,meta.json}}"
     )
-    print(f"  profile dir: {pick.profile_dir}/<target>-<case>.{{stdout.txt,stderr.txt,meta.json}}")
+    stem = "<case>" if pick.by_case else "<target>-<case>"
+    print(f"  profile dir: {pick.profile_dir}/{stem}.{{stdout.txt,stderr.txt,meta.json}}")
     return EXIT_OK
 
 

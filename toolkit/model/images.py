@@ -20,6 +20,7 @@ __all__ = [
     "IO_KINDS",
     "MANIFEST_DIR",
     "PATCHES",
+    "QCOW2_PATCHES",
     "SAFETY",
     "ComparePair",
     "Corpus",
@@ -72,7 +73,10 @@ PATCHES = {
     "leak": "a cluster past the end with refcount 1 and no reference (check: leak, exit 3)",
     "refcount": "the first data cluster's refcount set to 0 (check: corruption, exit 2)",
     "vmstate": "the first snapshot's VM state size and VM clock set in the snapshot table",
+    "creator": "a vpc footer naming an application qemu does not know, with the size asked "
+    "for (qemu-img before 10.0 reads the CHS geometry's size, 10.0 and later this one)",
 }
+QCOW2_PATCHES = ("leak", "refcount", "vmstate")
 
 
 @dataclass(frozen=True)

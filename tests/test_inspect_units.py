@@ -83,12 +83,12 @@ def test_argv_names_the_corpus_file_under_testdata_root() -> None:
 def test_the_committed_corpus_gives_the_consumer_s_case_counts() -> None:
     counts = {s.name: len(load_cases(REPO / "curated_cases", s)) for s in INSPECT}
     assert counts == {
-        "qemu-img-human": 39, "qemu-img-json": 39, "check-human": 39, "check-json": 39,
-        "compare-human": 7, "map-human": 39, "map-json": 39, "snapshot-list-human": 12,
+        "qemu-img-human": 40, "qemu-img-json": 40, "check-human": 40, "check-json": 40,
+        "compare-human": 7, "map-human": 40, "map-json": 40, "snapshot-list-human": 12,
     }  # fmt: skip
     cases = load_cases(REPO / "curated_cases", COMMANDS["map-json"])
     assert [c.name for c in filter_cases(cases, ["vpc"], [])] == [
-        "vhd-dynamic-empty", "vhd-dynamic-data", "vhd-fixed"
+        "vhd-dynamic-empty", "vhd-dynamic-data", "vhd-fixed", "vhd-foreign-creator"
     ]  # fmt: skip
     with pytest.raises(BadInput, match=r"unknown format 'qed' in --format; known: .*vpc"):
         filter_cases(cases, ["qed"], [])  # neither a format nor one of its groups

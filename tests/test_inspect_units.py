@@ -15,6 +15,8 @@ from toolkit.baseline.images import parse_corpus
 from toolkit.model.errors import BadInput
 from toolkit.model.images import CorpusCases, corpus_cases
 from toolkit.model.pipeline import COMMANDS, INSPECT, NO_PLAN
+from toolkit.model.records import CaseResult, QemuBinary, StepResult
+from toolkit.stages.verify.candidate_report import reproduce
 
 REPO = Path(__file__).resolve().parent.parent
 TREE = REPO / "expected-outputs"
@@ -139,3 +141,15 @@ def test_a_planted_size_mismatch_fails_both_checks(copy: Path) -> None:
     says = f"is {meta['stdout_bytes'] - 1} bytes but snap-qcow2-v2.meta.json says stdout_bytes"
     assert f"{copy / where}: {says}" in check
     assert f"error [profile-rules] {where}: {says}" in offline
+
+
+def test_reproduce_spells_the_root_and_the_step_s_environment() -> None:
+    spec = COMMANDS["snapshot-list-human"]
+    case = corpus_cases(CORPUS, CorpusCases(), spec.command)[0]
+    binary = QemuBinary("11.1.3", Path("/opt/instar"), "candidate", "instar 1")
+    argv = ("qemu-img", *spec.steps[0].argv(case, NO_PLAN))
+    result = CaseResult(case, binary, (StepResult("snapshot", argv, 0),), False, None)
+    lines = reproduce(
+        result, {"$TESTDATA_ROOT": Path("/srv/corpus")}, {"snapshot": spec.steps[0].env}
+    )
+    assert lines == ['cd "$(mktemp -d)"', "TZ=UTC /opt/instar snapshot -l /srv/corpus/raw/r.raw"]

@@ -235,7 +235,7 @@ def check_root(root: Path) -> Path:
             raise BadInput(
                 f"{option} {root}: neither empty nor a golden tree (it holds {shown}); "
                 "name an empty directory or one that holds output types such as "
-                f"{', '.join(s.output_type for s in CURATED)}"
+                f"{', '.join(s.output_type for s in CURATED[:2])}"
             )
     return root
 

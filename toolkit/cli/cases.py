@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--command",
-        choices=[s.name for s in CURATED],
+        choices=[s.name for s in CURATED if s.name + FINDINGS_SUFFIX in COMMANDS],
         default=None,
         help="whose findings (default: list every command's; promote needs it unless the "
         "name is found under one command only)",
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 def _command_of(args: argparse.Namespace) -> str:
     """The one command whose findings any NAME names (else --command must say)."""
     holders = []
-    for spec in CURATED:
+    for spec in (s for s in CURATED if s.name + FINDINGS_SUFFIX in COMMANDS):  # fuzzed ones
         found = load_cases(args.curated_cases, COMMANDS[spec.name + FINDINGS_SUFFIX])
         labels = [t for c in found for t in (c.name, f"{c.format}/{c.name}")]
         if any(fnmatch.fnmatchcase(t, n) for n in args.names for t in labels):
@@ -78,7 +78,7 @@ def _command_of(args: argparse.Namespace) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     specs = [COMMANDS[args.command + FINDINGS_SUFFIX]] if args.command else [
-        COMMANDS[s.name + FINDINGS_SUFFIX] for s in CURATED
+        COMMANDS[s.name + FINDINGS_SUFFIX] for s in CURATED if s.name + FINDINGS_SUFFIX in COMMANDS
     ]  # fmt: skip
     for spec in specs:
         found = load_cases(args.curated_cases, spec)

@@ -61,7 +61,14 @@ GENERATE = {
     "amend": ("amend",),
     "bitmap": ("bitmap",),
     "dd": ("dd",),
+    # The inspection commands over the image corpus (each builds the corpus first if needed).
+    "info": ("qemu-img-human", "qemu-img-json"),
+    "check": ("check-human", "check-json"),
+    "compare": ("compare-human",),
+    "map": ("map-human", "map-json"),
+    "snapshot_list": ("snapshot-list-human",),
 }
+INSPECT = ("info", "check", "compare", "map", "snapshot_list")
 
 
 def _generate(command: str, types: tuple[str, ...]) -> None:
@@ -74,6 +81,13 @@ def _generate(command: str, types: tuple[str, ...]) -> None:
 
 for _command, _types in GENERATE.items():
     _generate(_command, _types)
+
+
+@nox.session
+def generate_inspect(session: nox.Session) -> None:
+    """Record every output type over the image corpus (info, check, compare, map, snapshot
+    list), building the corpus first when the cache does not hold it."""
+    _toolkit(session, "generate", *(t for c in INSPECT for t in GENERATE[c]))
 
 
 @nox.session

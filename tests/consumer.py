@@ -361,6 +361,222 @@ def commit_reader(root: Path, host: tuple[int, int, int]) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------- the image corpus's profile types
+
+TESTDATA_ROOT = "$TESTDATA_ROOT"  # instar tests/helpers/comparators.py
+
+
+def manifest_images(root: Path) -> list[dict[str, Any]]:
+    """The corpus manifest's entries (instar's load_manifest_images reads its own
+    tests/manifest.json; ours is expected-outputs/images/manifest.json, the same shape)."""
+    data = json.loads((root / "images" / "manifest.json").read_text(encoding="utf-8"))
+    return [e for e in data.get("images", []) if isinstance(e, dict)]
+
+
+def safe_ids(root: Path) -> list[str]:
+    """instar `_get_safe_images_from_manifest` (info_safe) and test_map: `safety == 'safe'`."""
+    return [e["id"] for e in manifest_images(root) if e.get("safety") == "safe"]
+
+
+def snapshot_ids(root: Path) -> list[str]:
+    """instar tests/test_snapshot.py: entries whose tags contain 'snapshots'."""
+    return [e["id"] for e in manifest_images(root) if "snapshots" in e.get("tags", [])]
+
+
+def host_profile(type_dir: Path, host: tuple[int, int, int]) -> str | None:
+    """instar `get_profile_for_installed_qemu`: the map's version_to_profile, matched."""
+    vmap = json.loads((type_dir / "version-map.json").read_text())
+    v2p = vmap.get("version_to_profile", {})
+    if not v2p:
+        return next(iter(vmap["profiles"]), None)
+    key = select_version_match(v2p.keys(), host)
+    return next(iter(v2p.values())) if key is None else v2p[key]
+
+
+def expected_output(type_dir: Path, profile: str, image_id: str, testdata_root: str) -> str:
+    """instar `get_expected_output`: the profile's stdout, `$TESTDATA_ROOT` substituted."""
+    path = type_dir / "profiles" / profile / f"{image_id}.stdout.txt"
+    return path.read_text().replace(TESTDATA_ROOT, testdata_root)
+
+
+def format_human_size(size_bytes: int) -> str:
+    """instar comparators.py `_format_human_size`, transcribed."""
+    if size_bytes == 0:
+        return "0"
+    for unit_name, unit_bytes in [("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2),
+                                  ("KiB", 1024)]:  # fmt: skip
+        if size_bytes >= unit_bytes:
+            value = size_bytes / unit_bytes
+            if value >= 100.0:
+                return f"{round(value)} {unit_name}"
+            if value >= 10.0:
+                rounded = round(value * 10.0) / 10.0
+                if rounded == int(rounded):
+                    return f"{int(rounded)} {unit_name}"
+                return f"{rounded:.1f} {unit_name}"
+            if value >= 1.0:
+                rounded = round(value * 100.0) / 100.0
+                if rounded == int(rounded):
+                    return f"{int(rounded)} {unit_name}"
+                return f"{f'{rounded:.2f}'.rstrip('0').rstrip('.')} {unit_name}"
+            rounded = round(value * 1000.0) / 1000.0
+            return f"{f'{rounded:.3f}'.rstrip('0').rstrip('.')} {unit_name}"
+    return f"{size_bytes}"
+
+
+def _substitute_json(data: Any, disk_size: int) -> Any:
+    if isinstance(data, dict):
+        return {k: disk_size if k == "actual-size" else _substitute_json(v, disk_size)
+                for k, v in data.items()}  # fmt: skip
+    if isinstance(data, list):
+        return [_substitute_json(item, disk_size) for item in data]
+    return data
+
+
+def substitute_actual_size(expected: str, disk_size: int) -> str:
+    """instar comparators.py `substitute_actual_size`: JSON is re-dumped with indent=4 after
+    every `actual-size` is replaced; otherwise every `disk size:` line is rewritten."""
+    try:
+        data = json.loads(expected)
+    except json.JSONDecodeError:
+        pattern = r"^(\s*disk size:\s*).*$"
+        return re.sub(pattern, rf"\g<1>{format_human_size(disk_size)}", expected, flags=re.M)
+    return json.dumps(_substitute_json(data, disk_size), indent=4) + "\n"
+
+
+def _return_code(meta_path: Path, problems: list[str]) -> int | None:
+    """`json.load(meta).get('return_code', 0)`; our contract: the key is there."""
+    meta = load_json(meta_path, problems)
+    if not isinstance(meta, dict):
+        return None
+    if "return_code" not in meta:
+        problems.append(f"{meta_path}: no return_code")
+        return None
+    rc = meta["return_code"]
+    return rc if isinstance(rc, int) else None
+
+
+def info_safe_reader(output_type: str) -> Reader:
+    """instar tests/test_info_safe.py: a scenario per (profile in sorted `profiles`, safe
+    image) whose profile stdout and meta exist and whose meta's return_code is 0. Our
+    contract: every safe image has both files in every profile; the profile names parse
+    to `--qemu-version X.Y`; the text still parses as JSON once `$TESTDATA_ROOT` is
+    substituted (or the harness would take the human branch)."""
+
+    def read(root: Path, host: tuple[int, int, int]) -> list[str]:
+        type_dir = root / output_type
+        problems = version_map_problems(type_dir)
+        if problems:
+            return problems
+        vmap = json.loads((type_dir / "version-map.json").read_text())
+        for profile in sorted(vmap["profiles"]):
+            parts = profile.replace("profile-", "").split("-")
+            if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+                problems.append(f"{profile}: gives no --qemu-version X.Y")
+            d = type_dir / "profiles" / profile
+            for image_id in safe_ids(root):
+                out, meta = d / f"{image_id}.stdout.txt", d / f"{image_id}.meta.json"
+                if not out.exists() or not meta.exists():
+                    problems.append(f"{d / image_id}: no stdout or meta: the harness skips it")
+                    continue
+                if _return_code(meta, problems) != 0:
+                    continue
+                text = expected_output(type_dir, profile, image_id, "/srv/testdata")
+                if output_type.endswith("-json"):
+                    try:
+                        json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        problems.append(f"{out}: no JSON once the root is substituted: {exc}")
+        return problems
+
+    return read
+
+
+def map_reader(output_type: str) -> Reader:
+    """instar tests/test_map.py: safe images; the raw meta at
+    `<type>/<manifest format>/<first version_to_profile key>/<id>.meta.json` (missing:
+    skipped; return_code != 0: skipped); the host's profile's stdout; the cross-profile test's
+    `.stdout.txt` and `.meta.json` in every profile; non-empty `profiles` (and, for human,
+    `version_to_profile`). Our contract: none of it missing."""
+
+    def read(root: Path, host: tuple[int, int, int]) -> list[str]:
+        type_dir = root / output_type
+        problems = version_map_problems(type_dir)
+        if problems:
+            return problems
+        vmap = json.loads((type_dir / "version-map.json").read_text())
+        any_version = next(iter(vmap["version_to_profile"]))
+        chosen = host_profile(type_dir, host)
+        formats = {e["id"]: e.get("format", "unknown") for e in manifest_images(root)}
+        for image_id in safe_ids(root):
+            meta = type_dir / formats[image_id] / any_version / f"{image_id}.meta.json"
+            if not meta.exists():
+                problems.append(f"{meta}: missing: the harness skips {image_id}")
+                continue
+            if _return_code(meta, problems) != 0:
+                continue
+            for profile in vmap["profiles"]:
+                d = type_dir / "profiles" / profile
+                for name in (f"{image_id}.stdout.txt", f"{image_id}.meta.json"):
+                    if not (d / name).exists():
+                        problems.append(f"{d / name}: missing")
+            if chosen is None or not (type_dir / "profiles" / chosen).is_dir():
+                problems.append(f"{type_dir}: the host's profile {chosen} has no directory")
+        return problems
+
+    return read
+
+
+def snapshot_reader(root: Path, host: tuple[int, int, int]) -> list[str]:
+    """instar tests/test_snapshot.py: images tagged `snapshots`, the host's profile's stdout
+    (a missing one skips); non-empty `profiles` and a `version_to_profile`. Our contract:
+    every such image in every profile."""
+    type_dir = root / "snapshot-list-human"
+    problems = version_map_problems(type_dir)
+    if problems:
+        return problems
+    vmap = json.loads((type_dir / "version-map.json").read_text())
+    ids = snapshot_ids(root)
+    if not ids:
+        return [f"{root}/images/manifest.json: no image tagged snapshots"]
+    for profile in vmap["profiles"]:
+        for image_id in ids:
+            out = type_dir / "profiles" / profile / f"{image_id}.stdout.txt"
+            if not out.exists():
+                problems.append(f"{out}: missing: the harness skips {image_id}")
+    return problems
+
+
+def layout_reader(output_type: str, ids: Callable[[Path], list[str]]) -> Reader:
+    """A type the harness names (COMMAND_OUTPUT_DIRS) but reads nowhere (check, compare):
+    the profile layout every reader of the others uses, a meta with return_code per id."""
+
+    def read(root: Path, host: tuple[int, int, int]) -> list[str]:
+        type_dir = root / output_type
+        problems = version_map_problems(type_dir)
+        if problems:
+            return problems
+        profile = host_profile(type_dir, host)
+        for image_id in ids(root):
+            meta = type_dir / "profiles" / str(profile) / f"{image_id}.meta.json"
+            if not meta.exists():
+                problems.append(f"{meta}: missing")
+            else:
+                _return_code(meta, problems)
+        return problems
+
+    return read
+
+
+def all_ids(root: Path) -> list[str]:
+    return [e["id"] for e in manifest_images(root)]
+
+
+def pair_ids(root: Path) -> list[str]:
+    data = json.loads((root / "images" / "manifest.json").read_text(encoding="utf-8"))
+    return [p["id"] for p in data.get("compare_pairs", [])]
+
+
 CONTRACTS: dict[str, Reader] = {
     "resize-info-json": per_target_reader("resize-info-json", RESIZE_CASES, resize_mirror),
     "create-info-json": per_target_reader(
@@ -368,4 +584,12 @@ CONTRACTS: dict[str, Reader] = {
     ),
     "rebase-info-json": rebase_reader,
     "commit-overlay-info-json": commit_reader,  # reads commit-backing-info-json too
+    "qemu-img-human": info_safe_reader("qemu-img-human"),
+    "qemu-img-json": info_safe_reader("qemu-img-json"),
+    "map-human": map_reader("map-human"),
+    "map-json": map_reader("map-json"),
+    "snapshot-list-human": snapshot_reader,
+    "check-human": layout_reader("check-human", all_ids),
+    "check-json": layout_reader("check-json", all_ids),
+    "compare-human": layout_reader("compare-human", pair_ids),
 }

@@ -8,7 +8,9 @@ Each defect that once broke it, planted for real on a copy, breaks it again.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,22 @@ from consumer import (
     CREATE_CASES,
     REBASE_CASES,
     RESIZE_CASES,
+    expected_output,
+    host_profile,
+    manifest_images,
     parse_qemu_version,
+    safe_ids,
     select_version_match,
+    snapshot_ids,
+    substitute_actual_size,
     version_map_problems,
 )
 from consumer_amend_bitmap_dd import AMEND_CASES, BITMAP_CASES, DD_CASES, dd_profile
 from consumer_amend_bitmap_dd import CONTRACTS as SEQUENCES
+from helpers import Build
 
 from toolkit.baseline import selection
+from toolkit.model.records import QemuBinary
 
 TREE = Path(__file__).resolve().parent.parent / "expected-outputs"
 
@@ -322,3 +332,124 @@ def test_a_dd_profile_the_harness_cannot_read_breaks_it(tmp_path: Path) -> None:
         "version-map.json: [Errno 2] No such file or directory: "
         f"'{root / 'dd-info-json' / 'version-map.json'}'"
     )
+
+
+# ------------------------------------------------ the corpus types, against a live qemu-img
+
+# Not an exception, but a hazard of the harness (consumer.md 2.1): its _format_human_size
+# gives '0' and '512' where qemu-img prints `0 B` and `512 B`, so an image with no block
+# allocated (raw-sparse-empty on tmpfs; 4 KiB on ext4) fails its compare even for qemu-img.
+# The consumer's argv (consumer.md 11.1-11.3) and the environment it runs them with.
+LIVE = {
+    "qemu-img-human": (["info"], {}),
+    "qemu-img-json": (["info", "--output=json"], {}),
+    "map-human": (["map"], {}),
+    "map-json": (["map", "--output=json"], {}),
+    "snapshot-list-human": (["snapshot", "-l"], {"TZ": "UTC"}),
+}
+
+
+def _drop_in(output_type: str, stdout: str) -> str:
+    """What a drop-in prints that the harness holds to: qemu-img's text; for info JSON the
+    harness re-dumps its expected text (json.dumps(indent=4)), so a drop-in passes by
+    printing that spelling (qemu-img's `[\n    ]` for an empty list is not it)."""
+    if output_type == "qemu-img-json":
+        return json.dumps(json.loads(stdout), indent=4) + "\n"
+    return stdout
+
+
+def live_differences(
+    tree: Path, corpus: Path, binary: QemuBinary, types: list[str]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(type, image) -> (what the harness expects, what a drop-in prints) where they differ:
+    each safe image (snapshot-list: each tagged one) on the corpus's live files, as the
+    harness runs it, against the host's profile text with `$TESTDATA_ROOT` and the live
+    file's st_blocks * 512 substituted (and info JSON re-dumped)."""
+    host = parse_qemu_version(binary.version_line)
+    assert host is not None
+    paths = {e["id"]: corpus / e["path"] for e in manifest_images(tree)}
+    differ: dict[tuple[str, str], tuple[str, str]] = {}
+    for output_type in types:
+        words, env = LIVE[output_type]
+        type_dir = tree / output_type
+        profile = host_profile(type_dir, host)
+        assert profile is not None
+        ids = snapshot_ids(tree) if output_type.startswith("snapshot") else safe_ids(tree)
+        for image_id in ids:
+            meta = json.loads(
+                (type_dir / "profiles" / profile / f"{image_id}.meta.json").read_text()
+            )
+            if meta["return_code"] != 0:
+                continue  # skipped by the harness
+            argv = [*binary.command(), *words, str(paths[image_id])]
+            live = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env})
+            assert live.returncode == 0, (output_type, image_id, live.stderr)
+            expected = expected_output(type_dir, profile, image_id, str(corpus))
+            if output_type.startswith("qemu-img"):
+                expected = substitute_actual_size(expected, paths[image_id].stat().st_blocks * 512)
+            if expected != _drop_in(output_type, live.stdout):
+                differ[output_type, image_id] = (expected, _drop_in(output_type, live.stdout))
+    return differ
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("version", ["7.2.22", "11.1.3"])
+def test_a_perfect_drop_in_passes_the_consumer_s_exact_compare(
+    corpus_build: Build, qemu_binaries: list[QemuBinary], version: str
+) -> None:
+    binary = next(b for b in qemu_binaries if b.version == version)
+    assert live_differences(TREE, corpus_build.root, binary, list(LIVE)) == {}
+
+
+@pytest.mark.qemu
+def test_a_stored_stdout_off_the_live_one_breaks_it(
+    corpus_build: Build, latest: QemuBinary, tmp_path: Path
+) -> None:
+    """Planted: a host path where `$TESTDATA_ROOT` belongs, and a key dropped from info JSON."""
+    shutil.copytree(TREE / "images", tmp_path / "images")
+    for t in ("qemu-img-human", "qemu-img-json"):
+        shutil.copytree(TREE / t, tmp_path / t)
+    profile = host_profile(
+        tmp_path / "qemu-img-json", parse_qemu_version(latest.version_line) or (0, 0, 0)
+    )
+    human = tmp_path / "qemu-img-human" / "profiles" / str(profile) / "qcow2-v3-data.stdout.txt"
+    human.write_text(human.read_text().replace("$TESTDATA_ROOT", "/home/someone/testdata"))
+    js = tmp_path / "qemu-img-json" / "profiles" / str(profile) / "vhdx-data.stdout.txt"
+    js.write_text(js.read_text().replace('    "dirty-flag": false\n', '    "x": 0\n'))
+    found = live_differences(
+        tmp_path, corpus_build.root, latest, ["qemu-img-human", "qemu-img-json"]
+    )
+    assert sorted(found) == [("qemu-img-human", "qcow2-v3-data"), ("qemu-img-json", "vhdx-data")]
+
+
+def test_a_corpus_type_with_a_file_or_a_meta_key_gone_breaks_it(tmp_path: Path) -> None:
+    """Planted, each in its own type: a safe image's profile stdout removed (qemu-img-json),
+    a raw meta without `return_code` (map-json: the map suite reads the first version's
+    raw meta), a tagged image's profile stdout removed (snapshot-list-human)."""
+    for t in ("images", "qemu-img-json", "map-json", "snapshot-list-human"):
+        shutil.copytree(TREE / t, tmp_path / t)
+    for t in ("qemu-img-json", "map-json", "snapshot-list-human"):
+        assert CONTRACTS[t](tmp_path, HOST) == []
+    gone = tmp_path / "qemu-img-json" / "profiles" / "profile-7-2-18" / "qcow2-v3-data.stdout.txt"
+    gone.unlink()
+    assert CONTRACTS["qemu-img-json"](tmp_path, HOST) == [
+        f"{gone.parent / 'qcow2-v3-data'}: no stdout or meta: the harness skips it"
+    ]
+    vmap = json.loads((tmp_path / "map-json" / "version-map.json").read_text())
+    first = next(iter(vmap["version_to_profile"]))
+    meta_path = tmp_path / "map-json" / "vpc" / first / "vhd-fixed.meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["return_code"]
+    meta_path.write_text(json.dumps(meta))
+    assert CONTRACTS["map-json"](tmp_path, HOST) == [f"{meta_path}: no return_code"]
+    snap = (
+        tmp_path
+        / "snapshot-list-human"
+        / "profiles"
+        / "profile-10-0-2"
+        / "snap-qcow2-v2.stdout.txt"
+    )
+    snap.unlink()
+    assert CONTRACTS["snapshot-list-human"](tmp_path, HOST) == [
+        f"{snap}: missing: the harness skips snap-qcow2-v2"
+    ]

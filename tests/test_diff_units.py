@@ -343,3 +343,56 @@ def test_drift_sees_what_tells_profiles_apart() -> None:
         assert diff.diff_views(a, b, "raw", CREATE, False) == [
             Change("stdout", "changed", "root['x']", x, y)
         ]
+
+
+# --- text stdout (human output of the corpus types) ------------------------------------------
+
+HUMAN = COMMANDS["qemu-img-human"]
+MAP_JSON = COMMANDS["map-json"]
+TEXT = (
+    "image: $TESTDATA_ROOT/raw/r.raw\nfile format: raw\ndisk size: 4 KiB\n"
+    "Child node '/file':\n    disk size: 4 KiB\n"
+)
+
+
+def test_the_text_entries_and_mask_text() -> None:
+    assert [(e.id, e.pattern.pattern) for e in whitelist.text_entries()] == [
+        ("disk-size", r"^(\s*disk size: ).*$")
+    ]
+    assert whitelist.mask_text(TEXT) == TEXT.replace("4 KiB", M)
+    assert whitelist.mask_text("the disk size: 4 KiB\n") == "the disk size: 4 KiB\n"  # a line's own
+    # a format entry names directory formats (vhd); a corpus type groups by driver (vpc)
+    tool = next(e for e in whitelist.entries() if e.id == "tool-version")
+    assert tool.applies_to("vpc") and tool.applies_to("vhd") and not tool.applies_to("raw")
+
+
+def test_a_text_view_is_masked_text_never_parsed() -> None:
+    b = Baseline(TEXT, "", {})
+    assert view.view(b, "raw", HUMAN).stdout == TEXT.replace("4 KiB", M)
+    assert view.view(b, "raw", HUMAN, show_all=True).stdout == TEXT
+    assert view.view(Baseline("[1]\n", "", {}), "raw", HUMAN).stdout == "[1]\n"  # text, not JSON
+    assert view.view(Baseline("", "", {}), "raw", HUMAN).stdout is None
+
+
+def test_same_recording_of_text_and_arrays() -> None:
+    def rec(stdout: str, spec_step: str = "info") -> Baseline:
+        n = len(stdout.encode())
+        return Baseline(stdout, "", {f"{spec_step}_stdout_bytes": n, "stdout_bytes": n})
+
+    other_fs = TEXT.replace("disk size: 4 KiB", "disk size: 1 MiB")
+    assert view.same_recording(rec(TEXT), rec(other_fs), "raw", HUMAN) is True
+    assert not view.same_recording(rec(TEXT), rec(TEXT.replace("raw\n", "qcow2\n")), "raw", HUMAN)
+    a, b = '[{ "start": 0, "length": 1}]\n', '[{"start": 0, "length": 1}]\n'
+    assert view.same_recording(rec(a, "map"), rec(b, "map"), "raw", MAP_JSON) is True
+    assert not view.same_recording(
+        rec(a, "map"), rec(a.replace("1}", "2}"), "map"), "raw", MAP_JSON
+    )
+
+
+def test_text_changes_are_a_line_diff_in_line_order() -> None:
+    old = view.View("a\nb\n" + "x\n" * 9 + "c\n", {}, {})
+    new = view.View("a\nB\n" + "x\n" * 9 + "c\nd\n", {}, {})
+    got = [
+        (c.kind, c.path, c.before, c.after) for c in diff.diff_views(old, new, "raw", HUMAN, False)
+    ]
+    assert got == [("changed", "line:2", "b", "B"), ("added", "line:13", None, "d")]

@@ -253,10 +253,12 @@ def test_drift_of_the_findings_type_says_why_each_was_found(
 
 def test_a_users_findings_leave_the_repository_s_checks_alone(tmp_path: Path) -> None:
     """The committed tree and case files, plus findings (recorded or not) in a copy: every
-    check of the curated types reads exactly what it read before."""
+    check of the curated types reads exactly what it read before. (The types over the image
+    corpus have no findings: resize, create and the corpus's manifest are copied.)"""
     repo = Path(__file__).resolve().parent.parent
     shutil.copytree(repo / "curated_cases", tmp_path / "curated_cases")
-    shutil.copytree(repo / "expected-outputs", tmp_path / "expected-outputs")
+    for t in ("resize-info-json", "create-info-json", "images"):
+        shutil.copytree(repo / "expected-outputs" / t, tmp_path / "expected-outputs" / t)
     items = [findings.Finding("drift odd", ODD, "x")]
     findings.save(items, findings.default_path(tmp_path / "curated_cases", "resize"),
                   tmp_path / "curated_cases")  # fmt: skip
@@ -265,9 +267,11 @@ def test_a_users_findings_leave_the_repository_s_checks_alone(tmp_path: Path) ->
     proc = in_process("verify", "--offline", *common)
     assert proc.returncode == 0, proc.stdout
     assert (
-        "verify OK: resize OK, create OK, rebase OK, commit-overlay OK, commit-backing OK, "
-        "amend OK, bitmap OK, dd OK, resize-discovered OK (1 not yet recorded)" in proc.stdout
+        "verify OK: resize OK, create OK, resize-discovered OK (1 not yet recorded)"
+        in proc.stdout
     )
     for command in ("resize", "create"):
         assert in_process("profiles", "--check", "--command", command, *common[2:]).returncode == 0
-    assert os.listdir(tmp_path / "expected-outputs") == os.listdir(repo / "expected-outputs")
+    assert sorted(os.listdir(tmp_path / "expected-outputs")) == [
+        "create-info-json", "images", "resize-info-json"
+    ]  # fmt: skip

@@ -55,7 +55,7 @@ def test_two_builds_are_byte_identical_and_the_committed_manifest_is_theirs(
     env = cache_env(tmp_path / "cache", TZ="Pacific/Chatham")  # another time zone too
     proc = toolkit("images", "build", "--expected-outputs", str(tree), env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "images: built 39 images" in proc.stdout
+    assert "images: built 40 images" in proc.stdout
     second = tmp_path / "cache" / "qemu-img-baselines" / "corpus"
     first = hashes(built.root)
     assert first == hashes(second)  # every file, the stamp included
@@ -68,13 +68,13 @@ def test_two_builds_are_byte_identical_and_the_committed_manifest_is_theirs(
     stamps = {p: p.stat().st_mtime_ns for p in second.rglob("*")}
     again = toolkit("images", "build", "--expected-outputs", str(tree), env=env)
     assert again.returncode == 0, again.stderr
-    assert "corpus current, nothing built: 39 images" in again.stdout
+    assert "corpus current, nothing built: 40 images" in again.stdout
     assert "manifest.json unchanged" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in second.rglob("*")} == stamps
     check = toolkit("images", "build", "--check", env=cache_env(built.cache))
     assert check.returncode == 0, check.stdout + check.stderr  # the committed tree...
     assert "nothing built" in check.stdout  # ... against the session's build, not rebuilt
-    assert "matches the build (39 images" in check.stdout
+    assert "matches the build (40 images" in check.stdout
 
 
 SMALL = """
@@ -210,7 +210,7 @@ def test_a_killed_build_leaves_no_half_corpus(tmp_path: Path, spawn: Spawn) -> N
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (corpus_dir / "raw" / "late.raw").is_file()
-    assert len(json.loads((corpus_dir / STAMP).read_text())["images"]) == 40
+    assert len(json.loads((corpus_dir / STAMP).read_text())["images"]) == 41
 
 
 def test_the_corrupt_images_are_what_check_reports_on_every_version(

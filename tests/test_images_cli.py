@@ -38,7 +38,7 @@ def verify_offline(cases: Path, tree: Path) -> subprocess.CompletedProcess[str]:
 def test_verify_offline_passes_the_committed_manifest(tmp_path: Path) -> None:
     proc = in_process("verify", "--offline")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "verify images: manifest current (39 images, 7 compare pairs;" in proc.stdout
+    assert "verify images: manifest current (40 images, 7 compare pairs;" in proc.stdout
 
 
 def test_verify_offline_names_a_hand_edit(tmp_path: Path) -> None:
@@ -119,8 +119,8 @@ def test_images_list() -> None:
     proc = in_process("images", "list")
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["ID", "FORMAT", "PATH", "TAGS"] and len(lines) == 41
-    assert lines[-1].startswith("39 images, 7 compare pairs; corpus ")
+    assert lines[0].split() == ["ID", "FORMAT", "PATH", "TAGS"] and len(lines) == 42
+    assert lines[-1].startswith("40 images, 7 compare pairs; corpus ")
     listed = json.loads(in_process("images", "list", "--json").stdout)
     assert [i["id"] for i in listed["images"]] == [i["id"] for i in json.loads(
         MANIFEST.read_text())["images"]]  # fmt: skip

@@ -38,7 +38,9 @@ def test_commands_and_their_steps() -> None:
     assert (IMAGE, QEMU_IMG) == ("$FILENAME", "qemu-img")
     assert list(COMMANDS) == [
         "resize", "create", "rebase", "commit-overlay", "commit-backing", "amend", "bitmap",
-        "dd", "resize-discovered", "create-discovered",
+        "dd", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
+        "compare-human", "map-human", "map-json", "snapshot-list-human",
+        "resize-discovered", "create-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",

@@ -658,7 +658,9 @@ def test_relative_names_a_path_outside_the_tree_in_full(tmp_path: Path) -> None:
 def test_the_plants_here_and_in_the_tree_tests_cover_every_check() -> None:
     seen = {c for _, found in EXPECTED.values() for c, _, _ in found}
     assert seen <= set(CHECKS)
-    assert set(CHECKS) - seen == {"missing", "unfinished", "stale", "version-map", "profiles"}
+    assert set(CHECKS) - seen == {
+        "missing", "unfinished", "stale", "version-map", "profiles", "profile-rules"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("home", "kept"), [("/", False), ("/h", True)])

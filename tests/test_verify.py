@@ -264,6 +264,21 @@ def _profile_stale(t: Path) -> None:
     shutil.copy(_profile_file(t), _profile_file(t).with_name("raw-gone.stdout.txt"))
 
 
+def _profile_duplicate(t: Path) -> None:
+    """Two profiles with the same stdout (instar-testdata's validate_profiles() refuses that
+    tree): NEW's info text made OLD's everywhere, its create line one byte longer, so the two
+    versions stay two profiles (they differ in a meta key) and the tree holds together."""
+    for out in sorted((t / SPEC.output_type).glob(f"*/{NEW}/*.stdout.txt")):
+        fmt, case = out.parent.parent.name, out.name.removesuffix(".stdout.txt")
+        old_out, _, old_meta = triple(t, fmt, OLD, case)
+        meta = json.loads(triple(t, fmt, NEW, case)[2].read_text())
+        size = json.loads(old_meta.read_text())["info_stdout_bytes"]
+        line = meta["create_stdout"] + " "
+        out.write_text(old_out.read_text())
+        edit_meta(t, fmt, NEW, case, info_stdout_bytes=size, stdout_bytes=size or 0,
+                  create_stdout=line, create_stdout_bytes=len(line.encode()))  # fmt: skip
+
+
 def _file_type(t: Path) -> None:
     # A link out of the tree (#21 item 5): named, never read, never followed.
     secret = t.parent / "secret.txt"
@@ -296,6 +311,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str]] = [
     ("profiles", _profile_edited, "hand-edited or stale"),
     ("profiles", _profile_missing, "missing: the profile's copy of"),
     ("profiles", _profile_stale, "belongs to no profile"),
+    ("profile-rules", _profile_duplicate, "may be identical (profile-11-1-3, profile-7-2-22)"),
     ("file-type", _file_type, "a symbolic link (to "),
 ]
 
@@ -327,8 +343,12 @@ def test_each_offline_check_catches_its_defect(
         _refresh_version_map(tree)
     run = verify("--offline")
     assert run.code == 1, run.out
-    # Where the defect leaves the tree unreadable for toolkit.profiles, the map fails too.
-    assert run.checks() in ({check}, {check, "version-map"}), run.out
+    # Where the defect leaves the tree unreadable for toolkit.profiles, the map fails too; a
+    # stdout whose size its meta contradicts breaks the consumer's profile rules as well.
+    also = (
+        {"profile-rules"} if plant in (_stdout_json, _stdout_not_empty, _profile_edited) else set()
+    )
+    assert run.checks() in ({check} | also, {check, "version-map"} | also), run.out
     assert f"[{check}]" in run.out
     messages = [f"{p['where']}: {p['message']}" for p in run.report["offline"]["errors"]]
     assert any(mentions in m for m in messages), messages

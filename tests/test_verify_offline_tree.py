@@ -362,7 +362,16 @@ EXPECTED: dict[str, tuple[str, int, list[Problem]]] = {  # plant -> version map,
                 f"{T}/profiles/profile-7-2-22/raw-{GROWN}.stdout.txt",
                 f"differs from the representative {T}/raw/7.2.22/{GROWN}.stdout.txt "
                 f"(hand-edited or stale); {MAP_FIX}",
-            )
+            ),
+            # one byte longer than its meta says: the consumer's validate_profiles() too
+            Problem(
+                "profile-rules",
+                f"{T}/profiles/profile-7-2-22/raw-{GROWN}.stdout.txt",
+                f"is 134 bytes but raw-{GROWN}.meta.json says stdout_bytes 133; the consumer's "
+                "validate_profiles() refuses such a tree; refresh profiles/ with `python -m "
+                "toolkit profiles` (a hand-made or copied profile directory is removed), or "
+                "regenerate the type",
+            ),
         ],
     ),
     "meta_unreadable_for_the_map": (

@@ -4,7 +4,11 @@ Each output type reads exactly one file (CommandSpec.case_file): the curated mat
 `curated_cases/<command>.toml` (`resize.toml`), and the fuzzer's findings in
 `curated_cases/discovered/<command>.toml`, recorded in an output type of their own. A
 curated type never reads anything else, so findings can never change the matrix a
-harness checks. Each file holds `[[case]]` tables:
+harness checks. A type over the image corpus (CommandSpec.corpus) reads
+`curated_cases/images.toml`: each image it selects (or each compare pair) is one case,
+named by its id, grouped by its manifest format (toolkit.model.images.corpus_cases); there
+is no `[[case]]` list to keep in step with the corpus. Every other file holds `[[case]]`
+tables:
 
     [[case]]
     format = "qcow2"
@@ -27,8 +31,10 @@ from pathlib import Path
 
 from toolkit.baseline import guard
 from toolkit.baseline.case_schema import parse_case
+from toolkit.baseline.images import load_corpus
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import FORMATS
+from toolkit.model.images import corpus_cases
 from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, FUZZED, CommandSpec
 from toolkit.model.records import Case
 
@@ -61,11 +67,14 @@ def legacy_files(curated_dir: Path, spec: CommandSpec) -> list[Path]:
 
 
 def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) -> list[Case]:
-    """Apply --format / --case; a filter that matches nothing is bad input."""
-    for f in formats:
-        if f not in FORMATS:
-            raise BadInput(f"unknown format {f!r} in --format; known: {', '.join(sorted(FORMATS))}")
+    """Apply --format / --case; a filter that matches nothing is bad input. A format is a
+    directory name: one of FORMATS, or a group the cases have (an image's manifest format,
+    `vpc`)."""
     present = sorted({c.format for c in cases})
+    known = sorted(set(FORMATS) | set(present))
+    for f in formats:
+        if f not in known:
+            raise BadInput(f"unknown format {f!r} in --format; known: {', '.join(known)}")
     for f in formats:
         if f not in present:
             raise BadInput(f"--format {f} matches no curated case; formats with cases: {present}")
@@ -85,9 +94,12 @@ def filter_cases(cases: Sequence[Case], formats: list[str], globs: list[str]) ->
 def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     """Every case of an output type, or BadInput listing every problem found.
 
-    A findings type without findings (no file, or no [[case]] in it) has no cases.
+    A findings type without findings (no file, or no [[case]] in it) has no cases. A type
+    over the image corpus has the corpus's images (or pairs) it selects.
     """
     path = case_file(curated_dir, spec)
+    if spec.corpus is not None:
+        return corpus_cases(load_corpus(path), spec.corpus, spec.command)
     present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
     if spec.findings_of and (not present or not _has_cases(curated_dir, path)):
         return []

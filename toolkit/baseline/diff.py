@@ -4,7 +4,8 @@ Every difference between two views (see toolkit.baseline.view) is a Change
 `(artefact, kind, path, from, to)`:
 - stdout: deepdiff of the info JSON (after the whitelist mask unless --all); kind
   added, removed or changed; path in deepdiff's spelling (`root['children']`),
-  or `root` when info printed nothing on one side.
+  or `root` when info printed nothing on one side. Text (human output) is a line
+  diff, as stderr's: path `line:<n>`.
 - stderr: a line diff per step section; path `<step>:<line>`, the 1-based line
   number on the side that has the line (the old side for changed lines).
 - meta: deepdiff of the meta; a `<step>_return_code` change has kind return_code.
@@ -78,6 +79,8 @@ def stdout_changes(a: Any, b: Any, fmt: str, show_all: bool) -> list[Change]:
         return out
     if a == b:  # both None (info did not run), or the same text
         return []
+    if isinstance(a, str) and isinstance(b, str):
+        return line_changes("stdout", "line", a.splitlines(), b.splitlines())
     if a is None:
         return [Change("stdout", "added", "root", None, b)]
     if b is None:
@@ -85,25 +88,30 @@ def stdout_changes(a: Any, b: Any, fmt: str, show_all: bool) -> list[Change]:
     return [Change("stdout", "changed", "root", a, b)]
 
 
+def line_changes(artefact: str, label: str, la: list[str], lb: list[str]) -> list[Change]:
+    """A line diff: path `<label>:<n>`, the 1-based line number on the side that has the
+    line (the old side for changed lines)."""
+    out: list[Change] = []
+    matcher = difflib.SequenceMatcher(a=la, b=lb, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for k in range(paired):
+            out.append(Change(artefact, "changed", f"{label}:{i1 + k + 1}", la[i1 + k], lb[j1 + k]))
+        for i in range(i1 + paired, i2):
+            out.append(Change(artefact, "removed", f"{label}:{i + 1}", la[i], None))
+        for j in range(j1 + paired, j2):
+            out.append(Change(artefact, "added", f"{label}:{j + 1}", None, lb[j]))
+    return out
+
+
 def stderr_changes(
     a: dict[str, list[str]], b: dict[str, list[str]], steps: list[str]
 ) -> list[Change]:
     out: list[Change] = []
     for step in [*steps, *sorted((a.keys() | b.keys()) - set(steps))]:
-        la, lb = a.get(step, []), b.get(step, [])
-        matcher = difflib.SequenceMatcher(a=la, b=lb, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            paired = min(i2 - i1, j2 - j1)
-            for k in range(paired):
-                out.append(
-                    Change("stderr", "changed", f"{step}:{i1 + k + 1}", la[i1 + k], lb[j1 + k])
-                )
-            for i in range(i1 + paired, i2):
-                out.append(Change("stderr", "removed", f"{step}:{i + 1}", la[i], None))
-            for j in range(j1 + paired, j2):
-                out.append(Change("stderr", "added", f"{step}:{j + 1}", None, lb[j]))
+        out += line_changes("stderr", step, a.get(step, []), b.get(step, []))
     return out
 
 
@@ -118,7 +126,7 @@ def meta_changes(a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
 def diff_views(a: View, b: View, fmt: str, spec: CommandSpec, show_all: bool) -> list[Change]:
     """Meta first (return codes lead: they explain the rest), then stdout by path, then stderr."""
     meta = sorted(meta_changes(a.meta, b.meta), key=lambda c: (c.kind != "return_code", c.path))
-    stdout = sorted(
-        stdout_changes(a.stdout, b.stdout, fmt, show_all), key=lambda c: (c.path, c.kind)
-    )
+    stdout = stdout_changes(a.stdout, b.stdout, fmt, show_all)
+    if not (isinstance(a.stdout, str) and isinstance(b.stdout, str)):  # text: in line order
+        stdout.sort(key=lambda c: (c.path, c.kind))
     return [*meta, *stdout, *stderr_changes(a.stderr, b.stderr, list(spec.step_names()))]

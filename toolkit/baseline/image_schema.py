@@ -83,6 +83,8 @@ def parse_image(
         bad("compress = true needs `source` and format qcow2 (qemu-img convert -c -O qcow2)")
     steps = check_steps(_strings(entry, "steps", bad), fmt, opts, size, bad)
     patches = check_patches(_strings(entry, "patches", bad), fmt, opts, steps, bad)
+    if "creator" in patches and src is not None:
+        bad("the creator patch writes the size the data asks for: give `size`, not `source`")
     min_version = entry.get("min_version")
     if min_version is not None and not (
         isinstance(min_version, str) and is_version_name(min_version)

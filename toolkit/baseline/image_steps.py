@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from toolkit.baseline.caps import CAP_MATERIALISED, MIB
-from toolkit.model.images import PATCHES, Step
+from toolkit.model.images import PATCHES, QCOW2_PATCHES, Step
 
 __all__ = [
     "MAX_NAME",
@@ -169,8 +169,10 @@ def check_patches(
     for name in patches:
         if name not in PATCHES:
             bad(f"unknown patch {name!r}; patches: {', '.join(PATCHES)}")
-    if patches and fmt != "qcow2":
-        bad("patches apply to qcow2 images only")
+    if set(patches) & set(QCOW2_PATCHES) and fmt != "qcow2":
+        bad(f"the {', '.join(QCOW2_PATCHES)} patches apply to qcow2 images only")
+    if "creator" in patches and fmt != "vpc":
+        bad("the creator patch applies to vpc images only")
     if len(set(patches)) != len(patches) or {"leak", "refcount"} <= set(patches):
         bad("patches must not repeat, and leak and refcount do not go together")
     if {"leak", "refcount"} & set(patches) and opts.get("refcount_bits", "16") not in (

@@ -36,11 +36,10 @@ from toolkit.baseline.caps import MIB
 from toolkit.baseline.image_schema import parse_image
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import split_option_string
-from toolkit.model.images import ComparePair, Corpus, ImageSpec
+from toolkit.model.images import IMAGES_FILE, ComparePair, Corpus, ImageSpec
 
 __all__ = ["IMAGES_FILE", "MAX_CORPUS_BYTES", "MAX_IMAGES", "load_corpus", "parse_corpus"]
 
-IMAGES_FILE = "images.toml"
 MAX_IMAGES = 100
 # What the corpus may write in all (data steps, what convert copies, fixed images): the
 # whole corpus stays well under 100 MiB on disk.

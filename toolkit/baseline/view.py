@@ -1,8 +1,9 @@
 """What cross-version comparison looks at in one triple: its *view*.
 
-- stdout: the info JSON, parsed and passed through `whitelist.mask` (raw with
-  `show_all`); None when info printed nothing (it did not run); text that is not
-  JSON stays text.
+- stdout: the artefact's JSON, parsed and passed through `whitelist.mask` (raw with
+  `show_all`); None when it printed nothing (or did not run); text that is not
+  JSON stays text. A type whose stdout is text (human output) is never parsed: it is
+  text passed through `whitelist.mask_text` (`disk size:` lines).
 - stderr: `{step: [lines]}`, split at the command's marker lines. Empty sections
   are dropped: whether a step ran at all is in the meta's `<step>_return_code`.
 - meta: every key except the version's own identity (`qemu_version`,
@@ -27,7 +28,7 @@ from toolkit.model.info import parse_info
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline
 
-__all__ = ["View", "same_recording", "stderr_sections", "view"]
+__all__ = ["View", "same_recording", "stderr_sections", "stdout_view", "view"]
 
 # Meta keys that name the version that recorded a triple, so always differ between versions.
 VERSION_IDENTITY_KEYS = frozenset({"qemu_version", "qemu_version_line"})
@@ -75,20 +76,35 @@ def meta_view(meta: dict[str, Any], show_all: bool) -> dict[str, Any]:
     }
 
 
+def stdout_view(text: str, fmt: str, spec: CommandSpec, show_all: bool = False) -> Any:
+    """What comparison sees of a stdout: masked JSON, masked text, or None (empty)."""
+    if spec.stdout_kind == "text":
+        if not text:
+            return None
+        return text if show_all else whitelist.mask_text(text)
+    value = parse_info(text)
+    if not show_all and isinstance(value, dict | list):
+        value = whitelist.mask(value, fmt)
+    return value
+
+
 def view(baseline: Baseline, fmt: str, spec: CommandSpec, show_all: bool = False) -> View:
-    stdout = parse_info(baseline.stdout)
-    if not show_all and isinstance(stdout, dict | list):
-        stdout = whitelist.mask(stdout, fmt)
-    return View(stdout, stderr_sections(baseline.stderr, spec), meta_view(baseline.meta, show_all))
+    return View(
+        stdout_view(baseline.stdout, fmt, spec, show_all),
+        stderr_sections(baseline.stderr, spec),
+        meta_view(baseline.meta, show_all),
+    )
 
 
 def same_recording(old: Baseline, new: Baseline, fmt: str, spec: CommandSpec) -> bool:
-    """Whether `new` differs from `old` only in whitelisted info JSON values (and the byte
-    count of that text), with `old` consistent in itself.
+    """Whether `new` differs from `old` only in whitelisted stdout values (JSON values, or
+    the masked part of a text line) and the byte count of that text, with `old` consistent
+    in itself.
 
     generate keeps `old` then, so a regeneration writes nothing for output that differs only
-    in noise (vmdk's random `cid` on every create, `actual-size` on another file system):
-    the tree stays byte-identical. Anything else, a stale byte count included, is rewritten.
+    in noise (vmdk's random `cid` on every create, `actual-size` or `disk size:` on another
+    file system): the tree stays byte-identical. Anything else, a stale byte count included,
+    is rewritten.
     """
     if old.stdout == new.stdout or old.stderr != new.stderr or set(old.meta) != set(new.meta):
         return False  # nothing to keep, or a real difference (a key added or gone too)
@@ -99,7 +115,8 @@ def same_recording(old: Baseline, new: Baseline, fmt: str, spec: CommandSpec) ->
         return False
     if any(old.meta[k] != len(old.stdout.encode("utf-8")) for k in counts):
         return False
-    before, after = parse_info(old.stdout), parse_info(new.stdout)
-    if not isinstance(before, dict):  # only an info document is kept
+    before = stdout_view(old.stdout, fmt, spec)
+    kept = {"object": dict, "array": list, "text": str}[spec.stdout_kind]
+    if not isinstance(before, kept):  # only the type's own document (or text) is kept
         return False
-    return bool(whitelist.mask(before, fmt) == whitelist.mask(after, fmt))
+    return bool(before == stdout_view(new.stdout, fmt, spec))

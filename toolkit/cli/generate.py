@@ -1,7 +1,9 @@
 """`generate TYPE...`: run a type's cases on every qemu-img; write its baselines.
 
 `generate resize` records the curated matrix; `generate resize-discovered` the fuzzer's
-findings, into their own output type (`nox -s generate_resize` runs both).
+findings, into their own output type (`nox -s generate_resize` runs both). A type over the
+image corpus (`qemu-img-json`, `map-human`, ...) first makes sure the corpus is built and
+current (toolkit.cli.corpus).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from toolkit.baseline import guard
 from toolkit.baseline.cases import case_file
 from toolkit.cli import options, resolve
+from toolkit.cli.corpus import corpus_roots
 from toolkit.model.errors import EXIT_FAILED
 from toolkit.model.pipeline import CommandSpec
 from toolkit.render.generate import commit_hint, summary
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if args.commit:
             check_commit(args.expected_outputs / spec.output_type)
     binaries = resolve.find_binaries(args) if chosen else []
+    roots = corpus_roots(args, list(chosen), write=True)  # the image corpus, when one reads it
     code, changed = 0, []
     done: set[CommandSpec] = set()
     for spec in specs:
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         done.update(together)
         for s in generate(together, chosen[spec], binaries, args.expected_outputs, args.jobs,
                           args.timeout, progress_bar, known=known[spec],
-                          fixes=resolve.fixes(args)):  # fmt: skip
+                          fixes=resolve.fixes(args), roots=roots):  # fmt: skip
             print(summary(s), end="")
             for line in s.unrepaired:
                 options.warn(f"unfinished triple left by a killed run, not in this selection: "

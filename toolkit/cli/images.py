@@ -29,7 +29,7 @@ from toolkit.model.images import Corpus
 from toolkit.qemu.store import user_cache_dir
 from toolkit.stages.images.build import STAMP, BuildRequest, BuildResult, build_corpus
 
-__all__ = ["corpus_root", "register", "run_build", "run_list"]
+__all__ = ["build_summary", "corpus_root", "register", "run_build", "run_list"]
 
 
 def corpus_root() -> Path:
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(func=run_list)
 
 
-def _summary(result: BuildResult, corpus: Corpus) -> str:
+def build_summary(result: BuildResult, corpus: Corpus) -> str:
     counts: dict[str, int] = {}
     for b in result.built.values():
         counts[b.qemu_img] = counts.get(b.qemu_img, 0) + 1
@@ -93,7 +93,7 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_corpus(
         BuildRequest(corpus, tuple(binaries), corpus_root(), timeout=args.timeout)
     )
-    print(_summary(result, corpus))
+    print(build_summary(result, corpus))
     manifest = result.manifest(corpus)
     where = manifest_path(args.expected_outputs)
     if args.check:

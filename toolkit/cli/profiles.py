@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from toolkit.baseline import guard, profile_files
+from toolkit.baseline.profile_rules import rule_problems
 from toolkit.baseline.profiles import (
     VERSION_MAP_FILE,
     compute,
@@ -43,7 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} or profiles/ is not current",
+        help=f"write nothing; exit 1 when {VERSION_MAP_FILE} or profiles/ is not current, or "
+        "profiles/ breaks the consumer's rules (a stdout longer or shorter than its meta's "
+        "stdout_bytes, two identical profiles)",
     )
     pick = p.add_mutually_exclusive_group()
     pick.add_argument(
@@ -117,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         profiles = representatives(version_map(table))
         wrong = profile_files.problems(args.expected_outputs, spec, profiles, refresh)
+        wrong += rule_problems(args.expected_outputs, spec, refresh)
         odd = [f"{where}: {message}" for where, message, check in wrong if check == "file-type"]
         if odd:  # a link or a special file: bad input, as for every reader of the tree
             raise BadInput("\n  ".join(odd))

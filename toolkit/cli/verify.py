@@ -23,6 +23,7 @@ from toolkit.baseline.image_manifest import check_tree_manifest, manifest_path
 from toolkit.baseline.images import IMAGES_FILE
 from toolkit.baseline.triple import dump_json
 from toolkit.cli import options, resolve
+from toolkit.cli.corpus import corpus_roots
 from toolkit.model import atomic
 from toolkit.model.errors import EXIT_FAILED, EXIT_OK, BadInput, ToolkitFailure
 from toolkit.model.outputs import output_dir
@@ -145,6 +146,9 @@ def run(args: argparse.Namespace) -> int:
     known, chosen = resolve.select_cases(args, specs)
     mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
     binaries = resolve.discover_binaries(args) if mode == "online" else []
+    # The image corpus, made sure of when the first type that reads it is run (offline checks
+    # need no images; a candidate that cannot start is named before any corpus is built).
+    roots: dict[str, Path] | None = None
     outs = []
     for spec in specs:
         if spec.findings_of and not known[spec]:
@@ -152,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         if spec not in chosen:
             continue  # the selection matches none of its cases (and some other type's)
+        if roots is None and spec.corpus is not None and mode != "offline":
+            roots = corpus_roots(args, [spec], write=False)
         request = VerifyRequest(
             spec=spec,
             root=args.expected_outputs,
@@ -173,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if args.qemu_img
             else "discovery (--binaries, the store, PATH)",
             fixes=resolve.fixes(args),
+            roots=tuple((roots or {}).items()),
         )
         outs.append(verify(request, binaries, progress_bar))
     print(RENDERERS[args.report_format](outs), end="")

@@ -10,20 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from toolkit.model.records import Case
+
 __all__ = [
     "BITMAP_ACTIONS",
     "BUILDER",
+    "IMAGES_FILE",
     "IMAGE_FORMATS",
     "IO_KINDS",
     "MANIFEST_DIR",
     "PATCHES",
+    "QCOW2_PATCHES",
     "SAFETY",
     "ComparePair",
     "Corpus",
+    "CorpusCases",
     "ImageFormat",
     "ImageSpec",
     "Step",
+    "corpus_cases",
 ]
+
+# curated_cases/<IMAGES_FILE>: the corpus's data, and the case file of every type over it.
+IMAGES_FILE = "images.toml"
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,10 @@ PATCHES = {
     "leak": "a cluster past the end with refcount 1 and no reference (check: leak, exit 3)",
     "refcount": "the first data cluster's refcount set to 0 (check: corruption, exit 2)",
     "vmstate": "the first snapshot's VM state size and VM clock set in the snapshot table",
+    "creator": "a vpc footer naming an application qemu does not know, with the size asked "
+    "for (qemu-img before 10.0 reads the CHS geometry's size, 10.0 and later this one)",
 }
+QCOW2_PATCHES = ("leak", "refcount", "vmstate")
 
 
 @dataclass(frozen=True)
@@ -177,3 +189,58 @@ class Corpus:
             if i.id == image_id:
                 return i
         raise KeyError(image_id)
+
+
+@dataclass(frozen=True)
+class CorpusCases:
+    """Which units of the corpus an output type records, one case each: images (a case per
+    image id, grouped by the manifest's `format`) or compare pairs (a case per pair id,
+    grouped by its first image's format), selected as the consumer's suite selects its
+    manifest's entries (instar: info and map take `safety == 'safe'`, snapshot-list the
+    images tagged `snapshots`)."""
+
+    unit: str = "image"  # "image" or "pair"
+    safety: tuple[str, ...] = ()  # only images of these safety tiers (empty: every tier)
+    tags: tuple[str, ...] = ()  # only images with one of these tags (empty: every image)
+
+    def takes(self, image: ImageSpec) -> bool:
+        return (not self.safety or image.safety in self.safety) and (
+            not self.tags or any(t in image.tags for t in self.tags)
+        )
+
+
+def corpus_cases(corpus: Corpus, selection: CorpusCases, command: str) -> list[Case]:
+    """The cases of a type over the corpus, in the data's order. An image case's params
+    hold `path` (relative to the corpus root, the manifest's); a pair's `a`, `b` (the two
+    paths) and `strict`."""
+    if selection.unit == "pair":
+        return [
+            Case(
+                command=command,
+                format=corpus.image(p.a).format,
+                name=p.id,
+                start_size="",
+                source=corpus.source,
+                comment=p.description,
+                params=(
+                    ("a", corpus.image(p.a).path),
+                    ("b", corpus.image(p.b).path),
+                    ("strict", p.strict),
+                ),
+            )
+            for p in corpus.pairs
+            if selection.takes(corpus.image(p.a)) and selection.takes(corpus.image(p.b))
+        ]
+    return [
+        Case(
+            command=command,
+            format=i.format,
+            name=i.id,
+            start_size="",
+            source=corpus.source,
+            comment=i.description,
+            params=(("path", i.path),),
+        )
+        for i in corpus.images
+        if selection.takes(i)
+    ]

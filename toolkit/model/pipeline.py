@@ -12,8 +12,12 @@ from dataclasses import replace
 
 from toolkit.model.commands.amend import AMEND
 from toolkit.model.commands.bitmap import BITMAP
+from toolkit.model.commands.check import CHECK_HUMAN, CHECK_JSON
 from toolkit.model.commands.commit import COMMIT_BACKING, COMMIT_OVERLAY
+from toolkit.model.commands.compare import COMPARE_HUMAN
 from toolkit.model.commands.dd import DD
+from toolkit.model.commands.info import QEMU_IMG_HUMAN, QEMU_IMG_JSON
+from toolkit.model.commands.map import MAP_HUMAN, MAP_JSON
 from toolkit.model.commands.rebase import REBASE
 from toolkit.model.commands.resize import (
     CREATE,
@@ -24,7 +28,17 @@ from toolkit.model.commands.resize import (
     plan_for,
     preallocation_mode,
 )
-from toolkit.model.steps import IMAGE, NO_PLAN, QEMU_IMG, QEMU_IO, CommandSpec, Plan, StepSpec
+from toolkit.model.commands.snapshot import SNAPSHOT_LIST_HUMAN
+from toolkit.model.steps import (
+    IMAGE,
+    NO_PLAN,
+    QEMU_IMG,
+    QEMU_IO,
+    TESTDATA_ROOT,
+    CommandSpec,
+    Plan,
+    StepSpec,
+)
 
 __all__ = [
     "COMMANDS",
@@ -34,9 +48,11 @@ __all__ = [
     "FINDINGS_SUFFIX",
     "IMAGE",
     "INFO_STEP",
+    "INSPECT",
     "NO_PLAN",
     "QEMU_IMG",
     "QEMU_IO",
+    "TESTDATA_ROOT",
     "CommandSpec",
     "Plan",
     "StepSpec",
@@ -65,6 +81,17 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
     )
 
 
+# The image corpus's inspection types (issue 23): one case per image or compare pair.
+INSPECT: tuple[CommandSpec, ...] = (
+    QEMU_IMG_HUMAN,
+    QEMU_IMG_JSON,
+    CHECK_HUMAN,
+    CHECK_JSON,
+    COMPARE_HUMAN,
+    MAP_HUMAN,
+    MAP_JSON,
+    SNAPSHOT_LIST_HUMAN,
+)
 CURATED: tuple[CommandSpec, ...] = (
     RESIZE,
     CREATE,
@@ -74,6 +101,7 @@ CURATED: tuple[CommandSpec, ...] = (
     AMEND,
     BITMAP,
     DD,
+    *INSPECT,
 )
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})

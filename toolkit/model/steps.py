@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.model.formats import FORMATS
+from toolkit.model.images import IMAGES_FILE, CorpusCases
 from toolkit.model.records import Case, CaseResult
 from toolkit.model.sizes import Grammar
 
@@ -112,6 +113,10 @@ class CommandSpec:
     # Steps whose stdout another type of the same pipeline records as its artefact (commit's
     # overlay and backing info): this type's meta does not repeat it, nor its byte count.
     recorded_elsewhere: tuple[str, ...] = ()
+    # A type over the image corpus: its cases are the corpus's images (or compare pairs),
+    # read from curated_cases/images.toml, not a [[case]] file; its steps read them under
+    # $TESTDATA_ROOT (steps.TESTDATA_ROOT), the corpus root the runner is given.
+    corpus: CorpusCases | None = None
 
     @property
     def command(self) -> str:
@@ -121,6 +126,8 @@ class CommandSpec:
     @property
     def case_file(self) -> str:
         """The case file, relative to the curated-cases directory."""
+        if self.corpus is not None:
+            return IMAGES_FILE
         return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
 
     def image_name(self, token: str, case: Case) -> str:

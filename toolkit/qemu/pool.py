@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -88,10 +88,12 @@ def run_many(
     label: str = "running",
     tmp_parent: Path | None = None,
     progress: Progress = no_progress,
+    roots: Mapping[str, Path] | None = None,
 ) -> list[CaseResult]:
     """Run every job; call on_result as each finishes; return results in job order.
 
-    on_result is called from the worker threads, never two calls at once.
+    on_result is called from the worker threads, never two calls at once. `roots`: the
+    runner's placeholders of directories outside the scratch directory (run_case).
     """
     results: list[CaseResult | None] = [None] * len(jobs)
     queue = iter(enumerate(jobs))
@@ -107,7 +109,7 @@ def run_many(
                 if job is None:
                     return
                 index, (binary, case) = job
-                result = run_case(case, binary, spec, run_dir, timeout)
+                result = run_case(case, binary, spec, run_dir, timeout, roots=roots)
                 with recording:
                     # LIVE.stopping is set before any group is killed: a result whose
                     # qemu-img an interrupt killed is never recorded.

@@ -22,6 +22,10 @@ def summary(s: GenerateSummary) -> str:
             f"  {step} was rejected by qemu-img in {s.nonzero[step]} of {s.runs} runs ({why}): "
             "recorded as baselines, since a rejection is qemu-img's answer, not a failure"
         )
+    for step, codes in s.answered.items():
+        exits = ", ".join(f"exit {rc} in {plural(n, 'run')}" for rc, n in codes.items())
+        lines.append(f"  {step} answered {exits} of {s.runs}: the command's answer (not a "
+                     "rejection), recorded as baselines")  # fmt: skip
     if s.repaired or s.swept:
         lines.append(
             f"a killed run had left unfinished triples ({', '.join(s.repaired) or 'none'}): "

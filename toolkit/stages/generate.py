@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from toolkit.baseline import guard
 from toolkit.baseline.guard import Debris, Place
@@ -40,6 +41,7 @@ class GenerateSummary:
     swept: int = 0  # stray temp files removed
     # step -> why qemu-img rejected it (model.rejections.reason_class, or "other") -> runs
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    answered: dict[str, dict[int, int]] = field(default_factory=dict)  # step -> answer -> runs
 
     @property
     def versions(self) -> str:
@@ -56,6 +58,7 @@ class _Tally:
     unchanged: int = 0
     nonzero: Counter[str] = field(default_factory=Counter)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    answered: Counter[tuple[str, int]] = field(default_factory=Counter)
     refused: list[str] = field(default_factory=list)
 
 
@@ -69,6 +72,7 @@ def generate(
     progress: Progress = no_progress,
     known: Sequence[Case] = (),
     fixes: Fixes = AS_DEFAULTS,
+    roots: Mapping[str, Path] | None = None,
 ) -> list[GenerateSummary]:
     """Run every case on every binary; each type writes its triples, versions.json, the map
     and profiles/. One summary per type, in order.
@@ -77,7 +81,8 @@ def generate(
     commit's overlay and backing types): each case then runs once, and every type writes
     its triple of that run. Unfinished triples a killed run left are rewritten too when
     `known` (every curated case) has their case and a binary of their version is selected.
-    `fixes`: the options the commands it suggests carry.
+    `fixes`: the options the commands it suggests carry. `roots`: as run_case's
+    ($TESTDATA_ROOT: the image corpus).
     """
     if len({s.steps for s in specs}) != 1:
         raise ValueError(f"{[s.name for s in specs]} do not run one pipeline")
@@ -105,7 +110,8 @@ def generate(
                 tmp.unlink(missing_ok=True)
         try:
             label = f"generate {'+'.join(s.name for s in specs)}"
-            run_many(runs, specs[0], jobs, timeout, record, label=label, progress=progress)
+            run_many(runs, specs[0], jobs, timeout, record, label=label, progress=progress,
+                     roots=roots)  # fmt: skip
         except KeyboardInterrupt:
             done = tallies[specs[0]]
             raise Interrupted(_interrupted(specs, done, binaries, cases, fixes)) from None
@@ -117,7 +123,8 @@ def generate(
                         {n: t.nonzero[n] for n in s.step_names()}, t.written, t.unchanged,
                         root / s.output_type, tuple(t.refused),
                         tuple(f"{f}/{v}/{c}" for f, v, c in sorted(repairs[s][1])),
-                        tuple(repairs[s][2]), len(debris[s].stray), _reasons(s, t))
+                        tuple(repairs[s][2]), len(debris[s].stray), _per_step(s, t.reasons),
+                        _per_step(s, t.answered))
         for s, t in tallies.items()
     ]  # fmt: skip
 
@@ -150,17 +157,19 @@ def _record(
     tally.recorded += 1
     tally.written += changed
     tally.unchanged += 3 - changed
-    for step in result.steps:
-        if step.ran and step.return_code != 0:
+    for step in (s for s in result.steps if s.return_code not in (None, 0)):
+        if step.return_code in spec.step(step.name).answers:
+            tally.answered[step.name, step.return_code] += 1
+        else:
             tally.nonzero[step.name] += 1
             tally.reasons[step.name, reason_class(step.stderr) or "other"] += 1
 
 
-def _reasons(spec: CommandSpec, tally: _Tally) -> dict[str, dict[str, int]]:
-    """Per step that was rejected: how many runs, by why qemu-img rejected it."""
-    out: dict[str, dict[str, int]] = {}
-    for (step, reason), n in sorted(tally.reasons.items()):
-        out.setdefault(step, {})[reason] = n
+def _per_step(spec: CommandSpec, counts: Counter[tuple[str, Any]]) -> dict[str, dict[Any, int]]:
+    """step -> (why it was rejected, or the code it answered) -> runs, in step order."""
+    out: dict[str, dict[Any, int]] = {}
+    for (step, key), n in sorted(counts.items()):
+        out.setdefault(step, {})[key] = n
     return {s: out[s] for s in spec.step_names() if s in out}
 
 

@@ -41,7 +41,7 @@ from toolkit.qemu.process import pid_alive
 from toolkit.qemu.tools import tool_command
 from toolkit.stages.images.make import Tools, make_image
 
-__all__ = ["STAMP", "BuildRequest", "BuildResult", "build_corpus", "choose_binaries"]
+__all__ = ["STAMP", "BuildRequest", "BuildResult", "build_corpus", "choose_binaries", "file_sha256"]
 
 STAMP = ".corpus.json"
 STAMP_KIND = safe_io.Kind(

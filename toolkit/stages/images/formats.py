@@ -11,7 +11,9 @@ twice and comparing bytes). Each is rewritten to a value derived from the image'
   Format"): Time Stamp (offset 24, 4 bytes, seconds since 2000-01-01 UTC), Unique Id (68,
   16 bytes, random), and Checksum (64, 4 bytes: the ones' complement of the sum of every
   footer byte, the checksum field taken as 0). The footer is the file's last 512 bytes;
-  a dynamic disk keeps a copy at offset 0. All big-endian.
+  a dynamic disk keeps a copy at offset 0. All big-endian. The documented `creator`
+  patch (not a determinism patch) also rewrites Creator Application (28, 4 bytes), Original
+  Size (40, 8) and Current Size (48, 8): `patch_vpc_creator`.
 * vhdx ([MS-VHDX] "Virtual Hard Disk v2 (VHDX) File Format"): both headers (2.2.2, at
   64 KiB and 128 KiB, 4 KiB each) hold SequenceNumber (8, 8 bytes; qemu starts it at a
   random value, and the header with the larger one is current), FileWriteGuid (16) and
@@ -35,7 +37,16 @@ from pathlib import Path
 
 from toolkit.model.errors import ToolkitFailure
 
-__all__ = ["VHD_EPOCH", "crc32c", "fix_vhdx", "fix_vmdk", "fix_vpc", "fixed_uuid"]
+__all__ = [
+    "FOREIGN_CREATOR",
+    "VHD_EPOCH",
+    "crc32c",
+    "fix_vhdx",
+    "fix_vmdk",
+    "fix_vpc",
+    "fixed_uuid",
+    "patch_vpc_creator",
+]
 
 # 2024-01-01 00:00:00 UTC in the VHD clock (seconds since 2000-01-01 00:00:00 UTC).
 VHD_EPOCH = 1704067200 - 946684800
@@ -44,6 +55,10 @@ _CID = re.compile(rb"^CID=[0-9a-fA-F]+$", re.MULTILINE)
 _METADATA_REGION = uuid.UUID("8b7ca206-4790-4b9a-b8fe-575f050f886e").bytes_le
 _PAGE83_ITEM = uuid.UUID("beca12ab-b2e6-4523-93ef-c309e000c746").bytes_le
 _KIB = 1024
+# A Creator Application qemu's vpc driver does not know (it knows "vpc ", "win ", "qemu",
+# "qem2", "d2v ", "CTXS", "tap"): before 10.0 it then takes the size from the CHS
+# geometry, from 10.0 from Current Size.
+FOREIGN_CREATOR = b"tstr"
 
 
 def fixed_uuid(image_id: str, field: str) -> uuid.UUID:
@@ -94,9 +109,27 @@ def _vpc_footer(footer: bytes, image_id: str) -> bytes:
     out = bytearray(footer)
     out[24:28] = struct.pack(">I", VHD_EPOCH)
     out[68:84] = fixed_uuid(image_id, "unique-id").bytes
-    out[64:68] = b"\0\0\0\0"
-    out[64:68] = struct.pack(">I", ~sum(out) & 0xFFFFFFFF)
-    return bytes(out)
+    return _with_checksum(out)
+
+
+def _with_checksum(footer: bytearray) -> bytes:
+    footer[64:68] = b"\0\0\0\0"
+    footer[64:68] = struct.pack(">I", ~sum(footer) & 0xFFFFFFFF)
+    return bytes(footer)
+
+
+def patch_vpc_creator(path: Path, size: int) -> None:
+    """The `creator` patch: every footer copy names FOREIGN_CREATOR and holds `size` (the
+    size the data asked for) as Original and Current Size, where qemu-img wrote the size of
+    its CHS geometry; the checksum recomputed."""
+    with open(path, "r+b") as f:
+        fh = f.fileno()
+        ends = [os.fstat(fh).st_size - 512, 0]
+        for at in ends if os.pread(fh, 8, 0) == b"conectix" else ends[:1]:
+            footer = bytearray(os.pread(fh, 512, at))
+            footer[28:32] = FOREIGN_CREATOR
+            footer[40:56] = struct.pack(">QQ", size, size)
+            os.pwrite(fh, _with_checksum(footer), at)
 
 
 def fix_vpc(path: Path, image_id: str) -> None:

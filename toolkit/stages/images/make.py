@@ -135,5 +135,7 @@ def patch(path: Path, image: ImageSpec) -> None:
         formats.fix_vmdk(path, image.id)
     elif image.format == "vpc":
         formats.fix_vpc(path, image.id)
+        if "creator" in image.patches and image.size is not None:
+            formats.patch_vpc_creator(path, image.size)
     elif image.format == "vhdx":
         formats.fix_vhdx(path, image.id)

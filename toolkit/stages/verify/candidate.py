@@ -5,8 +5,8 @@ through the same runner, with the same argv as the version-V baselines (the
 candidate's QemuBinary carries version V, so the plan uses V's size grammar), and
 reports each case as one of:
 
-  skip  V's baseline has nothing to compare: its first step (create) failed, or it is
-        unreadable;
+  skip  V's baseline has nothing to compare: the step that makes its image (create) failed
+        (or it is unreadable); a one-step command (info over the corpus) always compares;
   gap   V refused the resize and the candidate did it (vmdk, vhd and vhdx on every
         qemu version). No diff then, but internal consistency: info's virtual-size is
         expected_final_size (rounded up to a sector, see toolkit.model.rounding), and
@@ -16,13 +16,14 @@ reports each case as one of:
   diff  anything else, a gap that fails its consistency checks included.
 
 `check` runs as one more step of the same pipeline (it needs the image, which the
-runner removes with its case directory); whether the candidate has `check` at all
-is asked once, with `PATH check --help`.
+runner removes with its case directory), for a command whose case makes an image;
+whether the candidate has `check` at all is asked once, with `PATH check --help`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 from toolkit.baseline.tree import case_dir
@@ -53,7 +54,10 @@ def _check_argv(case: Case, plan: Plan) -> list[str]:
 
 def with_check_step(spec: CommandSpec) -> CommandSpec:
     """The command's steps plus `check`, run when the resize (or else the first step)
-    succeeded; a command that picks its steps per case (bitmap's ops) picks check too."""
+    succeeded; a command that picks its steps per case (bitmap's ops) picks check too;
+    unchanged for a command that makes no image (it reads the corpus)."""
+    if not spec.images:
+        return spec
     anchor = "resize" if "resize" in spec.step_names() else spec.steps[0].name
     check = StepSpec("check", _check_argv, None, requires=(anchor,))
     expand = spec.expand
@@ -76,19 +80,24 @@ def _first_message(stderr: str) -> str:
 
 
 def classify(
-    result: CaseResult, expected: Baseline, spec: CommandSpec, has_check: bool
+    result: CaseResult,
+    expected: Baseline,
+    spec: CommandSpec,
+    has_check: bool,
+    roots: Mapping[str, Path] | None = None,
 ) -> tuple[CaseOutcome, Baseline]:
     """pass / diff / skip / gap for one case, and the obtained triple (without `check`)."""
     case, version = result.case, result.binary.version
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps_for(case))])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
-    outcome.reproduce = reproduce(result, spec.images)
-    first = spec.steps_for(case)[0].name  # create, for every command making its image
-    first_rc = expected.meta.get(f"{first}_return_code")
-    if first_rc != 0:
+    outcome.reproduce = reproduce(result, spec.images, roots, {s.name: s.env for s in spec.steps})
+    steps = spec.steps_for(case)
+    setup = steps[0].name if len(steps) > 1 else None  # the step that makes the image
+    setup_rc = expected.meta.get(f"{setup}_return_code") if setup else 0
+    if setup_rc != 0:
         outcome.status = "skip"
-        outcome.reason = f"the {version} baseline's {first} failed (rc {first_rc}): nothing to do"
+        outcome.reason = f"the {version} baseline's {setup} failed (rc {setup_rc}): nothing to do"
         return _beyond(result, outcome), obtained
     base_rc = expected.meta.get("resize_return_code")
     resize = result.step("resize") if "resize" in spec.step_names() else None
@@ -171,8 +180,10 @@ def run_candidate(
     timeout: float,
     obtained_root: Path,
     progress: Progress = no_progress,
+    roots: Mapping[str, Path] | None = None,
 ) -> list[CaseOutcome]:
-    """Every selected case of version binary.version, run with the candidate."""
+    """Every selected case of version binary.version, run with the candidate (`roots`: as
+    generate's, the image corpus)."""
     version = binary.version
     outcomes: dict[tuple[str, str], CaseOutcome] = {}
     jobs = []
@@ -190,10 +201,11 @@ def run_candidate(
     has_check = supports_check(binary, timeout)
     cspec = with_check_step(spec)
     keep = ObtainedDir(obtained_root)
-    for result in run_many(jobs, cspec, workers, timeout, label="candidate", progress=progress):
+    ran = run_many(jobs, cspec, workers, timeout, label="candidate", progress=progress, roots=roots)
+    for result in ran:
         fmt, name = result.case.format, result.case.name
         expected = read_baseline(root, case_dir(root, spec, fmt, version), name)
-        outcome, obtained = classify(result, expected, spec, has_check)
+        outcome, obtained = classify(result, expected, spec, has_check, roots)
         out_dir = obtained_root / SOURCE / fmt / version
         if outcome.status == "diff":
             outcome.obtained = keep.write(out_dir, name, obtained)

@@ -21,7 +21,10 @@ path and kind (values differ per case, e.g. a child's size), otherwise the value
 from __future__ import annotations
 
 import json
+import re
 import shlex
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from toolkit.baseline import whitelist
@@ -36,6 +39,7 @@ from toolkit.qemu.tools import MissingTool, tool_command
 __all__ = ["MAX_VALUE", "pattern", "process_records", "records", "reproduce"]
 
 Record = dict[str, Any]
+_ANY_INDEX = re.compile(r"\[\d+\]")
 MAX_VALUE = 4096  # characters of a record's from/to kept (a 4 MiB stdout is not a report line)
 
 
@@ -77,6 +81,10 @@ def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec)
             out.append(_record("meta", key, expected.meta.get(key), obtained.meta.get(key)))
     if expected.stderr != obtained.stderr:
         out.append(_record("stderr", "stderr", expected.stderr, obtained.stderr))
+    if spec.stdout_kind == "text":  # human output: whole, after the text whitelist
+        if whitelist.mask_text(expected.stdout) != whitelist.mask_text(obtained.stdout):
+            out.append(_record("info", "stdout", expected.stdout, obtained.stdout))
+        return out
     a, b = parse_info(expected.stdout), parse_info(obtained.stdout)
     if isinstance(a, dict | list) and isinstance(b, dict | list):
         ma, mb = whitelist.mask(a, fmt), whitelist.mask(b, fmt)
@@ -90,29 +98,36 @@ def records(expected: Baseline, obtained: Baseline, fmt: str, spec: CommandSpec)
 
 
 def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
-    """What cases with the same problem share (see the module docstring)."""
-    keys: list[tuple[Any, ...]] = []
+    """What cases with the same problem share (see the module docstring). A list index in a
+    JSON path is any index (`root[*]['compressed']`): map's extents differ in number."""
+    keys: set[tuple[Any, ...]] = set()
     for r in recs:
         if r["artefact"] == "process" or (r["artefact"] == "info" and r["path"] != "stdout"):
-            keys.append((r["artefact"], r["path"], r["kind"]))
+            keys.add((r["artefact"], _ANY_INDEX.sub("[*]", r["path"]), r["kind"]))
         else:
-            keys.append((r["artefact"], r["path"], r["kind"], repr(r["from"]), repr(r["to"])))
+            keys.add((r["artefact"], r["path"], r["kind"], repr(r["from"]), repr(r["to"])))
     return tuple(sorted(keys))
 
 
 def reproduce(
-    result: CaseResult, images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),)
+    result: CaseResult,
+    images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),),
+    roots: Mapping[str, Path] | None = None,
+    env: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
 ) -> list[str]:
     """Shell commands that replay the case on the candidate, in a scratch directory: each
-    image placeholder is its file name there (CommandSpec.images), a qemu-io step runs the
-    qemu-io beside the candidate."""
+    image placeholder is its file name there (CommandSpec.images), each root placeholder
+    (`$TESTDATA_ROOT`) the directory it stood for, a qemu-io step runs the qemu-io beside
+    the candidate; `env`: each step's environment, by step name (`TZ=UTC qemu-img ...`)."""
     names = {token: image_name(images, token, result.case) for token, _ in images}
+    names.update({token: str(path) for token, path in (roots or {}).items()})
     lines = ['cd "$(mktemp -d)"']
     for step in result.steps:
         words = list(step.argv[1:])
         for token in sorted(names, key=len, reverse=True):  # as the runner substitutes
             words = [w.replace(token, names[token]) for w in words]
-        lines.append(shlex.join([*_program(result, step.argv[0]), *words]))
+        assigned = [f"{k}={v}" for k, v in (env or {}).get(step.name, ())]
+        lines.append(shlex.join([*assigned, *_program(result, step.argv[0]), *words]))
     return lines
 
 

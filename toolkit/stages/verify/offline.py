@@ -14,7 +14,8 @@ Every problem carries the id of the check that found it (messages, --report, tes
   argv            every step's argv, recomputed from the case
   return-codes    which steps ran follows from the return codes; a step that did not run has
                   only nulls; a failed step said why on stderr; byte counts match the texts
-  stdout-json     stdout.txt is info's JSON object when info returned 0, and empty otherwise
+  stdout-json     stdout.txt is the artefact's JSON object (array) when it returned 0 or an
+                  answer, else empty; text (human output): what it printed, of its size
   stderr-markers  stderr.txt is exactly the stderr of the steps that ran, joined by markers
   final-size      resize returned 0 => info's virtual-size is expected_final_size (see below)
   abs-path        no absolute path and no temp-directory name in any file ($FILENAME only)
@@ -22,18 +23,18 @@ Every problem carries the id of the check that found it (messages, --report, tes
   version-map     version-map.json is current (toolkit.baseline.profiles computes it)
   profiles        profiles/<profile>/<target>-<case>.* are exact copies of each profile's
                   representative triples, and nothing else (toolkit.baseline.profile_files)
+  profile-rules   (the consumer's) a profile stdout is as long as its meta says; no two
+                  profiles hold identical stdout (toolkit.baseline.profile_rules)
   file-type       nothing in the tree is a link, a FIFO, a device, or a directory where a file
-                  belongs (toolkit.baseline.guard): such a file is named and never read, and
-                  the run goes on
+                  belongs (toolkit.baseline.guard): named, never read; the run goes on
 
 A findings type (`resize-discovered`) is checked the same way, but a finding with no
 triple yet is no error (fuzz saved it, generate has not recorded it): those are counted
 (`OfflineResult.unrecorded`) and reported in one line, with the command that records them.
 
 Tree-level checks live here, per-triple ones in toolkit.stages.verify.triple_checks. With any
---version/--format/--case filter (and in candidate mode) only the selection is
-checked: stale directories outside it, the versions.json listing and the version
-map are tree-wide and wait for an unfiltered run.
+--version/--format/--case filter (and in candidate mode) only the selection is checked: stale
+directories outside it, versions.json's listing and the map wait for an unfiltered run.
 """
 
 from __future__ import annotations
@@ -63,24 +64,10 @@ from toolkit.stages.verify.type_files import check_version_map, load_versions_js
 __all__ = ["CHECKS", "OfflineResult", "Scope", "check_tree"]
 
 CHECKS = (
-    "missing",
-    "unfinished",
-    "stale",
-    "schema",
-    "identity",
-    "case-data",
-    "plan",
-    "argv",
-    "return-codes",
-    "stdout-json",
-    "stderr-markers",
-    "final-size",
-    "abs-path",
-    "versions-json",
-    "version-map",
-    "profiles",
-    "file-type",
-)
+    "missing", "unfinished", "stale", "schema", "identity", "case-data", "plan", "argv",
+    "return-codes", "stdout-json", "stderr-markers", "final-size", "abs-path", "versions-json",
+    "version-map", "profiles", "profile-rules", "file-type",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

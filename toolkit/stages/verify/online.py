@@ -4,7 +4,8 @@ Comparison (`triple_differences`), shared with candidate mode:
   - every step's return code and timed-out flag, exactly;
   - stderr.txt, exactly (unified diff);
   - the stdout a step keeps in the meta (create's `Formatting ...` line), exactly;
-  - info's JSON after `whitelist.mask` (deepdiff paths, old -> new).
+  - the artefact's JSON after `whitelist.mask` (deepdiff paths, old -> new); a text
+    artefact (human output) after `whitelist.mask_text`, as a unified diff.
 Byte counts are not compared on their own: they restate texts compared above,
 and info's follows the whitelisted actual-size.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,10 @@ def triple_differences(
             out += text_diff(key, expected.meta.get(key) or "", obtained.meta.get(key) or "")
     if expected.stderr != obtained.stderr:
         out += text_diff("stderr", expected.stderr, obtained.stderr)
-    out += json_diff(expected.stdout, obtained.stdout, fmt)
-    return out
+    if spec.stdout_kind == "text":
+        a, b = whitelist.mask_text(expected.stdout), whitelist.mask_text(obtained.stdout)
+        return out + ([] if a == b else text_diff("stdout", a, b))
+    return out + json_diff(expected.stdout, obtained.stdout, fmt)
 
 
 def text_diff(label: str, a: str, b: str) -> list[str]:
@@ -115,14 +119,15 @@ def run_online(
     timeout: float,
     obtained_root: Path | None,
     progress: Progress = no_progress,
+    roots: Mapping[str, Path] | None = None,
 ) -> tuple[list[CaseOutcome], dict[tuple[str, str, str], Baseline]]:
     """Re-run every job; pass or diff per case. Also returns each diff's obtained triple.
 
     Obtained triples go to obtained_root/<format>/<version>/ (None: keep them in memory
-    only, for --update).
+    only, for --update). `roots`: as generate's (the image corpus).
     """
     results: list[CaseResult] = run_many(
-        jobs, spec, workers, timeout, label="verify", progress=progress
+        jobs, spec, workers, timeout, label="verify", progress=progress, roots=roots
     )
     outcomes: list[CaseOutcome] = []
     obtained_by_case: dict[tuple[str, str, str], Baseline] = {}

@@ -63,6 +63,9 @@ class VerifyRequest:
     candidate_names: tuple[str, ...] = ()  # the candidate's own name in its messages
     binaries_from: str = "discovery (--binaries, the store, PATH)"  # for "not run" reasons
     fixes: Fixes = AS_DEFAULTS  # what the commands it suggests carry
+    # Directories the steps read outside their scratch directory, by placeholder
+    # ($TESTDATA_ROOT: the image corpus), for the runs (online and candidate).
+    roots: tuple[tuple[str, Path], ...] = ()
 
 
 def verify(
@@ -110,7 +113,7 @@ def verify(
         if candidate is not None:
             out.cases = run_candidate(
                 req.root, req.spec, candidate, list(req.cases), out.offline.readable,
-                req.jobs, req.timeout, req.obtained, progress,
+                req.jobs, req.timeout, req.obtained, progress, dict(req.roots),
             )  # fmt: skip
             out.ran = [candidate.version]
             out.candidate = {
@@ -162,7 +165,7 @@ def _run_online(
     ]
     target = None if req.update else req.obtained
     out.cases, obtained = run_online(
-        req.root, req.spec, jobs, req.jobs, req.timeout, target, progress
+        req.root, req.spec, jobs, req.jobs, req.timeout, target, progress, dict(req.roots)
     )
     return obtained
 

@@ -1,6 +1,7 @@
 """Offline checks of an output type's own files: versions.json, version-map.json and
-the copies under profiles/ (the checks `versions-json`, `version-map` and `profiles`; a link
-or special file among them is `file-type`). Every read goes through the guard."""
+the copies under profiles/ (the checks `versions-json`, `version-map` and `profiles`; the
+consumer's rules for a profile tree, `profile-rules`; a link or special file among them is
+`file-type`). Every read goes through the guard."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from toolkit.baseline import guard, profile_files
 from toolkit.baseline.layout import VERSION_MAP_FILE, VERSIONS_FILE
+from toolkit.baseline.profile_rules import rule_problems
 from toolkit.baseline.profiles import expected_version_map, representatives
 from toolkit.baseline.tree import version_dirs
 from toolkit.baseline.triple import dump_json
@@ -79,6 +81,8 @@ def check_version_map(
     else:
         for p in profile_files.problems(root, spec, representatives(wanted), refresh):
             found.append(Problem(p.check, relative(root, p.path), p.message))
+    for p in rule_problems(root, spec, refresh):
+        found.append(Problem(p.check, relative(root, p.path), p.message))
     try:  # bytes: a non-UTF-8 map is just not current
         have: bytes | None = guard.read_bytes(root, path, guard.VERSION_MAP)
     except FileNotFoundError:

@@ -267,8 +267,7 @@ def test_a_users_findings_leave_the_repository_s_checks_alone(tmp_path: Path) ->
     proc = in_process("verify", "--offline", *common)
     assert proc.returncode == 0, proc.stdout
     assert (
-        "verify OK: resize OK, create OK, resize-discovered OK (1 not yet recorded)"
-        in proc.stdout
+        "verify OK: resize OK, create OK, resize-discovered OK (1 not yet recorded)" in proc.stdout
     )
     for command in ("resize", "create"):
         assert in_process("profiles", "--check", "--command", command, *common[2:]).returncode == 0

@@ -35,6 +35,7 @@ import functools
 from collections.abc import Callable
 
 from toolkit.model.formats import FORMATS, HOST_REACHING_OPTIONS, split_option_string
+from toolkit.model.scratch import CASE_BUDGET, MIB
 from toolkit.model.sizes import GRAMMARS, SizeError, parse_size
 
 __all__ = [
@@ -49,12 +50,10 @@ __all__ = [
     "qcow2_metadata_cap",
 ]
 
-MIB = 1024 * 1024
 CAP_DEFAULT = 256 * MIB  # fuzz's size range, and the most metadata preallocation gets
 CAP_MATERIALISED = 4 * MIB  # falloc/full preallocation writes every byte
 CAP_FIXED_VHD = 16 * MIB  # a fixed vhd is a file of the full size
 CAP_SPARSE = 1024 * MIB  # per format: what a sparse image of this size writes is small
-CASE_BUDGET = 16 * MIB  # what one case may allocate in the scratch directory
 FS_BLOCK = 4096  # the host file system's allocation unit (ext4, XFS, btrfs, tmpfs)
 # qcow2_metadata_bytes leaves out the refcounts of metadata clusters and some allocation
 # granularity: measured up to 1% above it (16.09M against 15.93M at 113M, 512-byte

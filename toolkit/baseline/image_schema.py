@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from toolkit.baseline.caps import MIB, cap_for, check_options
+from toolkit.baseline.caps import cap_for, check_options
 from toolkit.baseline.image_steps import (
     NAME_RE,
     check_feature_tags,
@@ -21,6 +21,7 @@ from toolkit.baseline.image_steps import (
 from toolkit.model import atomic
 from toolkit.model.formats import split_option_string
 from toolkit.model.images import IMAGE_FORMATS, SAFETY, ImageSpec
+from toolkit.model.scratch import MIB
 from toolkit.model.versions import is_version_name
 
 __all__ = ["IMAGE_KEYS", "MAX_ID", "parse_image"]

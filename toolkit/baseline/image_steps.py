@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from toolkit.baseline.caps import CAP_MATERIALISED, MIB
+from toolkit.baseline.caps import CAP_MATERIALISED
 from toolkit.model.images import PATCHES, QCOW2_PATCHES, Step
+from toolkit.model.scratch import MIB
 
 __all__ = [
     "MAX_NAME",

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.baseline import guard
-from toolkit.baseline.caps import MIB
 from toolkit.baseline.image_schema import parse_image
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import split_option_string
 from toolkit.model.images import IMAGES_FILE, ComparePair, Corpus, ImageSpec
+from toolkit.model.scratch import MIB
 
 __all__ = ["IMAGES_FILE", "MAX_CORPUS_BYTES", "MAX_IMAGES", "load_corpus", "parse_corpus"]
 

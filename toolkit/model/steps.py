@@ -23,6 +23,7 @@ from typing import Any
 from toolkit.model.formats import FORMATS
 from toolkit.model.images import IMAGES_FILE, CorpusCases
 from toolkit.model.records import Case, CaseResult
+from toolkit.model.scratch import CASE_BUDGET
 from toolkit.model.sizes import Grammar
 
 __all__ = [
@@ -117,6 +118,9 @@ class CommandSpec:
     # read from curated_cases/images.toml, not a [[case]] file; its steps read them under
     # $TESTDATA_ROOT (steps.TESTDATA_ROOT), the corpus root the runner is given.
     corpus: CorpusCases | None = None
+    # The most a case allocates in its scratch directory at once, for a command whose
+    # cases may need more than CASE_BUDGET (the pool schedules by it: model/scratch.py).
+    scratch: Callable[[Case], int] | None = None
 
     @property
     def command(self) -> str:
@@ -140,6 +144,10 @@ class CommandSpec:
         if step in self.recorded_elsewhere:
             return ()
         return ("stdout_bytes",) if step == self.artefact else ("stdout_bytes", "stdout")
+
+    def scratch_bytes(self, case: Case) -> int:
+        """What `case` may allocate in its scratch directory: CASE_BUDGET, or more."""
+        return max(CASE_BUDGET, self.scratch(case)) if self.scratch else CASE_BUDGET
 
     def step_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.steps)

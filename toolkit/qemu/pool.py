@@ -1,7 +1,9 @@
 """A pool of workers that runs many (binary, case) pairs concurrently with the one runner.
 
 Workers take jobs in order, run them, and hand each result to `on_result` one at a
-time. Results come back in input order whatever `jobs` is, so everything built from
+time. A worker starts a job only when the scratch space of the jobs running and its
+own fit in RUN_BUDGET (model/scratch.py; a job alone always starts), taking its turn
+in job order. Results come back in input order whatever `jobs` is, so everything built from
 them is identical at -j 1 and -j N. An interrupt kills every live qemu-img process
 group, lets a result that is being recorded finish (so a triple is never left half
 written), records nothing more, and the run directory is always removed.
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Case, CaseResult, QemuBinary
+from toolkit.model.scratch import RUN_BUDGET
 from toolkit.qemu.process import LIVE
 from toolkit.qemu.runner import run_case, run_directory
 
@@ -73,6 +76,30 @@ class _Interrupts:
                 signal.signal(s, h)
 
 
+class _Scratch:
+    """The scratch space the running jobs may allocate, against RUN_BUDGET."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.in_use = 0
+
+    def take(self, need: int) -> bool:
+        """Wait until `need` fits beside the running jobs (or nothing runs); False when the
+        run is stopping instead."""
+        with self.cond:
+            while self.in_use and self.in_use + need > RUN_BUDGET:
+                if LIVE.stopping:
+                    return False
+                self.cond.wait(0.1)
+            self.in_use += need
+            return True
+
+    def give(self, need: int) -> None:
+        with self.cond:
+            self.in_use -= need
+            self.cond.notify_all()
+
+
 @contextmanager
 def no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
     """Progress that shows nothing."""
@@ -100,16 +127,21 @@ def run_many(
     taking, recording = threading.Lock(), threading.Lock()
     failures: list[BaseException] = []
     interrupts = _Interrupts()
+    scratch = _Scratch()
 
     def work(run_dir: Path, advance: Callable[[], None], finished: threading.Event) -> None:
         try:
             while not LIVE.stopping:
-                with taking:
+                with taking:  # the next job waits for its space here: jobs start in order
                     job = next(queue, None)
-                if job is None:
-                    return
+                    need = 0 if job is None else spec.scratch_bytes(job[1][1])
+                    if job is None or not scratch.take(need):
+                        return
                 index, (binary, case) = job
-                result = run_case(case, binary, spec, run_dir, timeout, roots=roots)
+                try:
+                    result = run_case(case, binary, spec, run_dir, timeout, roots=roots)
+                finally:
+                    scratch.give(need)
                 with recording:
                     # LIVE.stopping is set before any group is killed: a result whose
                     # qemu-img an interrupt killed is never recorded.

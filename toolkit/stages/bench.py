@@ -7,7 +7,6 @@ keeps them as JSON under benchmarks/.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import shlex
@@ -15,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +31,7 @@ from toolkit.stages.bench_corpus import TARGETS as CORPUS_TARGETS
 from toolkit.stages.bench_corpus import corpus_figures
 from toolkit.stages.bench_fuzz import TARGETS as FUZZ_TARGETS
 from toolkit.stages.bench_fuzz import fuzz_candidate_figures, fuzz_rate
+from toolkit.stages.bench_peak import scratch_figures
 
 __all__ = ["TARGETS", "BenchRequest", "bare_loop_script", "bench", "targets", "toolkit_env"]
 
@@ -43,6 +42,7 @@ TARGETS = {
     "drift_s": 1.0,
     "tmp_peak_mib_j2": 16.0,
     "create_tmp_peak_mib_j2": 100.0,  # the create matrix: 1G sparse images, 16M fixed vhd
+    "every_type_tmp_peak_mib_j2": 100.0,  # every curated type: chains, dd's copies, the corpus
     "provision_noop_s": 2.0,
     **CORPUS_TARGETS,
     **FUZZ_TARGETS,
@@ -95,32 +95,6 @@ def bare_loop_script(binary: QemuBinary, curated: Path, workdir: Path, direct: b
         # Same control flow as the runner: each step only if the one before succeeded.
         lines.append(" && ".join(calls) + f"; rm -f {img}*")
     return "\n".join(lines) + "\n"
-
-
-def _peak_dir_bytes(argv: list[str], tmp: Path, env: dict[str, str]) -> int:
-    """Run argv (env sets TMPDIR=tmp) and sample the size of everything under tmp."""
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            total = 0
-            for dirpath, _dirs, files in os.walk(tmp):
-                for f in files:
-                    with contextlib.suppress(OSError):  # removed while we looked
-                        total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
-            peak = max(peak, total)
-            time.sleep(0.002)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    try:
-        _timed(argv, env)
-    finally:
-        done.set()
-        t.join()
-    return peak
 
 
 def toolkit_env(pycache: Path | None, **extra: str) -> dict[str, str]:
@@ -187,15 +161,7 @@ def bench(req: BenchRequest) -> dict[str, Any]:
             med["generate_j2_no_bytecode_s"] / med["bare_loop_s"], 3
         )
         peak_env = toolkit_env(root / "pycache", TMPDIR=str(root / "peak"))
-        peak = _peak_dir_bytes([*gen, "-j", "2"], root / "peak", peak_env)
-        results["tmp_peak_mib_j2"] = round(peak / 2**20, 2)
-        if (req.curated_cases / "create.toml").is_file():
-            create = _toolkit(
-                "generate", "create", *req.selection, "--curated-cases",
-                str(req.curated_cases), "--expected-outputs", str(root / "create-tree"), "-j", "2",
-            )  # fmt: skip
-            peak = _peak_dir_bytes(create, root / "peak", peak_env)
-            results["create_tmp_peak_mib_j2"] = round(peak / 2**20, 2)
+        results.update(scratch_figures(gen, req.curated_cases, req.selection, root, peak_env))
         results.update(_tree_timings(req, env))
         results["provision_noop_s"] = _provision_noop(req, env)
         if (req.curated_cases / "images.toml").is_file():  # runs move the cache, not the store

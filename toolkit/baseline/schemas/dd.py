@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.baseline.caps import CAP_MATERIALISED, MIB
+from toolkit.baseline.caps import CAP_MATERIALISED
 from toolkit.baseline.schema_fields import Bad, Schema, choice, created_image, words
 from toolkit.model.formats import FORMATS
+from toolkit.model.scratch import MIB
 from toolkit.model.sizes import SizeError, parse_size
 
 __all__ = ["SCHEMA"]

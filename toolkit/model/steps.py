@@ -117,6 +117,10 @@ class CommandSpec:
     # read from curated_cases/images.toml, not a [[case]] file; its steps read them under
     # $TESTDATA_ROOT (steps.TESTDATA_ROOT), the corpus root the runner is given.
     corpus: CorpusCases | None = None
+    # A type over the corpus that also records the `[[case]]` tables of
+    # curated_cases/<command>.toml (measure's `--size` cases, which read no image): its cases
+    # are both, names unique across the two (toolkit.baseline.cases.load_cases).
+    with_case_file: bool = False
 
     @property
     def command(self) -> str:
@@ -125,10 +129,18 @@ class CommandSpec:
 
     @property
     def case_file(self) -> str:
-        """The case file, relative to the curated-cases directory."""
-        if self.corpus is not None:
+        """The `[[case]]` file, relative to the curated-cases directory (a type over the
+        corpus without one: the corpus's data)."""
+        if self.corpus is not None and not self.with_case_file:
             return IMAGES_FILE
         return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
+
+    @property
+    def case_files(self) -> tuple[str, ...]:
+        """Every file the type's cases come from: the corpus's data first, if it reads it."""
+        if self.corpus is not None and self.with_case_file:
+            return (IMAGES_FILE, self.case_file)
+        return (self.case_file,)
 
     def image_name(self, token: str, case: Case) -> str:
         """The file name of the image `token` stands for ($BASE -> `base.qcow2`)."""

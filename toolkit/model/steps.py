@@ -88,7 +88,8 @@ class CommandSpec:
     pipeline.findings_type) runs the same steps on the cases fuzz found, kept in
     `curated_cases/discovered/resize.toml` and recorded in an output type of their own,
     so findings never change what the harness reads. Two types may share one pipeline
-    and case file (`commit-overlay` and `commit-backing` record two images of one run).
+    and case file (`commit-overlay` and `commit-backing` record two images of one run;
+    `measure-human` and `measure-json` run the cases of one file, each its own way).
     """
 
     name: str  # what the command line calls the type: "resize", "resize-discovered"
@@ -96,7 +97,10 @@ class CommandSpec:
     steps: tuple[StepSpec, ...]  # every step the command may run, in order
     needs_end_spec: bool = False  # resize: a case has an `end`
     findings_of: str | None = None  # the curated type whose fuzz findings this one records
-    pipeline: str = ""  # the command recorded, when two types share it ("commit")
+    # The command several types record: their case file, schema and meta `command`. Types
+    # with the same steps share each run (commit's overlay and backing); others run apart
+    # (measure's human and json).
+    pipeline: str = ""
     artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
     stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
     # placeholder -> the file's name in the scratch directory ({format}, {case}, {ext}: the

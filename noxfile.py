@@ -67,6 +67,8 @@ GENERATE = {
     "compare": ("compare-human",),
     "map": ("map-human", "map-json"),
     "snapshot_list": ("snapshot-list-human",),
+    # measure --size (curated_cases/measure.toml) and measure of every safe corpus image.
+    "measure": ("measure-human", "measure-json"),
 }
 INSPECT = ("info", "check", "compare", "map", "snapshot_list")
 

@@ -22,6 +22,7 @@ from toolkit.baseline.cases import load_cases
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS, NO_PLAN
 from toolkit.model.records import QemuBinary
+from toolkit.model.versions import version_key
 
 REPO = Path(__file__).resolve().parent.parent
 STAND_INS = Path(__file__).resolve().parent / "stand_ins"
@@ -109,6 +110,55 @@ def test_argv_of_both_modes() -> None:
     assert js(vhd, NO_PLAN) == ["measure", "--output=json", "-O", "raw",
                                 "$TESTDATA_ROOT/vhd/vhd-fixed.vhd"]  # fmt: skip
     assert COMMANDS["measure-json"].case_files == ("images.toml", "measure.toml")
+
+
+def _recorded(kind: str, group: str, version: str, case: str) -> tuple[int, str]:
+    d = REPO / "expected-outputs" / f"measure-{kind}" / group / version
+    meta = json.loads((d / f"{case}.meta.json").read_text())
+    return meta["return_code"], (d / f"{case}.stdout.txt").read_text()
+
+
+def test_the_trees_record_what_the_readme_says() -> None:
+    """The README's account of measure, against the committed trees: the human text says
+    what the JSON says; one answer per case on every version but two changes (zstd opens
+    from 7.2.18; vhd-foreign-creator from 10.0.2); when `bitmaps` is printed; raw targets
+    and vhdx sources count everything."""
+    tree = REPO / "expected-outputs"
+    versions = sorted(json.loads((tree / "measure-json" / "versions.json").read_text()),
+                      key=version_key)  # fmt: skip
+    assert versions[2:4] == ["7.2.22", "10.0.2"] and len(versions) == 7
+    for c in load_cases(REPO / "curated_cases", COMMANDS["measure-json"]):
+        answers: dict[str, str] = {}
+        for v in versions:
+            rc, text = _recorded("json", c.format, v, c.name)
+            human = _recorded("human", c.format, v, c.name)
+            if rc != 0:
+                assert (c.name.startswith("qcow2-compressed-zstd__"), v) == (True, "5.2.0")
+                assert human == (1, "")
+                continue
+            answers[v] = text
+            data = json.loads(text)
+            lines = [f"required size: {data['required']}",
+                     f"fully allocated size: {data['fully-allocated']}"]  # fmt: skip
+            lines += [f"bitmaps size: {data['bitmaps']}"] if "bitmaps" in data else []
+            assert human == (0, "\n".join(lines) + "\n")
+            v2 = c.name.startswith(("qcow2-v2-data__", "snap-qcow2-v2__"))
+            into_qcow2 = c.format == "qcow2" and c.param("target") == "qcow2"
+            assert ("bitmaps" in data) == (into_qcow2 and not v2), c.name
+            if c.param("target") == "raw" or c.format == "vhdx":
+                assert data["required"] == data["fully-allocated"], c.name
+        if c.name.startswith("vhd-foreign-creator__"):  # the vhd reader rule
+            assert len({answers[v] for v in ("5.2.0", "7.2.18", "7.2.22")}) == 1
+            assert len({answers[v] for v in versions[3:]}) == 1
+            assert answers["7.2.22"] != answers["10.0.2"]
+        else:
+            assert len(set(answers.values())) == 1, c.name
+    assert json.loads(_recorded("json", "vpc", "7.2.22", "vhd-foreign-creator__raw")[1]) == {
+        "required": 1079296, "fully-allocated": 1079296
+    }  # fmt: skip
+    assert json.loads(_recorded("json", "vpc", "10.0.2", "vhd-foreign-creator__raw")[1]) == {
+        "required": 1048576, "fully-allocated": 1048576
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------ on the real builds

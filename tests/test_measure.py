@@ -20,7 +20,7 @@ from helpers import Build, cache_env, case_files, in_process
 
 from toolkit.baseline.cases import load_cases
 from toolkit.model.errors import BadInput
-from toolkit.model.pipeline import COMMANDS, NO_PLAN
+from toolkit.model.pipeline import COMMANDS, NO_PLAN, types_named
 from toolkit.model.records import QemuBinary
 from toolkit.model.versions import version_key
 
@@ -110,6 +110,8 @@ def test_argv_of_both_modes() -> None:
     assert js(vhd, NO_PLAN) == ["measure", "--output=json", "-O", "raw",
                                 "$TESTDATA_ROOT/vhd/vhd-fixed.vhd"]  # fmt: skip
     assert COMMANDS["measure-json"].case_files == ("images.toml", "measure.toml")
+    # `generate measure` names both types; each runs its own argv (not one shared run)
+    assert types_named("measure") == (COMMANDS["measure-human"], COMMANDS["measure-json"])
 
 
 def _recorded(kind: str, group: str, version: str, case: str) -> tuple[int, str]:

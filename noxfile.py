@@ -67,8 +67,12 @@ GENERATE = {
     "compare": ("compare-human",),
     "map": ("map-human", "map-json"),
     "snapshot_list": ("snapshot-list-human",),
+    # measure --size (curated_cases/measure.toml) and measure of every safe corpus image.
+    "measure": ("measure-human", "measure-json"),
 }
-INSPECT = ("info", "check", "compare", "map", "snapshot_list")
+# Every command with a type over the image corpus: a changed corpus re-records them all
+# (measure is issue 22's command, but its source mode reads the corpus too).
+INSPECT = ("info", "check", "compare", "map", "snapshot_list", "measure")
 
 
 def _generate(command: str, types: tuple[str, ...]) -> None:
@@ -86,7 +90,7 @@ for _command, _types in GENERATE.items():
 @nox.session
 def generate_inspect(session: nox.Session) -> None:
     """Record every output type over the image corpus (info, check, compare, map, snapshot
-    list), building the corpus first when the cache does not hold it."""
+    list, measure), building the corpus first when the cache does not hold it."""
     _toolkit(session, "generate", *(t for c in INSPECT for t in GENERATE[c]))
 
 

@@ -33,6 +33,7 @@ from consumer import (
 )
 from consumer_amend_bitmap_dd import AMEND_CASES, BITMAP_CASES, DD_CASES, dd_profile
 from consumer_amend_bitmap_dd import CONTRACTS as SEQUENCES
+from consumer_measure import CONTRACTS as MEASURE
 from helpers import Build
 
 from toolkit.baseline import selection
@@ -54,7 +55,7 @@ HOSTS = {
 }
 
 
-READERS = {**CONTRACTS, **SEQUENCES}
+READERS = {**CONTRACTS, **SEQUENCES, **MEASURE}
 
 
 def test_case_sets_are_the_harness_s() -> None:

@@ -39,8 +39,8 @@ def test_commands_and_their_steps() -> None:
     assert list(COMMANDS) == [
         "resize", "create", "rebase", "commit-overlay", "commit-backing", "amend", "bitmap",
         "dd", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
-        "compare-human", "map-human", "map-json", "snapshot-list-human",
-        "resize-discovered", "create-discovered",
+        "compare-human", "map-human", "map-json", "snapshot-list-human", "measure-human",
+        "measure-json", "resize-discovered", "create-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",

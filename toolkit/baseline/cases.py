@@ -7,8 +7,10 @@ curated type never reads anything else, so findings can never change the matrix 
 harness checks. A type over the image corpus (CommandSpec.corpus) reads
 `curated_cases/images.toml`: each image it selects (or each compare pair) is one case,
 named by its id, grouped by its manifest format (toolkit.model.images.corpus_cases); there
-is no `[[case]]` list to keep in step with the corpus. Every other file holds `[[case]]`
-tables:
+is no `[[case]]` list to keep in step with the corpus. A corpus type may also read its
+command's `[[case]]` file (CommandSpec.with_case_file: measure's `--size` cases): its cases
+are both, and a name in the file that a corpus case has is refused. Every other file holds
+`[[case]]` tables:
 
     [[case]]
     format = "qcow2"
@@ -34,7 +36,7 @@ from toolkit.baseline.case_schema import parse_case
 from toolkit.baseline.images import load_corpus
 from toolkit.model.errors import BadInput
 from toolkit.model.formats import FORMATS
-from toolkit.model.images import corpus_cases
+from toolkit.model.images import IMAGES_FILE, corpus_cases
 from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, FUZZED, CommandSpec
 from toolkit.model.records import Case
 
@@ -95,11 +97,15 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     """Every case of an output type, or BadInput listing every problem found.
 
     A findings type without findings (no file, or no [[case]] in it) has no cases. A type
-    over the image corpus has the corpus's images (or pairs) it selects.
+    over the image corpus has the corpus's images (or pairs) it selects; one that also reads
+    a `[[case]]` file has that file's cases first, then the corpus's.
     """
     path = case_file(curated_dir, spec)
+    corpus: list[Case] = []
     if spec.corpus is not None:
-        return corpus_cases(load_corpus(path), spec.corpus, spec.command)
+        corpus = corpus_cases(load_corpus(curated_dir / IMAGES_FILE), spec.corpus, spec.command)
+        if not spec.with_case_file:
+            return corpus
     present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
     if spec.findings_of and (not present or not _has_cases(curated_dir, path)):
         return []
@@ -111,6 +117,11 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
     cases: list[Case] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], tuple[str, str]] = {}  # (format, folded name) -> (name, file)
+    for c in corpus:  # the corpus's names are taken (its data checks them among themselves)
+        seen[(c.format if spec.profile_names == "format-case" else "", name_key(c.name))] = (
+            c.name,
+            f"{c.source} (an image of the corpus)",
+        )
     for case, errs in _load_file(curated_dir, path, spec):
         problems.extend(errs)
         if case is None:
@@ -141,7 +152,7 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
         raise BadInput(
             "invalid curated cases (nothing was run or written):\n  " + "\n  ".join(problems)
         )
-    return cases
+    return cases + corpus
 
 
 def name_key(name: str) -> str:

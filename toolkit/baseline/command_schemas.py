@@ -4,7 +4,7 @@ one Schema per command, from its module in toolkit/baseline/schemas/."""
 from __future__ import annotations
 
 from toolkit.baseline.schema_fields import Schema
-from toolkit.baseline.schemas import amend, bitmap, commit, dd, rebase
+from toolkit.baseline.schemas import amend, bitmap, commit, dd, measure, rebase
 
 __all__ = ["SCHEMAS"]
 
@@ -14,4 +14,5 @@ SCHEMAS: dict[str, Schema] = {
     "amend": amend.SCHEMA,
     "bitmap": bitmap.SCHEMA,
     "dd": dd.SCHEMA,
+    "measure": measure.SCHEMA,
 }

@@ -75,10 +75,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"generate {spec.name}: the selection (--format, --case) matches none of its "
                   "cases")  # fmt: skip
             continue
-        # Types of one pipeline selected with the same cases (commit's two) share its runs.
+        # Types of one pipeline with the same steps, selected with the same cases (commit's
+        # two), share its runs; measure's human and json, whose steps differ, run apart.
         together = [t for t in specs if t == spec or (
             spec.pipeline and (t.pipeline, t.findings_of) == (spec.pipeline, spec.findings_of)
-            and chosen.get(t) == chosen[spec])]  # fmt: skip
+            and t.steps == spec.steps and chosen.get(t) == chosen[spec])]  # fmt: skip
         done.update(together)
         for s in generate(together, chosen[spec], binaries, args.expected_outputs, args.jobs,
                           args.timeout, progress_bar, known=known[spec],

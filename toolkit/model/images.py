@@ -202,6 +202,9 @@ class CorpusCases:
     unit: str = "image"  # "image" or "pair"
     safety: tuple[str, ...] = ()  # only images of these safety tiers (empty: every tier)
     tags: tuple[str, ...] = ()  # only images with one of these tags (empty: every image)
+    # Images only: a case per image and target, `<id>__<target>` (the consumer's composed
+    # id: measure's -O raw and -O qcow2); empty: one case per image, named by its id.
+    targets: tuple[str, ...] = ()
 
     def takes(self, image: ImageSpec) -> bool:
         return (not self.safety or image.safety in self.safety) and (
@@ -210,9 +213,9 @@ class CorpusCases:
 
 
 def corpus_cases(corpus: Corpus, selection: CorpusCases, command: str) -> list[Case]:
-    """The cases of a type over the corpus, in the data's order. An image case's params
-    hold `path` (relative to the corpus root, the manifest's); a pair's `a`, `b` (the two
-    paths) and `strict`."""
+    """The cases of a type over the corpus, in the data's order (an image's targets after
+    it). An image case's params hold `path` (relative to the corpus root, the manifest's)
+    and, per target, `target`; a pair's `a`, `b` (the two paths) and `strict`."""
     if selection.unit == "pair":
         return [
             Case(
@@ -235,12 +238,13 @@ def corpus_cases(corpus: Corpus, selection: CorpusCases, command: str) -> list[C
         Case(
             command=command,
             format=i.format,
-            name=i.id,
+            name=f"{i.id}__{t}" if t else i.id,
             start_size="",
             source=corpus.source,
             comment=i.description,
-            params=(("path", i.path),),
+            params=(("path", i.path), *((("target", t),) if t else ())),
         )
         for i in corpus.images
         if selection.takes(i)
+        for t in selection.targets or ("",)
     ]

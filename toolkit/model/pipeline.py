@@ -18,6 +18,7 @@ from toolkit.model.commands.compare import COMPARE_HUMAN
 from toolkit.model.commands.dd import DD
 from toolkit.model.commands.info import QEMU_IMG_HUMAN, QEMU_IMG_JSON
 from toolkit.model.commands.map import MAP_HUMAN, MAP_JSON
+from toolkit.model.commands.measure import MEASURE_HUMAN, MEASURE_JSON
 from toolkit.model.commands.rebase import REBASE
 from toolkit.model.commands.resize import (
     CREATE,
@@ -102,6 +103,8 @@ CURATED: tuple[CommandSpec, ...] = (
     BITMAP,
     DD,
     *INSPECT,
+    MEASURE_HUMAN,  # size cases (measure.toml) and the corpus's safe images, raw and qcow2
+    MEASURE_JSON,
 )
 # The commands fuzz explores: each of their types has a findings type.
 FUZZED = frozenset({"resize", "create"})

@@ -89,7 +89,8 @@ class CommandSpec:
     pipeline.findings_type) runs the same steps on the cases fuzz found, kept in
     `curated_cases/discovered/resize.toml` and recorded in an output type of their own,
     so findings never change what the harness reads. Two types may share one pipeline
-    and case file (`commit-overlay` and `commit-backing` record two images of one run).
+    and case file (`commit-overlay` and `commit-backing` record two images of one run;
+    `measure-human` and `measure-json` run the cases of one file, each its own way).
     """
 
     name: str  # what the command line calls the type: "resize", "resize-discovered"
@@ -97,7 +98,10 @@ class CommandSpec:
     steps: tuple[StepSpec, ...]  # every step the command may run, in order
     needs_end_spec: bool = False  # resize: a case has an `end`
     findings_of: str | None = None  # the curated type whose fuzz findings this one records
-    pipeline: str = ""  # the command recorded, when two types share it ("commit")
+    # The command several types record: their case file, schema and meta `command`. Types
+    # with the same steps share each run (commit's overlay and backing); others run apart
+    # (measure's human and json).
+    pipeline: str = ""
     artefact: str = "info"  # the step whose stdout is <case>.stdout.txt
     stdout_kind: str = "object"  # that stdout is a JSON "object", a JSON "array", or "text"
     # placeholder -> the file's name in the scratch directory ({format}, {case}, {ext}: the
@@ -121,6 +125,10 @@ class CommandSpec:
     # The most a case allocates in its scratch directory at once, for a command whose
     # cases may need more than CASE_BUDGET (the pool schedules by it: model/scratch.py).
     scratch: Callable[[Case], int] | None = None
+    # A type over the corpus that also records the `[[case]]` tables of
+    # curated_cases/<command>.toml (measure's `--size` cases, which read no image): its cases
+    # are both, names unique across the two (toolkit.baseline.cases.load_cases).
+    with_case_file: bool = False
 
     @property
     def command(self) -> str:
@@ -129,10 +137,18 @@ class CommandSpec:
 
     @property
     def case_file(self) -> str:
-        """The case file, relative to the curated-cases directory."""
-        if self.corpus is not None:
+        """The `[[case]]` file, relative to the curated-cases directory (a type over the
+        corpus without one: the corpus's data)."""
+        if self.corpus is not None and not self.with_case_file:
             return IMAGES_FILE
         return f"discovered/{self.command}.toml" if self.findings_of else f"{self.command}.toml"
+
+    @property
+    def case_files(self) -> tuple[str, ...]:
+        """Every file the type's cases come from: the corpus's data first, if it reads it."""
+        if self.corpus is not None and self.with_case_file:
+            return (IMAGES_FILE, self.case_file)
+        return (self.case_file,)
 
     def image_name(self, token: str, case: Case) -> str:
         """The file name of the image `token` stands for ($BASE -> `base.qcow2`)."""

@@ -89,7 +89,8 @@ def _show(value: Any) -> str:
 
 
 def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
-    """info JSON after the whitelist: one `path: old → new` line per difference."""
+    """The stdout JSON (info, map, measure ...) after the whitelist: one `path: old → new`
+    line per difference."""
     a, b = parse_info(a_text), parse_info(b_text)
     if not (isinstance(a, dict | list) and isinstance(b, dict | list)):
         # empty or not JSON on either side: compare as text
@@ -106,7 +107,7 @@ def json_diff(a_text: str, b_text: str, fmt: str) -> list[str]:
         for kind, path, _keys, before, after in deep_differences(ma, mb)
     )
     return [
-        "info JSON (after the whitelist):",
+        "stdout JSON (after the whitelist):",
         *clip_lines([row for _, row in rows], MAX_DIFF_LINES),
     ]
 

@@ -31,13 +31,15 @@ from toolkit.model.formats import driver_for
 from toolkit.model.info import info_object
 from toolkit.model.pipeline import IMAGE, CommandSpec, Plan, StepSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.model.replay import reproduce
 from toolkit.model.rounding import resized_size
 from toolkit.model.text import clip
 from toolkit.qemu.candidate import SOURCE, candidate_binary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
-from toolkit.stages.verify.candidate_report import process_records, records, reproduce
+from toolkit.qemu.tools import program_argv
+from toolkit.stages.verify.candidate_report import process_records, records
 from toolkit.stages.verify.obtained import ObtainedDir
 from toolkit.stages.verify.online import triple_differences
 from toolkit.stages.verify.outcome import CaseOutcome
@@ -77,7 +79,7 @@ def classify(
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps)])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
-    outcome.reproduce = reproduce(result, spec.images)
+    outcome.reproduce = reproduce(result, program_argv, spec.images)
     first = spec.steps_for(case)[0].name  # create, for every command making its image
     first_rc = expected.meta.get(f"{first}_return_code")
     if first_rc != 0:

@@ -140,7 +140,7 @@ def _check_curated(cases: Sequence[Case], matrix: Sequence[Case]) -> None:
 
 
 def _inputs(c: Case) -> tuple[Any, ...]:
-    return (c.format, c.start_size, c.end_spec, c.create_options, c.prealloc, c.shrink)
+    return (c.format, c.start_size, c.end_spec, c.create_options, c.prealloc, c.shrink, c.params)
 
 
 def _recordings(root: Path, spec: CommandSpec, case: Case) -> list[Path]:

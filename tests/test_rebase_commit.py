@@ -142,7 +142,11 @@ def test_a_type_name_or_its_command() -> None:
     assert types_named("resize") == (COMMANDS["resize"],) and types_named("amend") == ()
     proc = in_process("generate", "comit")
     assert proc.returncode == 2 and "unknown output type 'comit'" in proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-2].endswith(", create-discovered, commit")
+    assert (
+        proc.stderr.rstrip()
+        .splitlines()[-2]
+        .endswith(", commit-backing-discovered, commit, commit-discovered")
+    )
 
 
 # ---------------------------------------------------------------- on a real qemu-img

@@ -29,9 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run curated cases (or findings) on every qemu-img; write baselines",
         description="Run each output type's cases on every qemu-img and write its baselines. "
         "TYPE is a curated matrix (resize, create, rebase, ...) or its fuzz findings "
-        "(resize-discovered, create-discovered), each recorded in an output type of its own; "
-        "a command's name records all its types (commit: commit-overlay and commit-backing, "
-        "from one run of each case).",
+        "(resize-discovered, create-discovered, ...), each recorded in an output type of its "
+        "own; a command's name records all its types (commit: commit-overlay and "
+        "commit-backing, from one run of each case; commit-discovered: their findings types).",
     )
     p.add_argument(
         "commands",
@@ -71,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"generate {spec.name}: the selection (--format, --case) matches none of its "
                   "cases")  # fmt: skip
             continue
-        # Types of one pipeline selected with the same cases (commit's two) share its runs.
+        # Types of one pipeline selected with the same cases (commit's two, or their two
+        # findings types) share its runs.
         together = [t for t in specs if t == spec or (
-            spec.pipeline and (t.pipeline, t.findings_of) == (spec.pipeline, spec.findings_of)
+            spec.pipeline and t.pipeline == spec.pipeline
+            and bool(t.findings_of) == bool(spec.findings_of)
             and chosen.get(t) == chosen[spec])]  # fmt: skip
         done.update(together)
         for s in generate(together, chosen[spec], binaries, args.expected_outputs, args.jobs,

@@ -25,7 +25,7 @@ from toolkit.baseline import guard
 from toolkit.baseline.case_schema import case_table, parse_case
 from toolkit.baseline.cases import case_file, name_key
 from toolkit.model.errors import BadInput, ToolkitFailure
-from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
+from toolkit.model.pipeline import COMMANDS, CommandSpec, findings_types
 from toolkit.model.records import Case
 from toolkit.model.versions import version_key
 
@@ -54,9 +54,9 @@ RESIZE = COMMANDS["resize"]
 
 
 def default_path(curated_dir: Path, command: str) -> Path:
-    """Where a command's findings go: its findings type's case file, e.g.
+    """Where a command's findings go: its findings types' case file, e.g.
     curated_cases/discovered/create.toml."""
-    return case_file(curated_dir, COMMANDS[command + FINDINGS_SUFFIX])
+    return case_file(curated_dir, findings_types(command)[0])
 
 
 @dataclass(frozen=True)
@@ -166,14 +166,15 @@ def _known(
 
 def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
          spec: CommandSpec = RESIZE) -> list[Finding]:  # fmt: skip
-    """Append the findings not yet recorded; return those written."""
-    findings_spec = COMMANDS[spec.name + FINDINGS_SUFFIX]
-    header = HEADER.format(Command=spec.name.capitalize(), command=spec.name,
-                           findings=findings_spec.output_type)  # fmt: skip
+    """Append the findings not yet recorded; return those written. `spec`: a curated type
+    of the command (its schema, its matrix)."""
+    recorded_by = findings_types(spec.command)
+    header = HEADER.format(Command=spec.command.capitalize(), command=spec.command,
+                           findings=", ".join(t.output_type for t in recorded_by))  # fmt: skip
     present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
     existing = _read(path) if present else header
     # Already recorded: in the curated matrix, among the findings, or in the file itself.
-    files = {case_file(curated_dir, spec), case_file(curated_dir, findings_spec), path}
+    files = {case_file(curated_dir, spec), case_file(curated_dir, recorded_by[0]), path}
     keys, tuples, names = _known(sorted(p for p in files if p.is_symlink() or p.exists()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:

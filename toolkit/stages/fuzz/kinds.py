@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from toolkit.model.formats import FORMATS
-from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.pipeline import COMMANDS, CommandSpec, family
 from toolkit.model.records import CaseResult
 from toolkit.stages.fuzz import invariants
 from toolkit.stages.fuzz.invariants import Verdict
@@ -46,7 +46,7 @@ class FuzzKind:
     def drift_steps(self) -> tuple[str, ...]:
         """The steps compared across versions: the command's own, as its baselines hold
         them (a checking step such as info-before would only repeat what they show)."""
-        return COMMANDS[self.command].step_names()
+        return family(self.command)[0].step_names()
 
     def why_not(self, check: str) -> str:
         why = dict(self.not_here).get(check)

@@ -89,3 +89,29 @@ def test_replay_names_each_image_and_runs_qemu_io_beside_its_binary(tmp_path: Pa
         f"{qemu_img} create -f qcow2 n-base.qcow2 1M",
         f"{tmp_path / 'qemu-io'} -c 'write 0 512' n-top.qcow2",
     ]
+
+
+def _run(look_rc: int, look_out: str) -> CaseResult:
+    binary = QemuBinary("11.1.3", Path("/q"), "qemu-img", "qemu-img version 11.1.3")
+    return CaseResult(
+        CASE, binary,
+        (StepResult("create", (QEMU_IMG, "create"), 0),
+         StepResult("look", (QEMU_IMG, "map"), look_rc, stdout=look_out),
+         StepResult("info", (QEMU_IMG, "info"), 0, stdout="{}")),
+        False, None,
+    )  # fmt: skip
+
+
+def test_determinism_and_the_differential_checks_leave_checking_steps_out() -> None:
+    """A checking step's output is the kind's checks' business (commit's map shows where
+    parallel writes put clusters): I6 and D1-D3 compare the command's own steps."""
+    from toolkit.stages.fuzz.differential import compare, outcome
+    from toolkit.stages.fuzz.invariants import i6_determinism
+
+    a, b = _run(0, '[{"offset": 1}]'), _run(0, '[{"offset": 2}]')
+    assert i6_determinism(a, b).ok is False
+    assert i6_determinism(a, b, ("look",)).ok is True
+    cand, real = _run(1, ""), _run(0, "[]")
+    assert {v.invariant: v.ok for v in compare(cand, real)}["D1"] is False
+    assert {v.invariant: v.ok for v in compare(cand, real, ("look",))}["D1"] is True
+    assert outcome(cand, ("look",)) == "create ok, info ok"

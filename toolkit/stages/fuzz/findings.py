@@ -94,9 +94,20 @@ def case_name(
         parts.append(f"prealloc-{prealloc}")
     if shrink is not None:
         parts.append("shrink" if shrink else "no-shrink")
-    parts += [_slug(f"{k}-{v}") for k, v in params if not isinstance(v, (list, tuple))]
+    parts += [_slug(word) for k, v in params if (word := _readable(k, v))]
     readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
     return f"{readable}-{digest}"
+
+
+def _readable(key: str, value: Any) -> str:
+    """A param in a name: `backing-1M`, `explicit_base`, flags as their words, a list of
+    writes as its count (`base_writes-2`); nothing for an absent or false one."""
+    if value is None or value is False or value is True:
+        return key if value is True else ""
+    if isinstance(value, list | tuple):
+        words = all(isinstance(v, str) for v in value)
+        return " ".join(value) if words else f"{key}-{len(value)}"
+    return f"{key}-{value}"
 
 
 def _slug(text: str) -> str:

@@ -106,6 +106,9 @@ class Session:
         self.binaries, self.selected = list(binaries), set(selected)
         self.kind = kind(command)
         self.spec = self.kind.spec  # the steps each example runs
+        # Its checking steps (StepSpec.checking): the kind's checks read them; I6, drift
+        # and D1-D3 compare the command's own.
+        self.checking = frozenset(s.name for s in self.spec.steps if s.checking)
         self.reference, self.budget = reference, budget
         self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
@@ -202,7 +205,8 @@ class Session:
         results = [f.result() for f in runs]
         first, second = results[: len(self.binaries)], results[len(self.binaries) :]
         verdicts = [v for r in first for v in self.kind.judge(r)]
-        verdicts += [invariants.i6_determinism(a, b) for a, b in zip(first, second, strict=False)]
+        verdicts += [invariants.i6_determinism(a, b, self.checking)
+                     for a, b in zip(first, second, strict=False)]  # fmt: skip
         if probes:
             v5, note = grammar.i5_grammar(
                 example.size_text, {v: f.result() for v, f in probes.items()}
@@ -217,7 +221,7 @@ class Session:
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example
         if against:
-            verdicts += differential.compare(first[0], against.result())
+            verdicts += differential.compare(first[0], against.result(), self.checking)
         return [v for v in verdicts if v.invariant in self.selected], (first[0] if first else None)
 
     def failures(self) -> int:

@@ -55,9 +55,14 @@ FUZZ_SPEC = replace(
         replace(_info, requires=("create",)),
     ),
 )
-# Every kind's checks by id (I6, determinism, applies to every kind: the session runs it).
+# Every kind's checks by id (I6, determinism, applies to every kind: the session runs it;
+# R1-R4 and C1-C4, rebase's and commit's, are chain_checks.py's).
 INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
-              "I4": "direction", "I5": "grammar", "I6": "determinism"}  # fmt: skip
+              "I4": "direction", "I5": "grammar", "I6": "determinism",
+              "R1": "safe rebase keeps view", "R2": "unsafe keeps own data",
+              "R3": "new backing named", "R4": "failed rebase is safe",
+              "C1": "base holds the chain", "C2": "base reads as overlay",
+              "C3": "overlay emptied", "C4": "overlay keeps its data"}  # fmt: skip
 # Why a check does not apply to `fuzz --command create` (it has no resize step).
 RESIZE_ONLY = {
     "I2": "the shrink guard is about resize without --shrink; create has no resize step",

@@ -57,7 +57,7 @@ FAULTS = [
     ("qemu-img-fault-rebase-skips-copy", "rebase", "R1", None),
     ("qemu-img-fault-rebase-ignores-unsafe", "rebase", "R2", None),
     ("qemu-img-fault-rebase-absolute-backing", "rebase", "R3", None),
-    ("qemu-img-fault-rebase-fails-after-unlinking", "rebase", "R4", "3"),
+    ("qemu-img-fault-rebase-fails-after-unlinking", "rebase", "R4", "2"),
     ("qemu-img-fault-commit-drops-data", "commit", "C1", None),
     ("qemu-img-fault-commit-unlinks-overlay", "commit", "C2", None),
     ("qemu-img-fault-commit-keeps-overlay-data", "commit", "C3", None),

@@ -201,3 +201,21 @@ def test_examples_are_cases_the_schema_takes_and_write_back() -> None:
                 case.name, case.start_size, case.params)  # fmt: skip
 
     check()
+
+
+def test_a_binary_without_qemu_io_beside_it_is_told_before_any_example(
+    latest: QemuBinary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("REAL_QEMU_IMG", str(latest.path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    fault = lone / "qemu-img-fault-commit-drops-data"
+    shutil.copy2(STAND_INS / fault.name, fault)
+    code = main(["fuzz", "--command", "commit", "--qemu-img", str(fault),
+                 "--curated-cases", str(tmp_path / "curated")])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert f"no qemu-io beside qemu-img {latest.version} ({fault})" in captured.err
+    assert "fuzz commit:" not in captured.out and not (tmp_path / "curated").exists()

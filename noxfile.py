@@ -56,8 +56,9 @@ def versions(session: nox.Session) -> None:
 GENERATE = {
     "resize": ("resize", "resize-discovered"),
     "create": ("create", "create-discovered"),
-    "rebase": ("rebase",),
-    "commit": ("commit",),  # commit-overlay and commit-backing, from one run of each case
+    "rebase": ("rebase", "rebase-discovered"),
+    # commit-overlay and commit-backing, from one run of each case; then their findings types
+    "commit": ("commit", "commit-discovered"),
     "amend": ("amend",),
     "bitmap": ("bitmap",),
     "dd": ("dd",),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import case_files, in_process, toolkit
 
+from toolkit.baseline.case_schema import case_table, parse_case
 from toolkit.baseline.cases import load_cases
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import COMMANDS, plan_for
@@ -177,3 +179,16 @@ def _check_bad_case_file(
     assert REJECTIONS[label][1] in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["resize", "create", "rebase", "commit-overlay"])
+def test_every_curated_case_is_written_back_as_its_table(name: str) -> None:
+    """case_table writes any command's case as the table parse_case reads (a Schema's
+    params keys are its table's keys), so fuzz saves a valid case file for any command."""
+    spec = COMMANDS[name]
+    cases = load_cases(REPO / "curated_cases", spec)
+    assert cases
+    for case in cases:
+        (entry,) = tomllib.loads(case_table(case))["case"]
+        again, errors = parse_case(entry, spec, case.source)
+        assert again == case, (errors, entry)

@@ -163,7 +163,7 @@ def test_a_finding_generate_could_not_record_is_never_saved(
                       max_examples=1, seed=1, shrink=False, jobs=1, timeout=60,
                       curated_cases=tmp_path, save_to=tmp_path / "f.toml")  # fmt: skip
     with run_directory(tmp_path) as run_dir:
-        kept, refused = _recordable(found, FOUND, req, run_dir)
+        kept, refused = _recordable(found, (FOUND,), req, run_dir)
         assert kept == []
         assert (
             refused
@@ -176,7 +176,7 @@ def test_a_finding_generate_could_not_record_is_never_saved(
         real = QemuBinary(latest.version, latest.path, "qemu-img", latest.version_line,
                           exec_prefix=latest.exec_prefix)  # fmt: skip
         ok = FuzzRequest(**{**req.__dict__, "binaries": (real,)})
-        assert _recordable(found, FOUND, ok, run_dir) == (found, [])
+        assert _recordable(found, (FOUND,), ok, run_dir) == (found, [])
 
 
 def test_promote_moves_a_finding_and_says_what_the_consumer_will_see(

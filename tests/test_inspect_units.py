@@ -16,7 +16,8 @@ from toolkit.model.errors import BadInput
 from toolkit.model.images import CorpusCases, corpus_cases
 from toolkit.model.pipeline import COMMANDS, INSPECT, NO_PLAN
 from toolkit.model.records import CaseResult, QemuBinary, StepResult
-from toolkit.stages.verify.candidate_report import reproduce
+from toolkit.model.replay import reproduce
+from toolkit.qemu.tools import program_argv
 
 REPO = Path(__file__).resolve().parent.parent
 TREE = REPO / "expected-outputs"
@@ -151,6 +152,7 @@ def test_reproduce_spells_the_root_and_the_step_s_environment() -> None:
     result = CaseResult(case, binary, (StepResult("snapshot", argv, 0),), False, None)
     lines = reproduce(
         result,
+        program_argv,
         spec.images,
         {"$TESTDATA_ROOT": Path("/srv/corpus")},
         {"snapshot": spec.steps[0].env},

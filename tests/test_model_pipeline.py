@@ -16,8 +16,10 @@ from toolkit.model.pipeline import (
     expected_virtual_size,
     family,
     findings_type,
+    findings_types,
     plan_for,
     preallocation_mode,
+    types_named,
 )
 from toolkit.model.records import Case
 from toolkit.model.rounding import created_size
@@ -40,7 +42,8 @@ def test_commands_and_their_steps() -> None:
         "resize", "create", "rebase", "commit-overlay", "commit-backing", "amend", "bitmap",
         "dd", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
         "compare-human", "map-human", "map-json", "snapshot-list-human", "measure-human",
-        "measure-json", "resize-discovered", "create-discovered",
+        "measure-json", "resize-discovered", "create-discovered", "rebase-discovered",
+        "commit-overlay-discovered", "commit-backing-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",
@@ -71,6 +74,22 @@ def test_each_curated_type_has_a_findings_type_of_its_own() -> None:
         assert family(spec.name) == (spec, found)
     assert COMMANDS["resize-discovered"].output_type == "resize-discovered-info-json"
     assert COMMANDS["create-discovered"].output_type == "create-discovered-info-json"
+
+
+def test_a_pipeline_of_two_types_has_two_findings_types_reading_one_file() -> None:
+    overlay, backing = COMMANDS["commit-overlay"], COMMANDS["commit-backing"]
+    found = findings_types("commit")
+    assert found == (COMMANDS["commit-overlay-discovered"], COMMANDS["commit-backing-discovered"])
+    assert family("commit") == (overlay, backing, *found)
+    assert [t.output_type for t in found] == [
+        "commit-overlay-discovered-info-json", "commit-backing-discovered-info-json"]  # fmt: skip
+    assert {t.case_file for t in found} == {"discovered/commit.toml"}
+    assert {(t.command, t.pipeline, t.artefact) for t in found} == {
+        ("commit", "commit", "overlay_info"), ("commit", "commit", "backing_info")}  # fmt: skip
+    assert types_named("commit-discovered") == found and types_named("commit") == (overlay, backing)
+    assert types_named("rebase-discovered") == (COMMANDS["rebase-discovered"],)
+    assert types_named("resize-discovered") == (COMMANDS["resize-discovered"],)
+    assert types_named("bogus-discovered") == types_named("bogus") == ()
 
 
 ANY = Case("resize", "raw", "n", "1M", "2M")

@@ -93,6 +93,31 @@ def test_each_step_is_the_harness_s_fixture() -> None:
         ("overlay_info", ("commit",)), ("backing_info", ("commit",))]  # fmt: skip
 
 
+def test_a_case_with_data_writes_each_image_after_making_it() -> None:
+    """Data (fuzz's findings) goes in with one qemu-io call per image, each right after it
+    is made (a base before the overlay on it); a case without data runs the harness's steps."""
+    case = Case("rebase", "qcow2", "d", "1M", params=(
+        ("backing", "2M"), ("base_writes", ((0xAA, 0, 65536), (1, 512, 512))), ("flags", ()),
+        ("next_writes", ((0, 1048576, 4096),)), ("overlay_writes", None)))  # fmt: skip
+    got = argvs(REBASE, case)
+    assert list(got) == ["create_base", "write_base", "create_next", "write_next",
+                         "create_overlay", "rebase", "info"]  # fmt: skip
+    assert got["write_base"] == ["qemu-io", "-f", "qcow2", "-c", "write -P 0xaa 0 65536",
+                                 "-c", "write -P 0x01 512 512", "$BASE"]  # fmt: skip
+    assert got["write_next"] == ["qemu-io", "-f", "qcow2", "-c", "write -P 0x00 1048576 4096",
+                                 "$NEXT"]  # fmt: skip
+    assert [(s.name, r) for s, r in REBASE.schedule(case)][1:3] == [
+        ("write_base", ("create_base",)), ("create_next", ("write_base",))]  # fmt: skip
+    commit = Case("commit", "vmdk", "d", "1M", params=(
+        ("base_writes", ((2, 0, 512),)), ("explicit_base", True),
+        ("overlay_writes", ((3, 512, 512),)), ("seed", "64k")))  # fmt: skip
+    assert list(argvs(OVERLAY, commit)) == [
+        "create_base", "write_base", "create_overlay", "seed", "write_overlay", "commit",
+        "overlay_info", "backing_info"]  # fmt: skip
+    assert argvs(OVERLAY, commit)["write_overlay"] == [
+        "qemu-io", "-f", "vmdk", "-c", "write -P 0x03 512 512", "$FILENAME"]  # fmt: skip
+
+
 def _table(**fields: str) -> str:
     return "[[case]]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items() if v)
 
@@ -108,7 +133,8 @@ REJECTIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "rebase-unsafe-name": ("rebase", {"name": '"../up"'}, "name must be non-empty"),
     "rebase-name-too-long": ("rebase", {"name": '"' + "n" * 230 + '"'},
                              "keep the name to 202 bytes"),
-    "rebase-raw": ("rebase", {"format": '"raw"'}, "unknown format 'raw'; known formats: qcow2"),
+    "rebase-raw": ("rebase", {"format": '"raw"'},
+                   "unknown format 'raw'; known formats: qcow2, vmdk"),
     "rebase-host-flag": ("rebase", {"flags": '["--object", "secret,id=s,file=/etc/shadow"]'},
                          "flags: '--object' is not a rebase flag a case may pass"),
     "rebase-format-flag": ("rebase", {"flags": '["-F"]'}, "flags: -F needs a format after it"),
@@ -119,6 +145,22 @@ REJECTIONS: dict[str, tuple[str, dict[str, str], str]] = {
     "commit-explicit-type": ("commit", {"explicit_base": '"yes"'}, "`explicit_base` must be "
                                                                    "true or false"),
     "commit-unsafe-name": ("commit", {"name": '".hidden"'}, "name must be non-empty"),
+    "rebase-write-pattern": ("rebase", {"base_writes": "[[256, 0, 512]]"},
+                             "base_writes` write #1: pattern 256 is not a byte"),
+    "rebase-write-unaligned": ("rebase", {"overlay_writes": "[[1, 100, 512]]"},
+                               "offset 100 and length 512 must be multiples of 512"),
+    "rebase-write-empty": ("rebase", {"overlay_writes": "[[1, 0, 0]]"},
+                           "the length at least 512"),
+    "rebase-write-past-end": ("rebase", {"next_writes": "[[0xbb, 1048064, 1024]]"},
+                              "bytes 1048064..1049088 end past the image's 1M"),
+    "rebase-next-writes-detach": ("rebase", {"backing": "", "next_writes": "[[1, 0, 512]]"},
+                                  "next_writes: the case detaches"),
+    "commit-write-shape": ("commit", {"overlay_writes": "[[1, 0]]"},
+                           "must be a list of [pattern, offset, length] integer triples"),
+    "commit-write-bool": ("commit", {"base_writes": "[[true, 0, 512]]"}, "write #1 is [True"),
+    "commit-write-none": ("commit", {"base_writes": "[]"}, "leave the key out for no writes"),
+    "commit-too-many-writes": ("commit", {"base_writes": "[" + ", ".join(["[1, 0, 512]"] * 9)
+                                                         + "]"}, "9 writes; at most 8"),
 }  # fmt: skip
 
 
@@ -142,7 +184,11 @@ def test_a_type_name_or_its_command() -> None:
     assert types_named("resize") == (COMMANDS["resize"],) and types_named("nope") == ()
     proc = in_process("generate", "comit")
     assert proc.returncode == 2 and "unknown output type 'comit'" in proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-2].endswith(", create-discovered, commit, measure")
+    assert (
+        proc.stderr.rstrip()
+        .splitlines()[-2]
+        .endswith(", commit-backing-discovered, commit, measure, commit-discovered")
+    )
 
 
 # ---------------------------------------------------------------- on a real qemu-img

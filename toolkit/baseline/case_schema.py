@@ -20,7 +20,7 @@ from toolkit.model.records import Case
 from toolkit.model.rounding import created_size
 from toolkit.model.sizes import SizeError, parse_end_spec, parse_size
 
-__all__ = ["KNOWN_KEYS", "NAME_RE", "case_table", "parse_case", "toml_string"]
+__all__ = ["KNOWN_KEYS", "NAME_RE", "case_table", "parse_case", "toml_string", "toml_value"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9._+-]+")
 # A case's longest file name, temp name included, must fit in one file name.
@@ -168,10 +168,42 @@ def toml_string(text: str) -> str:
     return "".join(out) + '"'
 
 
+def toml_value(value: Any) -> str:
+    """A case's value as TOML: a string, a boolean, an integer, or a list of those."""
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise ValueError(f"{value!r} has no TOML spelling in a case file")
+
+
 def case_table(c: Case) -> str:
-    """The `[[case]]` table of a case, keys in the order the curated files use."""
+    """The `[[case]]` table of a case, keys in the order the curated files use.
+
+    A command with a Schema (command_schemas) is written generically: its size under the
+    schema's `size_key`, then each of Case.params under its own key (the params' keys
+    are the table's keys; None is a key left out), so what `parse_case` builds from a
+    table is written back as that table."""
     lines = ["[[case]]", f"format = {toml_string(c.format)}", f"name = {toml_string(c.name)}"]
-    lines.append(f"start = {toml_string(c.start_size)}")
+    schema = SCHEMAS.get(c.command)
+    if schema is not None:
+        if schema.size_key is not None:
+            lines.append(f"{schema.size_key} = {toml_string(c.start_size)}")
+        lines += [f"{k} = {toml_value(v)}" for k, v in c.params if v is not None]
+    else:
+        lines += _resize_keys(c)
+    if c.comment:
+        lines.append(f"comment = {toml_string(c.comment)}")
+    return "\n".join(lines) + "\n"
+
+
+def _resize_keys(c: Case) -> list[str]:
+    """resize's and create's own keys (their schema is this module's)."""
+    lines = [f"start = {toml_string(c.start_size)}"]
     if c.end_spec is not None:
         lines.append(f"end = {toml_string(c.end_spec)}")
     if c.create_options:
@@ -180,6 +212,4 @@ def case_table(c: Case) -> str:
         lines.append(f"prealloc = {toml_string(c.prealloc)}")
     if c.shrink is not None:
         lines.append(f"shrink = {'true' if c.shrink else 'false'}")
-    if c.comment:
-        lines.append(f"comment = {toml_string(c.comment)}")
-    return "\n".join(lines) + "\n"
+    return lines

@@ -25,6 +25,13 @@ Bad = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Schema:
+    """How a command's tables are read, and (case_schema.case_table) written back.
+
+    The one rule that makes both ways agree: `build` puts each key of the table other
+    than `size_key` into params under that very key, with the table's value (None when
+    the key is absent), so a Case's params are its table (fuzz findings are saved so).
+    """
+
     keys: frozenset[str]  # the command's own keys (besides format, name and comment)
     formats: frozenset[str]  # the `format` values a case may have
     # The table -> the Case's fields: start_size, create_options and params (a dict; lists
@@ -33,6 +40,7 @@ class Schema:
     # Bytes the command's scratch file names add around the case name (rebase names its
     # images `<format>-<case>-overlay.<format>`), so a case's longest name still fits.
     name_room: int = 0
+    size_key: str | None = "size"  # the key that is Case.start_size (None: it has none)
 
 
 def size(entry: dict[str, Any], key: str, bad: Bad, required: bool = True) -> str | None:

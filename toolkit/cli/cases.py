@@ -10,15 +10,15 @@ from toolkit.baseline.cases import case_file, load_cases
 from toolkit.baseline.tree import Tree
 from toolkit.cli import options
 from toolkit.model.errors import BadInput
-from toolkit.model.pipeline import COMMANDS, CURATED, FINDINGS_SUFFIX, FUZZED
+from toolkit.model.pipeline import CURATED, FUZZED, findings_types
 from toolkit.render.words import plural
 from toolkit.stages.promote import Promoted, promote
 
 __all__ = ["register", "run"]
 
 FINDING_KEY = "[finding: "
-# The curated types fuzz explores: only these have findings (a findings type of their own).
-EXPLORED = [s for s in CURATED if s.command in FUZZED]
+# The commands fuzz saves findings of (commit's findings are one file for both its types).
+EXPLORED = list(dict.fromkeys(s.command for s in CURATED if s.command in FUZZED))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--command",
-        choices=[s.name for s in EXPLORED],
+        choices=EXPLORED,
         default=None,
         help="whose findings (default: list every command's; promote needs it unless the "
         "name is found under one command only)",
@@ -64,13 +64,13 @@ def run(args: argparse.Namespace) -> int:
 def _command_of(args: argparse.Namespace) -> str:
     """The one command whose findings any NAME names (else --command must say)."""
     holders = []
-    for spec in EXPLORED:
-        found = load_cases(args.curated_cases, COMMANDS[spec.name + FINDINGS_SUFFIX])
+    for command in EXPLORED:
+        found = load_cases(args.curated_cases, findings_types(command)[0])
         labels = [t for c in found for t in (c.name, f"{c.format}/{c.name}")]
         if any(fnmatch.fnmatchcase(t, n) for n in args.names for t in labels):
-            holders.append(spec.name)
+            holders.append(command)
     if len(holders) != 1:
-        which = " or ".join(holders) or "resize or create"
+        which = " or ".join(holders) or ", ".join(EXPLORED)
         raise BadInput(
             f"no single command has findings named {' '.join(args.names)!r}: add --command "
             f"({which}); `python -m toolkit cases list` shows every finding"
@@ -79,28 +79,27 @@ def _command_of(args: argparse.Namespace) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    specs = [COMMANDS[args.command + FINDINGS_SUFFIX]] if args.command else [
-        COMMANDS[s.name + FINDINGS_SUFFIX] for s in EXPLORED
-    ]  # fmt: skip
-    for spec in specs:
-        found = load_cases(args.curated_cases, spec)
-        path = case_file(args.curated_cases, spec)
+    for command in [args.command] if args.command else EXPLORED:
+        types = findings_types(command)  # one case file; commit records it in two types
+        found = load_cases(args.curated_cases, types[0])
+        path = case_file(args.curated_cases, types[0])
         if not found:
-            print(f"{spec.name}: no findings ({path} holds none)")
+            print(f"{command}: no findings ({path} holds none)")
             continue
-        tree = Tree(args.expected_outputs, spec)
-        print(
-            f"{spec.name}: {plural(len(found), 'finding')} in {path}, recorded in {tree.type_dir}"
-        )
+        trees = [Tree(args.expected_outputs, t) for t in types]
+        where = " and ".join(str(t.type_dir) for t in trees)
+        print(f"{command}: {plural(len(found), 'finding')} in {path}, recorded in {where}")
         for c in found:
-            versions = [v for v in tree.versions if c.name in tree.cases(c.format, v)]
-            where = (
+            # recorded for a version: in every type of the command (generate writes them so)
+            versions = [v for v in trees[0].versions
+                        if all(c.name in t.cases(c.format, v) for t in trees)]  # fmt: skip
+            state = (
                 f"recorded for {plural(len(versions), 'version')}"
                 if versions
                 else "not yet recorded"
             )
             why = c.comment.split(FINDING_KEY)[0].removeprefix("fuzz: ").strip()
-            print(f"  {c.format}/{c.name} ({where}): {why}")
+            print(f"  {c.format}/{c.name} ({state}): {why}")
     return 0
 
 
@@ -111,16 +110,19 @@ def _report(r: Promoted) -> str:
         lines.append(f"promoted {c.format}/{c.name}: {r.findings_file} -> {r.curated_file}")
     if r.removed:
         lines.append(f"  removed its {r.removed} recorded files from "
-                     f"{r.findings.output_type} (and refreshed its version map)")  # fmt: skip
-    lines.append(f"next: `nox -s generate_{r.curated.name}` records it in "
-                 f"{r.curated.output_type}/<format>/<version>/ (until then `verify` reports it "
-                 "missing there)")  # fmt: skip
+                     f"{' and '.join(t.output_type for t in r.findings)} (and refreshed "
+                     "its version map)")  # fmt: skip
+    command = r.curated[0].command
+    for curated in r.curated:
+        lines.append(f"next: `nox -s generate_{command}` records it in "
+                     f"{curated.output_type}/<format>/<version>/ (until then `verify` reports "
+                     "it missing there)")  # fmt: skip
     for fmt in sorted({c.format for c in r.cases}):
         names = ", ".join(repr(c.name) for c in r.cases if c.format == fmt)
+        dirs = " and ".join(f"{t.output_type}/{fmt}/<version>/" for t in r.curated)
         lines.append(
-            f"the consumer: a compatible tool's harness checks that each {r.curated.output_type}"
-            f"/{fmt}/<version>/ holds exactly its own case list; {fmt} now has "
-            f"{r.per_format[fmt]} cases: add {names} to its {fmt} list, or its case-set check "
-            "fails"
+            f"the consumer: a compatible tool's harness checks that each {dirs} holds exactly "
+            f"its own case list; {fmt} now has {r.per_format[fmt]} cases: add {names} to its "
+            f"{fmt} list, or its case-set check fails"
         )
     return "\n".join(lines) + "\n"

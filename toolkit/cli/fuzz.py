@@ -14,8 +14,10 @@ from pathlib import Path
 
 from toolkit.cli import options, resolve
 from toolkit.model.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput
+from toolkit.model.pipeline import QEMU_IO
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.candidate import candidate_binary
+from toolkit.qemu.tools import tool_command
 from toolkit.render.fuzz import summary
 from toolkit.render.fuzz_live import LiveReport
 from toolkit.stages.fuzz import findings
@@ -37,10 +39,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "default), run each on every selected qemu-img version through the same runner as "
         "generate, and check the command's invariants ("
         + "; ".join(f"{c}: {', '.join(k.invariants)}" for c, k in KINDS.items())
-        + "). Differences between versions are drift. Every finding is "
-        "saved as a case to curated_cases/discovered/<command>.toml (never the curated matrix); "
-        "`nox -s generate_<command>` records them in their own output type "
-        "(<command>-discovered-info-json). With --candidate PATH --against V, each example also "
+        + "): "
+        + "; ".join(f"{i} {t}" for i, t in CHECKS.items())
+        + ". rebase and commit examples build a backing chain with data in its images; "
+        "their checks compare images with `qemu-img compare` and `map` (with --candidate, "
+        "the real qemu-img makes those checks). Differences between versions are drift. "
+        "Every finding is saved as a case to curated_cases/discovered/<command>.toml (never "
+        "the curated matrix); `nox -s generate_<command>` records them in their own output "
+        "types (<command>-discovered). With --candidate PATH --against V, each example also "
         "runs on another qemu-img-compatible program, held to real qemu-img V (D1-D3).",
     )
     options.add_discovery_options(p)
@@ -49,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = p.add_argument
     # fmt: off
     add("--command", choices=tuple(KINDS), default="resize",
-        help="the command each example records (default resize)")
+        help=f"the command each example records: {', '.join(KINDS)} (default resize)")
     add("--invariant", dest="invariants", action="append", default=[], metavar="I",
         help=f"only this check (repeatable): {', '.join(CHECKS)} (D1-D3 need --candidate)")
     add("--max-examples", type=options.positive_int, default=None, metavar="N",
@@ -143,9 +149,18 @@ def _binaries(args: argparse.Namespace) -> tuple[tuple[QemuBinary, ...], QemuBin
     return (cand,), reference
 
 
+def _check_tools(command: str, binaries: tuple[QemuBinary, ...]) -> None:
+    """A kind that writes data with qemu-io needs one beside each binary that runs its
+    examples (as verify --candidate does): MissingTool (exit 2) before any example runs."""
+    if any(s.program == QEMU_IO for s in KINDS[command].spec.steps):
+        for binary in binaries:
+            tool_command(binary, QEMU_IO)
+
+
 def run(args: argparse.Namespace) -> int:
     selected, formats, save_to = _check_args(args)
     binaries, reference = _binaries(args)
+    _check_tools(args.command, binaries)
     request = FuzzRequest(
         binaries=binaries,
         invariants=tuple(selected),

@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="run curated cases (or findings) on every qemu-img; write baselines",
         description="Run each output type's cases on every qemu-img and write its baselines. "
         "TYPE is a curated matrix (resize, create, rebase, ...) or its fuzz findings "
-        "(resize-discovered, create-discovered), each recorded in an output type of its own; "
-        "a command's name records all its types (commit: commit-overlay and commit-backing, "
-        "from one run of each case).",
+        "(resize-discovered, create-discovered, ...), each recorded in an output type of its "
+        "own; a command's name records all its types (commit: commit-overlay and "
+        "commit-backing, from one run of each case; commit-discovered: their findings types).",
     )
     p.add_argument(
         "commands",
@@ -76,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
                   "cases")  # fmt: skip
             continue
         # Types of one pipeline with the same steps, selected with the same cases (commit's
-        # two), share its runs; measure's human and json, whose steps differ, run apart.
+        # two, or their two findings types), share its runs; measure's human and json,
+        # whose steps differ, run apart.
         together = [t for t in specs if t == spec or (
-            spec.pipeline and (t.pipeline, t.findings_of) == (spec.pipeline, spec.findings_of)
+            spec.pipeline and t.pipeline == spec.pipeline
+            and bool(t.findings_of) == bool(spec.findings_of)
             and t.steps == spec.steps and chosen.get(t) == chosen[spec])]  # fmt: skip
         done.update(together)
         for s in generate(together, chosen[spec], binaries, args.expected_outputs, args.jobs,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput
 from toolkit.model.outputs import output_file
-from toolkit.model.pipeline import COMMANDS, CURATED, types_named
+from toolkit.model.pipeline import COMMANDS, CURATED, FINDINGS_SUFFIX, findings_types, types_named
 from toolkit.render.printable import printable
 
 __all__ = [
@@ -71,8 +71,11 @@ def timeout_seconds(text: str) -> float:
 
 def type_names() -> list[str]:
     """What a TYPE may be: an output type's name, or a command's whose types have other
-    names (`commit`: commit-overlay and commit-backing)."""
-    return [*COMMANDS, *dict.fromkeys(s.command for s in CURATED if s.command not in COMMANDS)]
+    names (`commit`: commit-overlay and commit-backing; `commit-discovered`: their findings
+    types)."""
+    grouped = [s.command for s in CURATED if s.command not in COMMANDS]
+    grouped += [f"{c}{FINDINGS_SUFFIX}" for c in grouped if findings_types(c)]
+    return [*COMMANDS, *dict.fromkeys(grouped)]
 
 
 def type_name(text: str) -> str:

@@ -60,6 +60,7 @@ __all__ = [
     "expected_virtual_size",
     "family",
     "findings_type",
+    "findings_types",
     "plan_for",
     "preallocation_mode",
     "types_named",
@@ -107,7 +108,7 @@ CURATED: tuple[CommandSpec, ...] = (
     MEASURE_JSON,
 )
 # The commands fuzz explores: each of their types has a findings type.
-FUZZED = frozenset({"resize", "create"})
+FUZZED = frozenset({"resize", "create", "rebase", "commit"})
 # Every output type by its command-line name: the curated ones, then the findings types.
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
@@ -122,9 +123,20 @@ def family(command: str) -> tuple[CommandSpec, ...]:
     return (*curated, *(COMMANDS[s.name + FINDINGS_SUFFIX] for s in curated if s.command in FUZZED))
 
 
+def findings_types(command: str) -> tuple[CommandSpec, ...]:
+    """The types that record `command`'s fuzz findings, one per curated type, all reading
+    curated_cases/discovered/<command>.toml (commit: two, from one run of each finding)."""
+    return tuple(s for s in family(command) if s.findings_of)
+
+
 def types_named(name: str) -> tuple[CommandSpec, ...]:
     """What a TYPE on the command line names: the output type of that name, or else every
-    curated type of the command (`commit`: commit-overlay and commit-backing). Empty: none."""
+    curated type of the command (`commit`: commit-overlay and commit-backing), or every
+    findings type of it (`commit-discovered`). Empty: none."""
     if name in COMMANDS:
         return (COMMANDS[name],)
-    return tuple(s for s in CURATED if s.command == name)
+    curated = tuple(s for s in CURATED if s.command == name)
+    if curated:
+        return curated
+    command = name.removesuffix(FINDINGS_SUFFIX)
+    return findings_types(command) if command != name else ()

@@ -84,6 +84,8 @@ class StepResult:
     stderr_dropped: int = 0
     # Processes the step left running outside its process group (named; killed).
     escaped: tuple[str, ...] = ()
+    # A checking step run with the run's reference qemu-img (CaseResult.reference).
+    by_reference: bool = False
 
     @property
     def ran(self) -> bool:
@@ -110,6 +112,9 @@ class CaseResult:
     steps: tuple[StepResult, ...]
     applied_shrink_flag: bool
     expected_final_size: int | None
+    # The real qemu-img that ran the checking steps of a candidate's run (None: `binary`
+    # ran every step).
+    reference: QemuBinary | None = None
 
     def step(self, name: str) -> StepResult:
         for s in self.steps:

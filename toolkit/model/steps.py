@@ -78,6 +78,11 @@ class StepSpec:
     # Non-zero return codes that answer rather than fail (compare: 1, the images differ;
     # check: 2 and 3, corruptions and leaks), so they need not come with a stderr.
     answers: tuple[int, ...] = ()
+    # A step that checks what the command did (fuzz's convert, compare, map), not one of
+    # the command's own: with a reference qemu-img (run_case's `reference`) it runs with
+    # that one, so a candidate never vouches for itself; and it is no later step's
+    # implicit predecessor, so the command's own steps follow each other as without it.
+    checking: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,11 +195,13 @@ class CommandSpec:
         """Each step of `case` with the steps that must have succeeded for it to run.
 
         The one statement of "which step runs": the runner follows it, and verify checks
-        recorded return codes against it.
+        recorded return codes against it. A step without `requires` needs the last step
+        before it that is not a checking step.
         """
         out: list[tuple[StepSpec, tuple[str, ...]]] = []
         previous: tuple[str, ...] = ()
         for step in self.steps_for(case):
             out.append((step, step.requires if step.requires is not None else previous))
-            previous = (step.name,)
+            if not step.checking:
+                previous = (step.name,)
         return out

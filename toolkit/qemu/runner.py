@@ -143,20 +143,22 @@ def run_case(
     timeout: float = 60.0,
     plan: Plan | None = None,
     roots: Mapping[str, Path] | None = None,
+    reference: QemuBinary | None = None,
 ) -> CaseResult:
     """Run every step of `case` that its predecessors allow. Never raises for qemu-img's sake.
 
     `roots`: placeholders of directories outside the scratch directory the steps read
-    (`$TESTDATA_ROOT`: the image corpus), replaced like the images' own.
+    (`$TESTDATA_ROOT`: the image corpus), replaced like the images' own. `reference`: the
+    real qemu-img that runs the checking steps (StepSpec.checking) of a candidate's run.
     """
     plan = plan or spec.plan(case, grammar_for(binary.version))
     case_dir = _case_dir(run_dir)
     paths = {**image_paths(spec, case, case_dir), **(roots or {})}
     image = paths.get(IMAGE, case_dir / f"img.{case.format}")
     others = tuple((t, p) for t, p in paths.items() if t != IMAGE)
-    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir,
-                      binaries=binary.host_paths(), names=binary.program_names,
-                      others=others)  # fmt: skip
+    hosts = (*binary.host_paths(), *(reference.host_paths() if reference else ()))
+    ctx = PathContext(image=image, case_dir=case_dir, run_dir=run_dir, binaries=hosts,
+                      names=binary.program_names, others=others)  # fmt: skip
     ok: dict[str, bool] = {}
     results: list[StepResult] = []
     try:
@@ -167,8 +169,9 @@ def run_case(
                 ok[step.name] = False
                 continue
             real = [substitute(a, paths) for a in template]
-            program = binary.command() if step.program == QEMU_IMG else \
-                tool_command(binary, step.program)  # fmt: skip
+            runner = reference if step.checking and reference is not None else binary
+            program = runner.command() if step.program == QEMU_IMG else \
+                tool_command(runner, step.program)  # fmt: skip
             try:
                 raw = run_process([*program, *real], case_dir, timeout, dict(step.env))
             except WorkingDirectoryGone:
@@ -199,6 +202,7 @@ def run_case(
                     stdout_dropped=raw.stdout_dropped,
                     stderr_dropped=raw.stderr_dropped,
                     escaped=raw.escaped,
+                    by_reference=runner is not binary,
                 )
             )
             ok[step.name] = raw.return_code == 0 and not raw.timed_out
@@ -210,4 +214,5 @@ def run_case(
         steps=tuple(results),
         applied_shrink_flag=plan.applied_shrink_flag,
         expected_final_size=plan.expected_final_size,
+        reference=reference,
     )

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
+from toolkit.model.steps import QEMU_IMG
 from toolkit.qemu.store import read_provenance
 
-__all__ = ["MissingTool", "tool_command"]
+__all__ = ["MissingTool", "program_argv", "tool_command"]
 
 
 class MissingTool(BadInput):
@@ -66,3 +67,15 @@ def tool_command(binary: QemuBinary, tool: str) -> list[str]:
         f"qemu-utils): re-provision the store (`python -m toolkit provision`), or pass a "
         f"--qemu-img whose directory also holds an executable {tool}"
     )
+
+
+def program_argv(binary: QemuBinary, program: str) -> list[str]:
+    """How a person replays `binary`'s `program` (model.replay.Program): qemu-img as the
+    path given, a sibling tool as tool_command finds it (its bare name if none is found:
+    the line is only a message)."""
+    if program == QEMU_IMG:
+        return [str(binary.path)]
+    try:
+        return tool_command(binary, program)
+    except MissingTool:
+        return [program]

@@ -2,23 +2,21 @@
 
 On a terminal the progress line rewrites itself (stderr, a few times a second); anywhere
 else a plain line goes to stderr every EVERY seconds, so a CI log shows the run is alive.
-A first failure goes to stdout at once, with the commands that reproduce it.
+A first failure goes to stdout at once, with the commands that reproduce it (the
+session's, toolkit.model.replay: the same lines verify --candidate prints).
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from typing import TextIO
 
-from toolkit.model.pipeline import IMAGE, QEMU_IMG
-from toolkit.model.records import CaseResult
 from toolkit.render.fuzz import example_text
 from toolkit.render.printable import printable
 from toolkit.stages.fuzz.session import CHECKS, Failure, Session
 
-__all__ = ["LiveReport", "progress_line", "reproduce"]
+__all__ = ["LiveReport", "progress_line"]
 
 EVERY = 5.0  # seconds between plain progress lines off a terminal
 TTY_EVERY = 0.2
@@ -32,17 +30,6 @@ def progress_line(session: Session) -> str:
     by = " (" + ", ".join(f"{k} {v}" for k, v in failed.items()) + ")" if failed else ""
     return (f"fuzz: {n} examples in {elapsed:.0f} s, {rate:.1f} examples/s, "
             f"{sum(failed.values())} failures{by}")  # fmt: skip
-
-
-def reproduce(result: CaseResult) -> list[str]:
-    """The shell commands that replay a run: its argv with the binary and a local image."""
-    image = f"img.{result.case.format}"
-    binary = str(result.binary.path)
-    lines = ['cd "$(mktemp -d)"']
-    for step in result.steps:
-        argv = [binary if a == QEMU_IMG else image if a == IMAGE else a for a in step.argv]
-        lines.append(shlex.join(argv))
-    return lines
 
 
 class LiveReport:
@@ -75,8 +62,8 @@ class LiveReport:
             f"{f.verdict.detail}",
             f"  example: {example_text(ex)}",
         ]
-        if f.result is not None:
-            lines += ["  reproduce (before shrinking):", *(f"    {c}" for c in reproduce(f.result))]
+        if f.reproduce:  # each image named as the run named it (model.replay)
+            lines += ["  reproduce (before shrinking):", *(f"    {c}" for c in f.reproduce)]
         self.out.write(printable("\n".join(lines) + "\n"))
         self.out.flush()
 

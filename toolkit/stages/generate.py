@@ -17,7 +17,7 @@ from toolkit.baseline.triple import read_baseline, to_baseline, write_baseline
 from toolkit.baseline.view import same_recording
 from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.errors import Interrupted, ToolkitFailure
-from toolkit.model.pipeline import CommandSpec, types_named
+from toolkit.model.pipeline import FINDINGS_SUFFIX, CommandSpec, types_named
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
 from toolkit.model.rejections import reason_class
 from toolkit.qemu.pool import Progress, no_progress, run_many
@@ -234,7 +234,10 @@ def _interrupted(
 
 def _type_names(specs: Sequence[CommandSpec]) -> tuple[str, ...]:
     """What `generate` is told to record them all: their command when they are all of its
-    curated types (`commit`), else their names."""
-    if len(specs) > 1 and tuple(specs) == types_named(specs[0].command):
-        return (specs[0].command,)
+    curated types (`commit`), or all of its findings types (`commit-discovered`), else
+    their names."""
+    command = specs[0].command
+    for name in (command, command + FINDINGS_SUFFIX):
+        if len(specs) > 1 and tuple(specs) == types_named(name):
+            return (name,)
     return tuple(s.name for s in specs)

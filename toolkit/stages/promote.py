@@ -33,7 +33,7 @@ from toolkit.baseline.profiles import refresh
 from toolkit.baseline.tree import Tree, case_dir
 from toolkit.baseline.triple import SUFFIXES
 from toolkit.model.errors import BadInput
-from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
+from toolkit.model.pipeline import CommandSpec, family, findings_types
 from toolkit.model.records import Case
 
 __all__ = ["Promoted", "promote"]
@@ -41,8 +41,8 @@ __all__ = ["Promoted", "promote"]
 
 @dataclass(frozen=True)
 class Promoted:
-    curated: CommandSpec
-    findings: CommandSpec
+    curated: tuple[CommandSpec, ...]  # the command's curated types (commit: two)
+    findings: tuple[CommandSpec, ...]  # its findings types, the same way
     cases: tuple[Case, ...]
     curated_file: Path
     findings_file: Path
@@ -140,7 +140,7 @@ def _check_curated(cases: Sequence[Case], matrix: Sequence[Case]) -> None:
 
 
 def _inputs(c: Case) -> tuple[Any, ...]:
-    return (c.format, c.start_size, c.end_spec, c.create_options, c.prealloc, c.shrink)
+    return (c.format, c.start_size, c.end_spec, c.create_options, c.prealloc, c.shrink, c.params)
 
 
 def _recordings(root: Path, spec: CommandSpec, case: Case) -> list[Path]:
@@ -165,8 +165,12 @@ def _disagreements(root: Path, paths: Sequence[Path]) -> list[str]:
 
 
 def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -> Promoted:
-    """Move the named findings of `command` into its curated case file."""
-    curated, findings = COMMANDS[command], COMMANDS[command + FINDINGS_SUFFIX]
+    """Move the named findings of `command` into its curated case file (one file for all
+    its types: commit's two read the same one), and remove their recordings from each of
+    its findings types."""
+    curated_types = tuple(t for t in family(command) if not t.findings_of)
+    found_in = findings_types(command)
+    curated, findings = curated_types[0], found_in[0]  # the files, the schema
     source, target = case_file(curated_dir, findings), case_file(curated_dir, curated)
     found = load_cases(curated_dir, findings)
     if not found:
@@ -178,10 +182,10 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
         if errors:
             raise BadInput("not a valid curated case:\n  " + "\n  ".join(errors))
     _check_curated(cases, matrix)
-    recorded = {c: _recordings(root, findings, c) for c in cases}
+    recorded = {(c, t): _recordings(root, t, c) for c in cases for t in found_in}
     contradicted = [
         f"{c.format}/{c.name} on {d}"
-        for c, paths in recorded.items()
+        for (c, _t), paths in recorded.items()
         for d in _disagreements(root, paths)
     ]
     if contradicted:
@@ -200,24 +204,25 @@ def promote(curated_dir: Path, root: Path, command: str, names: Sequence[str]) -
     new_target = old.rstrip("\n") + "\n\n" + "\n".join(added) if added else old
     new_source = "".join(b.text for b in keep)
     _validate(new_target, target, curated)
-    if any(recorded.values()):
-        guard.prepare(root, findings)  # bad input in the tree: before either file changes
+    holding = [t for t in found_in if any(recorded[c, t] for c in cases)]
+    for t in holding:
+        guard.prepare(root, t)  # bad input in the tree: before either file changes
     # the matrix first: a run killed in between leaves the case in both files, which a
     # second promote of the name completes (see the module docstring)
     guard.write_text(curated_dir, target, new_target, guard.CASE_FILE)
     guard.write_text(curated_dir, source, new_source, guard.CASE_FILE)
     removed = 0
-    if any(recorded.values()):
-        with guard.writing(root, findings):  # the writers' checks, then the tree's lock
-            for paths in recorded.values():
-                for p in paths:
+    for t in holding:
+        with guard.writing(root, t):  # the writers' checks, then the tree's lock
+            for c in cases:
+                for p in recorded[c, t]:
                     guard.remove(root, p)
                     removed += 1
-            refresh(root, findings)
+            refresh(root, t)
     per_format: dict[str, int] = {}
     for c in [*matrix, *cases]:
         per_format[c.format] = per_format.get(c.format, 0) + 1
-    return Promoted(curated, findings, tuple(cases), target, source, removed, per_format)
+    return Promoted(curated_types, found_in, tuple(cases), target, source, removed, per_format)
 
 
 def _entry_of(curated_dir: Path, path: Path, case: Case) -> dict[str, Any]:

@@ -6,6 +6,13 @@ name = "1M-unsafe-to-larger-parent"
 size = "1M"                    # the base's and the overlay's size
 backing = "64M"                # the new backing file's size; absent: detach (-b '')
 flags = ["-u", "-F", "qcow2"]  # rebase's own flags, in order (default: none)
+base_writes = [[0xaa, 0, 65536]]   # data qemu-io writes into the base (default: none)
+next_writes = [[0xbb, 0, 512]]     # ... into the new backing file (needs `backing`)
+overlay_writes = [[0xcc, 65536, 4096]]  # ... into the overlay (schemas/chain.py: the rules)
+
+The harness's cases are qcow2; vmdk is taken too: qemu-img makes a vmdk overlay, and
+every version we record refuses to rebase it (`Operation not supported`), a refusal a
+compatible tool must make too (fuzz explores it).
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.baseline.schema_fields import Bad, Schema, words
-from toolkit.baseline.schemas.chain import image_size
-from toolkit.model.commands.rebase import IMAGES
+from toolkit.baseline.schemas.chain import image_size, writes
+from toolkit.model.commands.rebase import IMAGES, WRITES
 from toolkit.model.formats import FORMATS
 
 __all__ = ["FLAGS", "FORMAT_FLAGS", "SCHEMA"]
@@ -43,7 +50,14 @@ def _flags(entry: dict[str, Any], bad: Bad) -> tuple[str, ...]:
 def _build(entry: dict[str, Any], bad: Bad) -> dict[str, Any]:
     start = image_size(entry, "size", bad)
     backing = image_size(entry, "backing", bad, required=False)
-    return {"start_size": start or "", "params": {"backing": backing, "flags": _flags(entry, bad)}}
+    params: dict[str, Any] = {"backing": backing, "flags": _flags(entry, bad)}
+    params["base_writes"] = writes(entry, "base_writes", start, bad)
+    params["overlay_writes"] = writes(entry, "overlay_writes", start, bad)
+    if "next_writes" in entry and "backing" not in entry:
+        bad("next_writes: the case detaches (no `backing`), so there is no new backing file "
+            "to write; remove next_writes or add a backing size")  # fmt: skip
+    params["next_writes"] = writes(entry, "next_writes", backing, bad)
+    return {"start_size": start or "", "params": params}
 
 
 def _room() -> int:
@@ -53,8 +67,8 @@ def _room() -> int:
 
 
 SCHEMA = Schema(
-    keys=frozenset({"size", "backing", "flags"}),
-    formats=frozenset({"qcow2"}),
+    keys=frozenset({"size", "backing", "flags", *WRITES}),
+    formats=frozenset({"qcow2", "vmdk"}),
     build=_build,
     name_room=_room(),
 )

@@ -4,6 +4,11 @@ Each image is a placeholder of the command's `images` ($BASE, $NEXT, $FILENAME).
 overlay names its backing file relatively (`-o backing_file=base.qcow2`), exactly as the
 consuming harness creates it, so `backing-filename` in info is that literal name and
 `full-backing-filename` the absolute path (recorded as its placeholder).
+
+An image may be seeded with data (a case's `base_writes`, `next_writes`, `overlay_writes`:
+(pattern, offset, length) triples), one qemu-io call per image right after it is made:
+a base is written before the overlay on it exists (a vmdk overlay records its base's
+CID, which a later write to the base changes, and then the chain no longer opens).
 """
 
 from __future__ import annotations
@@ -14,12 +19,31 @@ from toolkit.model.formats import driver_for
 from toolkit.model.records import Case
 from toolkit.model.steps import IMAGE, Plan, image_name
 
-__all__ = ["BASE", "NEXT", "Argv", "create", "info", "overlay"]
+__all__ = ["BASE", "NEXT", "Argv", "Write", "create", "info", "overlay", "write", "writes"]
 
 BASE = "$BASE"  # the backing file the overlay is made on (the harness's placeholder)
 NEXT = "$NEXT"  # rebase's new backing file (the harness's placeholder)
 
 Argv = Callable[[Case, Plan], list[str]]
+Write = tuple[int, int, int]  # qemu-io `write -P PATTERN OFFSET LENGTH`
+
+
+def writes(case: Case, key: str) -> tuple[Write, ...] | None:
+    """The case's writes into one image (`base_writes`, ...); None: it writes none."""
+    found: tuple[Write, ...] | None = case.param(key)
+    return found
+
+
+def write(token: str, key: str) -> Argv:
+    """qemu-io `-f FMT -c 'write -P 0xNN OFFSET LENGTH'...` on one image (its chain opened)."""
+
+    def argv(case: Case, plan: Plan) -> list[str]:
+        commands = [
+            w for p, o, n in writes(case, key) or () for w in ("-c", f"write -P 0x{p:02x} {o} {n}")
+        ]
+        return ["-f", driver_for(case.format), *commands, token]
+
+    return argv
 
 
 def create(token: str, size: Callable[[Case], str]) -> Argv:

@@ -9,6 +9,10 @@ The steps are the consuming harness's fixture (instar tests/test_commit.py), one
     info --output=json $FILENAME                            (overlay_info)
     info --output=json $BASE                                (backing_info)
 
+A case with more data (fuzz's findings; none of the harness's) writes it with qemu-io:
+`write_base` before the overlay is made, `write_overlay` after the seed (chain.write); each
+runs only when the case has its writes, so the harness's cases run exactly the steps above.
+
 One run, two output types: commit-overlay-info-json records the overlay's info,
 commit-backing-info-json the base's (each a whole triple of the same run; `generate commit`
 runs each case once and writes both). Each type's meta leaves out the other's info stdout.
@@ -18,15 +22,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from toolkit.model.commands.chain import BASE, create, info, overlay
+from toolkit.model.commands.chain import BASE, create, info, overlay, write, writes
 from toolkit.model.formats import driver_for
 from toolkit.model.records import Case
 from toolkit.model.steps import IMAGE, QEMU_IO, CommandSpec, Plan, StepSpec, image_name
 
-__all__ = ["COMMIT_BACKING", "COMMIT_OVERLAY", "IMAGES", "SEED_PATTERN", "explicit_base", "seed"]
+__all__ = [
+    "COMMIT_BACKING",
+    "COMMIT_OVERLAY",
+    "IMAGES",
+    "SEED_PATTERN",
+    "WRITES",
+    "explicit_base",
+    "seed",
+]
 
 IMAGES = ((IMAGE, "overlay.{ext}"), (BASE, "base.{ext}"))
 SEED_PATTERN = "0xab"  # the byte a seeded case writes (the harness's `seed-64k`)
+# The step that writes each image's data, by the case key that holds it.
+WRITES = {"base_writes": "write_base", "overlay_writes": "write_overlay"}
 
 
 def explicit_base(case: Case) -> str | None:
@@ -51,8 +65,10 @@ def _commit(case: Case, plan: Plan) -> list[str]:
 
 
 def _steps(case: Case) -> tuple[str, ...]:
-    every = tuple(s.name for s in STEPS)
-    return every if seed(case) is not None else tuple(n for n in every if n != "seed")
+    skipped = {step for key, step in WRITES.items() if writes(case, key) is None}
+    if seed(case) is None:
+        skipped.add("seed")
+    return tuple(s.name for s in STEPS if s.name not in skipped)
 
 
 def _inputs(case: Case, plan: Plan) -> dict[str, Any]:
@@ -62,8 +78,15 @@ def _inputs(case: Case, plan: Plan) -> dict[str, Any]:
 
 STEPS = (
     StepSpec("create_base", create(BASE, lambda c: c.start_size), None),
+    StepSpec("write_base", write(BASE, "base_writes"), "---WRITE BASE STDERR---", program=QEMU_IO),
     StepSpec("create_overlay", overlay(IMAGES, BASE), "---CREATE OVERLAY STDERR---"),
     StepSpec("seed", _seed, "---SEED STDERR---", program=QEMU_IO),
+    StepSpec(
+        "write_overlay",
+        write(IMAGE, "overlay_writes"),
+        "---WRITE OVERLAY STDERR---",
+        program=QEMU_IO,
+    ),
     StepSpec("commit", _commit, "---COMMIT STDERR---"),
     # Both infos look at what commit left: each needs commit's success, not the other's.
     StepSpec("overlay_info", info(IMAGE), "---OVERLAY INFO STDERR---", requires=("commit",)),

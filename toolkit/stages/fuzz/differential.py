@@ -14,11 +14,14 @@ them side by side). A difference in outcome is a failure of one of three differe
 
 That a rejected resize leaves the candidate's image unchanged is I3, which runs on the
 candidate like I1-I6. Every detail shows both outcomes, so the saved case's comment does.
+A kind's checking steps (rebase's compare, commit's map: the real qemu-img runs them on
+both sides) are its own checks' business: D1-D3 compare the command's steps only.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from toolkit.baseline.whitelist import mask
@@ -47,10 +50,12 @@ def _step_outcome(step: StepResult) -> str:
     return f"rejected rc {step.return_code}" + (f" [{why}]" if why else "")
 
 
-def outcome(r: CaseResult) -> str:
-    """One line: each step's outcome, and the final virtual-size when an info printed one."""
-    parts = [f"{s.name} {_step_outcome(s)}" for s in r.steps]
-    last = [s for s in r.steps if is_info_json(s)][-1:]
+def outcome(r: CaseResult, checking: Collection[str] = ()) -> str:
+    """One line: each step's outcome, and the final virtual-size when an info printed one
+    (the steps in `checking` left out)."""
+    steps = [s for s in r.steps if s.name not in checking]
+    parts = [f"{s.name} {_step_outcome(s)}" for s in steps]
+    last = [s for s in steps if is_info_json(s)][-1:]
     info = info_json(last[0]) if last else None
     if info is not None:
         parts.append(f"virtual-size {info.get('virtual-size')}")
@@ -78,14 +83,17 @@ def _short(info: dict[str, Any], key: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
-    """D1-D3 for one example run on the candidate (`cand`) and on real qemu-img (`real`)."""
+def compare(cand: CaseResult, real: CaseResult, checking: Collection[str] = ()) -> list[Verdict]:
+    """D1-D3 for one example run on the candidate (`cand`) and on real qemu-img (`real`).
+
+    `checking`: steps that check the command (StepSpec.checking, run by the real qemu-img
+    on both sides): the kind's own checks judge what they show, D1-D3 leave them out."""
     version, fmt = real.binary.version, real.case.format
-    both = f"candidate: {outcome(cand)}; qemu-img {version}: {outcome(real)}"
-    pairs = [(c, r) for c, r in zip(cand.steps, real.steps, strict=True)]
+    both = f"candidate: {outcome(cand, checking)}; qemu-img {version}: {outcome(real, checking)}"
+    pairs = [(c, r) for c, r in zip(cand.steps, real.steps, strict=True) if c.name not in checking]
     d1 = [f"{c.name} succeeded on one side only" for c, r in pairs
           if (c.ran, _ok(c)) != (r.ran, _ok(r))]  # fmt: skip
-    d1 += [note for c in cand.steps for note in c.overflow()]  # qemu-img does neither
+    d1 += [note for c, _r in pairs for note in c.overflow()]  # qemu-img does neither
     d2 = [
         d
         for c, r in pairs
@@ -107,7 +115,7 @@ def compare(cand: CaseResult, real: CaseResult) -> list[Verdict]:
         return Verdict(inv, version, not found, detail)
 
     info_pairs = any(is_info_json(r) and _ok(c) and _ok(r) for c, r in pairs)
-    rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for r in real.steps)
+    rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for _c, r in pairs)
     return [
         verdict("D1", d1),
         verdict("D2", d2, info_pairs),

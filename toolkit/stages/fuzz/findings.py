@@ -25,7 +25,7 @@ from toolkit.baseline import guard
 from toolkit.baseline.case_schema import case_table, parse_case
 from toolkit.baseline.cases import case_file, name_key
 from toolkit.model.errors import BadInput, ToolkitFailure
-from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
+from toolkit.model.pipeline import COMMANDS, CommandSpec, findings_types
 from toolkit.model.records import Case
 from toolkit.model.versions import version_key
 
@@ -54,9 +54,9 @@ RESIZE = COMMANDS["resize"]
 
 
 def default_path(curated_dir: Path, command: str) -> Path:
-    """Where a command's findings go: its findings type's case file, e.g.
+    """Where a command's findings go: its findings types' case file, e.g.
     curated_cases/discovered/create.toml."""
-    return case_file(curated_dir, COMMANDS[command + FINDINGS_SUFFIX])
+    return case_file(curated_dir, findings_types(command)[0])
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,20 @@ def case_name(
         parts.append(f"prealloc-{prealloc}")
     if shrink is not None:
         parts.append("shrink" if shrink else "no-shrink")
-    parts += [_slug(f"{k}-{v}") for k, v in params if not isinstance(v, (list, tuple))]
+    parts += [_slug(word) for k, v in params if (word := _readable(k, v))]
     readable = "-".join(p for p in parts if p)[:90].rstrip(".-")
     return f"{readable}-{digest}"
+
+
+def _readable(key: str, value: Any) -> str:
+    """A param in a name: `backing-1M`, `explicit_base`, flags as their words, a list of
+    writes as its count (`base_writes-2`); nothing for an absent or false one."""
+    if value is None or value is False or value is True:
+        return key if value is True else ""
+    if isinstance(value, list | tuple):
+        words = all(isinstance(v, str) for v in value)
+        return " ".join(value) if words else f"{key}-{len(value)}"
+    return f"{key}-{value}"
 
 
 def _slug(text: str) -> str:
@@ -166,14 +177,15 @@ def _known(
 
 def save(findings: Sequence[Finding], path: Path, curated_dir: Path,
          spec: CommandSpec = RESIZE) -> list[Finding]:  # fmt: skip
-    """Append the findings not yet recorded; return those written."""
-    findings_spec = COMMANDS[spec.name + FINDINGS_SUFFIX]
-    header = HEADER.format(Command=spec.name.capitalize(), command=spec.name,
-                           findings=findings_spec.output_type)  # fmt: skip
+    """Append the findings not yet recorded; return those written. `spec`: a curated type
+    of the command (its schema, its matrix)."""
+    recorded_by = findings_types(spec.command)
+    header = HEADER.format(Command=spec.command.capitalize(), command=spec.command,
+                           findings=", ".join(t.output_type for t in recorded_by))  # fmt: skip
     present = path.is_symlink() or path.exists()  # a link or a FIFO: refused when read
     existing = _read(path) if present else header
     # Already recorded: in the curated matrix, among the findings, or in the file itself.
-    files = {case_file(curated_dir, spec), case_file(curated_dir, findings_spec), path}
+    files = {case_file(curated_dir, spec), case_file(curated_dir, recorded_by[0]), path}
     keys, tuples, names = _known(sorted(p for p in files if p.is_symlink() or p.exists()), spec)
     groups: dict[tuple[Any, ...], list[Finding]] = {}  # new findings, one case each
     for f in findings:

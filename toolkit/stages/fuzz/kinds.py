@@ -1,8 +1,9 @@
 """What `fuzz --command X` explores: one FuzzKind per command, the registry KINDS.
 
-A kind is the command whose findings it saves (they go to that command's findings type),
-the steps each example runs (the command's own, plus any steps its checks need, as
-resize's info-before), the checks that apply to it and the function that judges one run.
+A kind is the command whose findings it saves (they go to that command's findings types),
+the steps each example runs (the command's own, plus any steps its checks need: resize's
+info-before, rebase's and commit's checking steps, chain_spec.py), the checks that apply
+to it and the function that judges one run.
 What is the same for every kind lives in the session: I6 (a second run gives the same
 artefacts), drift between versions, and D1-D3 against a reference in differential mode.
 Each kind's hypothesis strategy is strategies.EXAMPLES[command] (hypothesis is imported
@@ -18,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from toolkit.model.formats import FORMATS
-from toolkit.model.pipeline import COMMANDS, CommandSpec
+from toolkit.model.pipeline import COMMANDS, CommandSpec, family
 from toolkit.model.records import CaseResult
 from toolkit.stages.fuzz import invariants
+from toolkit.stages.fuzz.chain_checks import check_commit, check_rebase
+from toolkit.stages.fuzz.chain_spec import COMMIT_FUZZ, REBASE_FUZZ
 from toolkit.stages.fuzz.invariants import Verdict
 
 __all__ = ["KINDS", "FuzzKind", "kind"]
@@ -46,7 +49,7 @@ class FuzzKind:
     def drift_steps(self) -> tuple[str, ...]:
         """The steps compared across versions: the command's own, as its baselines hold
         them (a checking step such as info-before would only repeat what they show)."""
-        return COMMANDS[self.command].step_names()
+        return family(self.command)[0].step_names()
 
     def why_not(self, check: str) -> str:
         why = dict(self.not_here).get(check)
@@ -67,6 +70,14 @@ KINDS: dict[str, FuzzKind] = {
         ("I1",),
         invariants.check_create,
         not_here=tuple(invariants.RESIZE_ONLY.items()),
+    ),
+    # qcow2 is the format rebase works on in every version we record (qed too, which is
+    # not one of ours); vmdk overlays are made, and every version refuses to rebase them.
+    "rebase": FuzzKind(
+        "rebase", REBASE_FUZZ, ("R1", "R2", "R3", "R4"), check_rebase, ("qcow2", "vmdk")
+    ),
+    "commit": FuzzKind(
+        "commit", COMMIT_FUZZ, ("C1", "C2", "C3", "C4"), check_commit, ("qcow2", "vmdk")
     ),
 }
 

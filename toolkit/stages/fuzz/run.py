@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.baseline.recordable import unrecordable
-from toolkit.model.pipeline import COMMANDS, FINDINGS_SUFFIX, CommandSpec
+from toolkit.model.pipeline import CommandSpec, family, findings_types
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.pool import run_many
 from toolkit.qemu.process import LIVE
@@ -60,7 +60,7 @@ class FuzzRequest:
     save_to: Path | None  # None: report findings without saving them
     reference: QemuBinary | None = None  # differential mode: binaries is the one candidate
     budget: Budget = field(default_factory=Budget)
-    command: str = "resize"  # or "create": what each example records
+    command: str = "resize"  # a kinds.KINDS command: what each example records
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,8 @@ class FuzzResult:
     interrupted: bool = False  # ^C: the summary and the findings so far, then exit 130
     # Findings not saved because `generate` could not record them, each with why.
     unrecordable: tuple[str, ...] = ()
-    findings_type: str = ""  # the output type generate records them in ("": saved elsewhere)
+    # The output types generate records them in ("": saved elsewhere); commit has two.
+    findings_type: str = ""
     curated_cases: Path = Path("curated_cases")  # where the run read and saved case files
 
     @property
@@ -128,32 +129,36 @@ def fuzz(
         session.pool.shutdown(wait=True, cancel_futures=True)
         elapsed = time.monotonic() - started
         found = collect(session)
-        spec, save_to = COMMANDS[req.command], req.save_to
-        target = COMMANDS[req.command + FINDINGS_SUFFIX]
+        spec, save_to = family(req.command)[0], req.save_to  # a curated type: its schema
+        targets = findings_types(req.command)  # commit: two types, one run of each finding
         refused: list[str] = []
         if save_to is not None and not interrupted:
-            found, refused = _recordable(found, target, req, run_dir)
+            found, refused = _recordable(found, targets, req, run_dir)
         saved = [] if save_to is None else findings.save(found, save_to, req.curated_cases, spec)
     # Saved elsewhere (--save-cases), the findings are for the user to move: no type records them.
     home = save_to == findings.default_path(req.curated_cases, req.command)
     return FuzzResult(session, elapsed, tuple(found), tuple(saved), req.save_to, interrupted,
-                      tuple(refused), target.output_type if home else "",
+                      tuple(refused), " and ".join(t.output_type for t in targets) if home else "",
                       req.curated_cases)  # fmt: skip
 
 
 def _recordable(
-    found: list[findings.Finding], target: CommandSpec, req: FuzzRequest, run_dir: Path
+    found: list[findings.Finding],
+    targets: tuple[CommandSpec, ...],
+    req: FuzzRequest,
+    run_dir: Path,
 ) -> tuple[list[findings.Finding], list[str]]:
-    """The findings `generate` can record: each case replayed with the findings type's own
-    steps on every binary it will be recorded with (real qemu-img: the reference in
-    differential mode). A case generate would refuse is never saved: it would come back
-    on every run of generate and verify, with no way to record it."""
+    """The findings `generate` can record: each case replayed with the findings types' own
+    steps (one run: the types of a pipeline share it) on every binary it will be recorded
+    with (real qemu-img: the reference in differential mode), each type judging its own
+    artefact. A case generate would refuse is never saved: it would come back on every
+    run of generate and verify, with no way to record it."""
     binaries = (req.reference,) if req.reference is not None else req.binaries
     jobs = [(b, f.case) for f in found for b in binaries]
-    results = run_many(jobs, target, req.jobs, req.timeout, tmp_parent=run_dir)
+    results = run_many(jobs, targets[0], req.jobs, req.timeout, tmp_parent=run_dir)
     why: dict[int, str] = {}
     for index, result in enumerate(results):
-        reason = unrecordable(result, target)
+        reason = next((r for t in targets if (r := unrecordable(result, t))), None)
         if reason is not None:
             why.setdefault(index // len(binaries), f"{result.binary.version}: {reason}")
     refused = [f"{found[i].case.format}/{found[i].case.name}: {w}" for i, w in why.items()]

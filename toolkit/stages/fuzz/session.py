@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING
 
 from toolkit.model.errors import ToolkitError
 from toolkit.model.records import CaseResult, QemuBinary
+from toolkit.model.replay import reproduce
 from toolkit.qemu.runner import run_case
+from toolkit.qemu.tools import program_argv
 from toolkit.stages.fuzz import differential, findings, grammar, invariants
 from toolkit.stages.fuzz.differential import DIFFERENTIAL
 from toolkit.stages.fuzz.drift import drift
@@ -84,6 +86,7 @@ class Failure:
     result: CaseResult | None  # the run that failed (the candidate's); None for I5 alone
     at_example: int
     seconds: float
+    reproduce: tuple[str, ...] = ()  # shell lines replaying `result` (model.replay)
 
 
 class AbortRun(BaseException):
@@ -103,6 +106,9 @@ class Session:
         self.binaries, self.selected = list(binaries), set(selected)
         self.kind = kind(command)
         self.spec = self.kind.spec  # the steps each example runs
+        # Its checking steps (StepSpec.checking): the kind's checks read them; I6, drift
+        # and D1-D3 compare the command's own.
+        self.checking = frozenset(s.name for s in self.spec.steps if s.checking)
         self.reference, self.budget = reference, budget
         self.collecting = reference is not None  # failures are recorded, never raised
         self.drifts = len(self.binaries) > 1  # cross-version mode
@@ -139,8 +145,9 @@ class Session:
                 self.first_failure[inv] = self.examples
                 self._failed()
                 first = next(v for v in failed if v.invariant == inv)
+                lines = reproduce(result, program_argv, self.spec.images) if result else []
                 self.on_failure(Failure(inv, first, example, result, self.examples,
-                                        time.monotonic() - self.started))  # fmt: skip
+                                        time.monotonic() - self.started, tuple(lines)))  # fmt: skip
         self.on_example(self)
         stop_after = self.budget.stop_after
         if self.collecting and stop_after is not None and len(self.failing) >= stop_after:
@@ -172,8 +179,17 @@ class Session:
         # Runs feed I1-I4, I6 (a second run) and drift; I5 alone needs only the probe.
         repeat = 2 if "I6" in self.selected else int(self.selected != {"I5"} or self.drifts)
         repeat = max(repeat, int(self.reference is not None))
+        # A candidate's checking steps (StepSpec.checking) run with the real qemu-img.
         runs: list[Future[CaseResult]] = [
-            self.pool.submit(run_case, example.case, b, self.spec, self.run_dir, self.timeout)
+            self.pool.submit(
+                run_case,
+                example.case,
+                b,
+                self.spec,
+                self.run_dir,
+                self.timeout,
+                reference=self.reference,
+            )
             for _ in range(repeat)
             for b in self.binaries
         ]
@@ -189,7 +205,8 @@ class Session:
         results = [f.result() for f in runs]
         first, second = results[: len(self.binaries)], results[len(self.binaries) :]
         verdicts = [v for r in first for v in self.kind.judge(r)]
-        verdicts += [invariants.i6_determinism(a, b) for a, b in zip(first, second, strict=False)]
+        verdicts += [invariants.i6_determinism(a, b, self.checking)
+                     for a, b in zip(first, second, strict=False)]  # fmt: skip
         if probes:
             v5, note = grammar.i5_grammar(
                 example.size_text, {v: f.result() for v, f in probes.items()}
@@ -204,7 +221,7 @@ class Session:
             if kept_ex is None or simple(example.case) < simple(kept_ex.case):
                 self.drift[d.key] = example
         if against:
-            verdicts += differential.compare(first[0], against.result())
+            verdicts += differential.compare(first[0], against.result(), self.checking)
         return [v for v in verdicts if v.invariant in self.selected], (first[0] if first else None)
 
     def failures(self) -> int:

@@ -4,8 +4,10 @@ Hypothesis shrinks by trying hundreds of byte-level variants; against a candidat
 costs seconds a call that is minutes per finding. After the exploration, each failing
 check's example is simplified greedily instead: drop create options, the prealloc and
 shrink flags, then respell the sizes (plain bytes, a whole k/M, small round values),
-keeping each change only while the same check still fails. Every try is one example
-run; the whole pass stops at its deadline with the simplest failing example so far.
+keeping each change only while the same check still fails (rebase and commit: drop
+writes, flags, the seed and -b, round the sizes: strategies_chain.chain_variants).
+Every try is one example run; the whole pass stops at its deadline with the simplest
+failing example so far.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from toolkit.model.sizes import MODERN, SizeError, parse_size
 from toolkit.stages.fuzz.findings import simplicity
 from toolkit.stages.fuzz.invariants import Verdict
 from toolkit.stages.fuzz.strategies import FuzzExample, _validated
+from toolkit.stages.fuzz.strategies_chain import chain_variants
 
 __all__ = ["VARIANTS", "simplify", "simplify_all", "variants"]
 
@@ -69,7 +72,12 @@ def variants(case: Case) -> Iterator[Case]:
 
 # Each fuzz kind's simpler cases, by command; a kind without an entry keeps what
 # hypothesis found (a differential run then reports its example as first found).
-VARIANTS: dict[str, Callable[[Case], Iterator[Case]]] = {"resize": variants, "create": variants}
+VARIANTS: dict[str, Callable[[Case], Iterator[Case]]] = {
+    "resize": variants,
+    "create": variants,
+    "rebase": chain_variants,  # strategies_chain.py
+    "commit": chain_variants,
+}
 
 
 def simplify(

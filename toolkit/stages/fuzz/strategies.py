@@ -28,6 +28,7 @@ from toolkit.model.rounding import created_size
 from toolkit.model.sizes import GRAMMARS, parse_size
 from toolkit.stages.fuzz.findings import case_name
 from toolkit.stages.fuzz.size_strings import size_strings, sizes, spell, spelled
+from toolkit.stages.fuzz.strategies_chain import commit_cases, rebase_cases
 
 __all__ = [
     "EXAMPLES",
@@ -197,10 +198,18 @@ def _create_examples(formats: tuple[str, ...]) -> st.SearchStrategy[FuzzExample]
     return st.builds(FuzzExample, create_cases(formats), st.just(""))
 
 
+def _chain_examples(
+    cases: Callable[[tuple[str, ...]], st.SearchStrategy[Case]],
+) -> Callable[[tuple[str, ...]], st.SearchStrategy[FuzzExample]]:
+    return lambda formats: st.builds(FuzzExample, cases(formats), st.just(""))
+
+
 # Each fuzz kind's examples (kinds.KINDS), by command: a strategy over the formats chosen.
 EXAMPLES: dict[str, Callable[[tuple[str, ...]], st.SearchStrategy[FuzzExample]]] = {
     "resize": _resize_examples,
     "create": _create_examples,
+    "rebase": _chain_examples(rebase_cases),  # strategies_chain.py
+    "commit": _chain_examples(commit_cases),
 }
 
 

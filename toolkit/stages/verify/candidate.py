@@ -32,13 +32,15 @@ from toolkit.model.formats import driver_for
 from toolkit.model.info import info_object
 from toolkit.model.pipeline import IMAGE, CommandSpec, Plan, StepSpec
 from toolkit.model.records import Baseline, Case, CaseResult, QemuBinary
+from toolkit.model.replay import reproduce
 from toolkit.model.rounding import resized_size
 from toolkit.model.text import clip
 from toolkit.qemu.candidate import SOURCE, candidate_binary
 from toolkit.qemu.pool import Progress, no_progress, run_many
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
-from toolkit.stages.verify.candidate_report import process_records, records, reproduce
+from toolkit.qemu.tools import program_argv
+from toolkit.stages.verify.candidate_report import process_records, records
 from toolkit.stages.verify.obtained import ObtainedDir
 from toolkit.stages.verify.online import triple_differences
 from toolkit.stages.verify.outcome import CaseOutcome
@@ -91,7 +93,9 @@ def classify(
     own = dataclasses.replace(result, steps=result.steps[: len(spec.steps_for(case))])
     obtained = to_baseline(own, spec)
     outcome = CaseOutcome(case.format, version, case.name, "pass")
-    outcome.reproduce = reproduce(result, spec.images, roots, {s.name: s.env for s in spec.steps})
+    outcome.reproduce = reproduce(
+        result, program_argv, spec.images, roots, {s.name: s.env for s in spec.steps}
+    )
     steps = spec.steps_for(case)
     setup = steps[0].name if len(steps) > 1 else None  # the step that makes the image
     setup_rc = expected.meta.get(f"{setup}_return_code") if setup else 0

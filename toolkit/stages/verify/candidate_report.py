@@ -22,21 +22,16 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from toolkit.baseline import whitelist
 from toolkit.baseline.diff import deep_differences
 from toolkit.model.info import parse_info
-from toolkit.model.pipeline import IMAGE, QEMU_IMG, CommandSpec
+from toolkit.model.pipeline import CommandSpec
 from toolkit.model.records import Baseline, CaseResult
-from toolkit.model.steps import image_name
 from toolkit.model.text import clip
-from toolkit.qemu.tools import MissingTool, tool_command
 
-__all__ = ["MAX_VALUE", "pattern", "process_records", "records", "reproduce"]
+__all__ = ["MAX_VALUE", "pattern", "process_records", "records"]
 
 Record = dict[str, Any]
 _ANY_INDEX = re.compile(r"\[\d+\]")
@@ -107,34 +102,3 @@ def pattern(recs: list[Record]) -> tuple[tuple[Any, ...], ...]:
         else:
             keys.add((r["artefact"], r["path"], r["kind"], repr(r["from"]), repr(r["to"])))
     return tuple(sorted(keys))
-
-
-def reproduce(
-    result: CaseResult,
-    images: tuple[tuple[str, str], ...] = ((IMAGE, "img.{format}"),),
-    roots: Mapping[str, Path] | None = None,
-    env: Mapping[str, tuple[tuple[str, str], ...]] | None = None,
-) -> list[str]:
-    """Shell commands that replay the case on the candidate, in a scratch directory: each
-    image placeholder is its file name there (CommandSpec.images), each root placeholder
-    (`$TESTDATA_ROOT`) the directory it stood for, a qemu-io step runs the qemu-io beside
-    the candidate; `env`: each step's environment, by step name (`TZ=UTC qemu-img ...`)."""
-    names = {token: image_name(images, token, result.case) for token, _ in images}
-    names.update({token: str(path) for token, path in (roots or {}).items()})
-    lines = ['cd "$(mktemp -d)"']
-    for step in result.steps:
-        words = list(step.argv[1:])
-        for token in sorted(names, key=len, reverse=True):  # as the runner substitutes
-            words = [w.replace(token, names[token]) for w in words]
-        assigned = [f"{k}={v}" for k, v in (env or {}).get(step.name, ())]
-        lines.append(shlex.join([*assigned, *_program(result, step.argv[0]), *words]))
-    return lines
-
-
-def _program(result: CaseResult, program: str) -> list[str]:
-    if program == QEMU_IMG:
-        return [str(result.binary.path)]
-    try:
-        return tool_command(result.binary, program)
-    except MissingTool:  # it ran, so it was found; this is only a message
-        return [program]

@@ -124,6 +124,19 @@ def test_the_options_choose_the_cap() -> None:
     ]
 
 
+def test_a_final_size_within_what_create_made_is_under_the_cap() -> None:
+    # vhd's CHS geometry makes a 4M falloc image 4212736 bytes: `+0` from there, or a
+    # shrink that stays above the cap, writes nothing more (fuzz drew exactly this case,
+    # and its strategy then stopped the run: "strategy built an invalid case").
+    assert caps("vhd", [], "falloc", 4 * M, 4212736) == []
+    assert caps("vhd", [], "falloc", 4 * M, 4212736 + 1) == [
+        f"final size 4212737 bytes exceeds the 4M cap ({FULL_WHY}); use a smaller size"
+    ]
+    assert caps("raw", [], "falloc", 4 * M, 4 * M + 1) == [
+        f"final size 4194305 bytes exceeds the 4M cap ({FULL_WHY}); use a smaller size"
+    ]
+
+
 def test_a_negative_final_size_is_exempt_but_never_the_start() -> None:
     assert caps("raw", [], "full", 1, -(1 << 50)) == []
     assert caps("raw", [], "full", 96 * M, -32 * M) == [

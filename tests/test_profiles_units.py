@@ -373,3 +373,21 @@ def test_select_baseline_reads_the_map(tmp_path: Path) -> None:
     assert pick.profile_file("vhd", "c", ".meta.json") == (
         type_dir / "profiles" / "profile-5-2-0" / "vhd-c.meta.json"
     )
+
+
+def test_targets_are_the_directories_that_hold_the_version(tmp_path: Path) -> None:
+    type_dir = tmp_path / "measure-json"
+    for target in ("_size", "qcow2", "raw"):
+        (type_dir / target / "7.2.22").mkdir(parents=True)
+    (type_dir / "vmdk" / "5.2.0").mkdir(parents=True)  # another version only
+    (type_dir / "profiles" / "7.2.22").mkdir(parents=True)  # never a target
+    (tmp_path / "elsewhere" / "7.2.22").mkdir(parents=True)
+    (type_dir / "vhdx").symlink_to(tmp_path / "elsewhere")  # a link is not followed
+    (type_dir / "vpc").mkdir()
+    (type_dir / "vpc" / "7.2.22").symlink_to(tmp_path / "elsewhere" / "7.2.22")
+    pick = selection.Selection("7.2.22", "7.2.22", "profile-5-2-0", "5.2.0", "exact", type_dir)
+    assert pick.targets() == ["_size", "qcow2", "raw"]
+    assert (
+        selection.Selection("7.2.22", "7.2.22", "p", "5.2.0", "exact", tmp_path / "no").targets()
+        == []
+    )

@@ -85,7 +85,16 @@ def test_cli_json_names_files_that_exist(command: str) -> None:
     profile_dir = REPO / out["profile_dir"]
     files = sorted(p.name for p in profile_dir.iterdir())
     assert len(files) == 3 * (41 if command == "resize" else 36)
-    assert (REPO / out["version_dir"].replace("<target>", "qcow2")).is_dir()
+    assert out["targets"] == ["qcow2", "raw", "vhd", "vhdx", "vmdk"]
+    for target in out["targets"]:
+        assert (REPO / out["version_dir"].replace("<target>", target)).is_dir()
+
+
+def test_cli_names_the_targets_of_a_type_grouped_otherwise() -> None:
+    # measure's size cases sit in `_size`, its source cases under each image's format
+    proc = toolkit("profiles", "--for", "10.0.2", "--command", "measure-json")
+    assert proc.returncode == 0, proc.stderr
+    assert "(<target>: _size, qcow2, raw, vhdx, vmdk, vpc)" in proc.stdout
 
 
 def test_cli_older_warns_newer_says_so() -> None:

@@ -25,7 +25,10 @@ map gives, so a hand-edited or foreign map (a profile `../../../../etc`, a versi
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,21 @@ class Selection:
 
     def version_dir(self, target: str) -> Path:
         return self.type_dir / target / self.version
+
+    def targets(self) -> list[str]:
+        """The `<target>` directories (formats; measure's `_size`) that hold this version,
+        sorted: read from the tree, links and special files not followed."""
+        found: list[str] = []
+        try:
+            entries = list(os.scandir(self.type_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            if entry.name != PROFILES_DIR and entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if stat.S_ISDIR((Path(entry.path) / self.version).lstat().st_mode):
+                        found.append(entry.name)
+        return sorted(found)
 
     def profile_file(self, target: str, case: str, suffix: str) -> Path:
         return self.profile_dir / f"{self.profile_stem(target, case)}{suffix}"

@@ -80,14 +80,17 @@ def _select(args: argparse.Namespace) -> int:
     if pick.relation == "older":
         options.warn(pick.note)
     if args.json:
-        print(json.dumps({"command": spec.name, **pick.as_dict()}, indent=2, sort_keys=True))
+        found = {"command": spec.name, **pick.as_dict(), "targets": pick.targets()}
+        print(json.dumps(found, indent=2, sort_keys=True))
         return EXIT_OK
     print(
         f"{spec.output_type} for qemu-img {pick.host}: version {pick.version}, profile "
         f"{pick.profile} (representative {pick.representative}); {pick.note}"
     )
+    targets = pick.targets()
     print(
         f"  version dir: {pick.version_dir('<target>')}/<case>.{{stdout.txt,stderr.txt,meta.json}}"
+        f" (<target>: {', '.join(targets) if targets else 'none recorded'})"
     )
     stem = pick.profile_stem("<target>", "<case>")
     print(f"  profile dir: {pick.profile_dir}/{stem}.{{stdout.txt,stderr.txt,meta.json}}")

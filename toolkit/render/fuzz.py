@@ -66,9 +66,12 @@ def summary(result: FuzzResult) -> str:
     skipped = f", {len(found) - len(saved)} already recorded" if save_to else ""
     lost = session.unsaveable
     unsaved = f", {lost} not saveable (the case loader rejects the size)" if lost else ""
+    # Findings of one case (drift in two of its steps) are saved as that one case.
+    cases = len({(f.case.format, f.case.name) for f in saved})
+    held = f" ({plural(len(saved), 'finding')})" if cases != len(saved) else ""
     add(
         f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
-        f"{len(session.notes)} grammar notes; cases saved: {len(saved)}{where}{skipped}{unsaved}"
+        f"{len(session.notes)} grammar notes; cases saved: {cases}{held}{where}{skipped}{unsaved}"
     )
     for line in result.unrecordable:
         add(f"  not saved (generate could not record it): {line}")

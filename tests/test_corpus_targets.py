@@ -108,7 +108,10 @@ def test_a_case_named_as_a_corpus_case_is_refused(tmp_path: Path, name: str) -> 
     dup = f"{d / 'create.toml'}: case {name!r} (qcow2): duplicate name, already defined in "
     assert dup in said
     if name == taken:
-        assert f"{where}; names must be unique in both (its profile files are named" in said
+        assert (
+            f"{where}; names must be unique in create.toml (both names its profile files after "
+            "the case alone)" in said
+        )
     else:  # their files would collide on a case-insensitive file system
         assert f"{where} as {taken!r}; {taken!r} and {name!r} differ only in letter case" in said
 

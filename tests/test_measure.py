@@ -58,7 +58,8 @@ REJECTIONS: dict[str, tuple[str, str]] = {
     "named-as-a-corpus-case": (
         _table(name='"raw-data__qcow2"'),
         "duplicate name, already defined in {images} (an image of the corpus); names must be "
-        "unique in measure-",  # the first type of the file's two named
+        "unique in measure.toml (measure-human and measure-json name their profile files after "
+        "the case alone)",  # both types the file feeds, whichever loads it
     ),
 }
 

@@ -134,7 +134,7 @@ def load_cases(curated_dir: Path, spec: CommandSpec) -> list[Case]:
                 f"{where}; names must be unique per format"
                 if key[0]
                 else (
-                    f"{where}; names must be unique in {spec.name} (its profile files are named "
+                    f"{where}; names must be unique in {path.name} ({_readers(spec)} "
                     "after the case alone)"
                 )
             )
@@ -235,3 +235,15 @@ def select(
     if errors and not chosen:
         raise errors[0]
     return Picked(known, chosen, legacy)
+
+
+def _readers(spec: CommandSpec) -> str:
+    """`measure-human and measure-json name their profile files`: every type this case file
+    feeds (a command's types read one file: its curated one, or its findings one)."""
+    found = bool(spec.findings_of)
+    names = [s.name for s in COMMANDS.values()
+             if s.command == spec.command and bool(s.findings_of) == found]  # fmt: skip
+    names = names if spec.name in names else [spec.name]  # a type not registered (tests)
+    if len(names) == 1:
+        return f"{names[0]} names its profile files"
+    return f"{', '.join(names[:-1])} and {names[-1]} name their profile files"

@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="the real qemu-img version it is held to (exact, a prefix, 'latest')")
     g.add_argument("--candidate-name", dest="candidate_names", action="append", default=[],
                    metavar="NAME", help="the candidate's own name in its messages (repeatable)")
+    g.add_argument("--qemu-io", metavar="PATH|VERSION",
+                   help="the qemu-io that writes data into the candidate's images (default: "
+                   "one beside it): a PATH, or a VERSION for that store build's")
     g = p.add_argument_group("budget")
     g.add_argument("--max-time", type=options.timeout_seconds, metavar="S",
                    help="stop exploring after S seconds (then a bounded shrink, and report)")
@@ -102,6 +105,9 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], tuple[str, ...], P
         raise BadInput("--version does not apply with --candidate: use --against V")
     if args.candidate_names and not differential:
         raise BadInput("--candidate-name needs --candidate")
+    if args.qemu_io is not None and not differential:
+        raise BadInput("--qemu-io gives a candidate its qemu-io: it needs --candidate PATH "
+                       "(plain fuzz runs the qemu-io beside each qemu-img)")  # fmt: skip
     kind = KINDS[args.command]
     default = [*kind.invariants, *(DIFFERENTIAL if differential else ())]
     selected = [i.upper() for i in args.invariants] or default
@@ -145,7 +151,8 @@ def _binaries(args: argparse.Namespace) -> tuple[tuple[QemuBinary, ...], QemuBin
     args.versions = [args.against]
     (reference,) = resolve.find_binaries(args)
     names = tuple(args.candidate_names)
-    cand = candidate_binary(args.candidate, reference.version, args.timeout, names)
+    qemu_io = resolve.qemu_io_argv(args)
+    cand = candidate_binary(args.candidate, reference.version, args.timeout, names, qemu_io)
     return (cand,), reference
 
 

@@ -80,8 +80,8 @@ def _select(args: argparse.Namespace) -> int:
     if pick.relation == "older":
         options.warn(pick.note)
     if args.json:
-        found = {"command": spec.name, **pick.as_dict(), "targets": pick.targets()}
-        print(json.dumps(found, indent=2, sort_keys=True))
+        answer = {"command": spec.name, **pick.as_dict(), "targets": pick.targets()}
+        print(json.dumps(answer, indent=2, sort_keys=True))
         return EXIT_OK
     print(
         f"{spec.output_type} for qemu-img {pick.host}: version {pick.version}, profile "

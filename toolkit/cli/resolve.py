@@ -6,6 +6,9 @@ carry the user's places into every command the toolkit suggests.
 from __future__ import annotations
 
 import argparse
+import copy
+import os
+from pathlib import Path
 from shlex import quote
 
 from toolkit.baseline import cases
@@ -14,9 +17,18 @@ from toolkit.model.advice import Fixes
 from toolkit.model.errors import BadInput
 from toolkit.model.pipeline import CommandSpec, types_named
 from toolkit.model.records import Case, QemuBinary
+from toolkit.model.versions import parse_query
 from toolkit.qemu.discovery import discover, select_binaries, store_builds
+from toolkit.qemu.tools import tool_command
 
-__all__ = ["discover_binaries", "find_binaries", "fixes", "select_cases", "types_of"]
+__all__ = [
+    "discover_binaries",
+    "find_binaries",
+    "fixes",
+    "qemu_io_argv",
+    "select_cases",
+    "types_of",
+]
 
 
 def fixes(args: argparse.Namespace) -> Fixes:
@@ -79,3 +91,29 @@ def select_cases(
             f"matrix; move it with `{move}` to record them in their own output type"
         )
     return picked.known, picked.chosen
+
+
+def qemu_io_argv(args: argparse.Namespace) -> tuple[str, ...]:
+    """The candidate's --qemu-io: () when not given; an executable file as given; otherwise
+    a version (`11.1.3`, `11.1`): the qemu-io of that discovered build, as it runs beside
+    its qemu-img. BadInput, naming both readings, when it is neither."""
+    given: str | None = args.qemu_io
+    if given is None:
+        return ()
+    if args.candidate is None:
+        raise BadInput("--qemu-io gives a candidate its qemu-io: it needs --candidate PATH")
+    path = Path(given)
+    if path.is_file() and os.access(path, os.X_OK):
+        return (os.path.abspath(path),)
+    try:
+        parse_query(given)
+    except BadInput:
+        raise BadInput(
+            f"--qemu-io {given}: neither an executable file nor a version; pass the path of a "
+            "qemu-io, or a version whose store build has one (e.g. --qemu-io 11.1.3; "
+            "`python -m toolkit versions` lists them)"
+        ) from None
+    query = copy.copy(args)
+    query.versions = [given]
+    (binary, *_) = find_binaries(query)
+    return tuple(tool_command(binary, "qemu-io"))

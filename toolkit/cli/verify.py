@@ -100,6 +100,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "as qemu-img (repeatable)",
     )
     g.add_argument(
+        "--qemu-io",
+        metavar="PATH|VERSION",
+        help="the qemu-io that writes the cases' data into the candidate's images (default: one "
+        "beside it): a PATH, or a VERSION for that store build's",
+    )
+    g.add_argument(
         "--report-format",
         choices=("text", "markdown", "html"),
         default="text",
@@ -122,6 +128,11 @@ def _validate(args: argparse.Namespace) -> None:
             raise BadInput("--version does not apply to candidate mode: use --candidate-version")
     elif args.candidate_names:
         raise BadInput("--candidate-name needs --candidate PATH")
+    elif args.qemu_io is not None:
+        raise BadInput(
+            "--qemu-io gives a candidate its qemu-io: it needs --candidate PATH (verify runs "
+            "the qemu-io beside each qemu-img)"
+        )
     if args.update and args.offline:
         raise BadInput("--update needs to run qemu-img: drop --offline")
     root, obtained = args.expected_outputs.resolve(), args.obtained.resolve()
@@ -146,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     known, chosen = resolve.select_cases(args, specs)
     mode = "candidate" if args.candidate is not None else "offline" if args.offline else "online"
     binaries = resolve.discover_binaries(args) if mode == "online" else []
+    qemu_io = resolve.qemu_io_argv(args)  # () unless a candidate was given one
     # The image corpus, made sure of when the first type that reads it is run (offline checks
     # need no images; a candidate that cannot start is named before any corpus is built).
     roots: dict[str, Path] | None = None
@@ -175,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             candidate=args.candidate,
             candidate_version=args.candidate_version,
             candidate_names=tuple(args.candidate_names),
+            candidate_qemu_io=qemu_io,
             binaries_from="--qemu-img"
             if args.qemu_img
             else "discovery (--binaries, the store, PATH)",

@@ -27,6 +27,9 @@ class QemuBinary:
     exec_prefix: tuple[str, ...] = ()
     # Names a candidate calls itself in its messages (`instar: ...`): they read as qemu-img.
     program_names: tuple[str, ...] = ()
+    # Sibling tools given explicitly (a candidate's `--qemu-io`): (tool, argv prefix) pairs,
+    # used before any tool found beside `path`.
+    tools: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def provenance_dict(self) -> dict[str, str]:
         return dict(self.provenance)

@@ -17,20 +17,27 @@ from pathlib import Path
 
 from toolkit.model.errors import BadInput, ToolkitFailure
 from toolkit.model.records import QemuBinary
+from toolkit.model.steps import QEMU_IO
 from toolkit.model.text import clip
 from toolkit.qemu.process import run_process
 from toolkit.qemu.runner import run_directory
+from toolkit.qemu.tools import CANDIDATE
 
 __all__ = ["SOURCE", "candidate_binary"]
 
-SOURCE = "candidate"
+SOURCE = CANDIDATE
 NOT_STARTED = (126, 127)  # the shell's "cannot execute" and "not found"
 
 
 def candidate_binary(
-    path: Path, version: str, timeout: float, names: tuple[str, ...] = ()
+    path: Path,
+    version: str,
+    timeout: float,
+    names: tuple[str, ...] = (),
+    qemu_io: tuple[str, ...] = (),
 ) -> QemuBinary:
-    """The candidate as a QemuBinary of `version`; BadInput when it cannot start."""
+    """The candidate as a QemuBinary of `version`; BadInput when it cannot start. `qemu_io`:
+    the argv of the qemu-io that writes data into its images (--qemu-io), if given."""
     exe = Path(os.path.abspath(path))
     if not exe.is_file() or not os.access(exe, os.X_OK):
         raise BadInput(f"--candidate {path}: not an executable file")
@@ -56,4 +63,5 @@ def candidate_binary(
         )
     first = raw.stdout.decode("utf-8", "replace").strip().splitlines()[:1]
     line = clip(first[0]) if first else f"{exe.name} (no --version output)"
-    return QemuBinary(version, exe, SOURCE, line, program_names=names)
+    tools = ((QEMU_IO, qemu_io),) if qemu_io else ()
+    return QemuBinary(version, exe, SOURCE, line, program_names=names, tools=tools)

@@ -21,7 +21,9 @@ from toolkit.model.records import QemuBinary
 from toolkit.model.steps import QEMU_IMG
 from toolkit.qemu.store import read_provenance
 
-__all__ = ["MissingTool", "program_argv", "tool_command"]
+__all__ = ["CANDIDATE", "MissingTool", "program_argv", "tool_command"]
+
+CANDIDATE = "candidate"  # QemuBinary.source of a candidate (toolkit.qemu.candidate)
 
 
 class MissingTool(BadInput):
@@ -48,6 +50,9 @@ def _from_provenance(directory: Path) -> list[str]:
 
 def tool_command(binary: QemuBinary, tool: str) -> list[str]:
     """argv prefix that runs `tool` (e.g. "qemu-io") of the build `binary` belongs to."""
+    given = dict(binary.tools).get(tool)
+    if given:
+        return list(given)
     looked: list[str] = []
     prefixes = [list(binary.exec_prefix)] if binary.exec_prefix else []
     prefixes.append(_from_provenance(binary.path.parent))
@@ -61,9 +66,17 @@ def tool_command(binary: QemuBinary, tool: str) -> list[str]:
     if sibling.is_file() and os.access(sibling, os.X_OK):
         return [str(sibling)]
     looked.append(str(sibling))
+    where = ", ".join(dict.fromkeys(looked))
+    if binary.source == CANDIDATE:
+        raise MissingTool(
+            f"no {tool} for the candidate {binary.path}: the cases write data into its images "
+            f"with {tool}, and none is beside it (looked for {where}). Pass --{tool} PATH (any "
+            f"{tool}), or --{tool} VERSION for the store build's, e.g. --{tool} "
+            f"{binary.version}"
+        )
     raise MissingTool(
         f"no {tool} beside qemu-img {binary.version} ({binary.path}): looked for "
-        f"{', '.join(dict.fromkeys(looked))}. {tool} ships with qemu-img (Debian's "
+        f"{where}. {tool} ships with qemu-img (Debian's "
         f"qemu-utils): re-provision the store (`python -m toolkit provision`), or pass a "
         f"--qemu-img whose directory also holds an executable {tool}"
     )

@@ -67,11 +67,11 @@ def summary(result: FuzzResult) -> str:
     lost = session.unsaveable
     unsaved = f", {lost} not saveable (the case loader rejects the size)" if lost else ""
     # Findings of one case (drift in two of its steps) are saved as that one case.
-    cases = len({(f.case.format, f.case.name) for f in saved})
-    held = f" ({plural(len(saved), 'finding')})" if cases != len(saved) else ""
+    n_cases = len({(f.case.format, f.case.name) for f in saved})
+    held = f" ({plural(len(saved), 'finding')})" if n_cases != len(saved) else ""
     add(
         f"findings: {len(session.failing)} invariant failures, {len(session.drift)} drift, "
-        f"{len(session.notes)} grammar notes; cases saved: {cases}{held}{where}{skipped}{unsaved}"
+        f"{len(session.notes)} grammar notes; cases saved: {n_cases}{held}{where}{skipped}{unsaved}"
     )
     for line in result.unrecordable:
         add(f"  not saved (generate could not record it): {line}")

@@ -30,11 +30,12 @@ from toolkit.baseline.tree import (
 from toolkit.baseline.triple import write_baseline
 from toolkit.model.advice import AS_DEFAULTS, Fixes
 from toolkit.model.errors import ToolkitFailure
-from toolkit.model.pipeline import CommandSpec
+from toolkit.model.pipeline import QEMU_IMG, CommandSpec
 from toolkit.model.records import Baseline, Case, QemuBinary
 from toolkit.model.versions import select_versions
 from toolkit.qemu.discovery import MISSING_BUILD
 from toolkit.qemu.pool import Progress, no_progress
+from toolkit.qemu.tools import tool_command
 from toolkit.stages.verify.candidate import candidate_binary, run_candidate
 from toolkit.stages.verify.offline import OfflineResult, Scope, check_tree
 from toolkit.stages.verify.online import run_online
@@ -61,6 +62,7 @@ class VerifyRequest:
     candidate: Path | None = None
     candidate_version: str | None = None
     candidate_names: tuple[str, ...] = ()  # the candidate's own name in its messages
+    candidate_qemu_io: tuple[str, ...] = ()  # --qemu-io: argv of the qemu-io for its images
     binaries_from: str = "discovery (--binaries, the store, PATH)"  # for "not run" reasons
     fixes: Fixes = AS_DEFAULTS  # what the commands it suggests carry
     # Directories the steps read outside their scratch directory, by placeholder
@@ -83,7 +85,13 @@ def verify(
     if req.candidate is not None:
         assert req.candidate_version is not None
         (version,) = select_versions(in_tree, [req.candidate_version])
-        candidate = candidate_binary(req.candidate, version, req.timeout, req.candidate_names)
+        candidate = candidate_binary(req.candidate, version, req.timeout, req.candidate_names,
+                                     req.candidate_qemu_io)  # fmt: skip
+        # A tool some selected case runs (qemu-io writing data): MissingTool, exit 2,
+        # before any case runs.
+        for program in {s.program for c in req.cases for s, _ in req.spec.schedule(c)}:
+            if program != QEMU_IMG:
+                tool_command(candidate, program)
         versions = [version]
     else:
         recorded_or_found = [*in_tree, *(b.version for b in binaries)]

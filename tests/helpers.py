@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from toolkit.cli.main import main
 from toolkit.model.images import Corpus
@@ -77,3 +79,14 @@ class Build:
     root: Path  # the corpus directory
     result: BuildResult
     finished: float  # time.time() when it ended
+
+
+def edit_meta(path: Path, **changes: Any) -> None:
+    """Plant a defect in a recorded meta: set each key, or delete it where the value is None."""
+    meta = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            del meta[key]
+        else:
+            meta[key] = value
+    path.write_text(json.dumps(meta))

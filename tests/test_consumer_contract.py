@@ -34,7 +34,7 @@ from consumer import (
 from consumer_amend_bitmap_dd import AMEND_CASES, BITMAP_CASES, DD_CASES, dd_profile
 from consumer_amend_bitmap_dd import CONTRACTS as SEQUENCES
 from consumer_measure import CONTRACTS as MEASURE
-from helpers import Build
+from helpers import Build, edit_meta
 
 from toolkit.baseline import selection
 from toolkit.model.records import QemuBinary
@@ -275,21 +275,11 @@ def sequences(tmp_path: Path, output_type: str) -> Path:
     return tmp_path
 
 
-def _edit_meta(path: Path, **changes: Any) -> None:
-    meta = json.loads(path.read_text())
-    for key, value in changes.items():
-        if value is None:
-            del meta[key]
-        else:
-            meta[key] = value
-    path.write_text(json.dumps(meta))
-
-
 def test_a_missing_amend_case_or_return_code_breaks_it(tmp_path: Path) -> None:
     root = sequences(tmp_path, "amend-info-json")
     d = root / "amend-info-json" / "qcow2" / "7.2.22"  # what a 7.2.22 host reads
     (d / "noop.stdout.txt").unlink()
-    _edit_meta(d / "lazy-on.meta.json", amend_return_code=None)
+    edit_meta(d / "lazy-on.meta.json", amend_return_code=None)
     assert SEQUENCES["amend-info-json"](root, HOST) == [
         f"{d}: cases ['noop'] differ from the harness's",
         f"{d / 'lazy-on'}: lacks amend_return_code",
@@ -301,8 +291,8 @@ def test_a_missing_amend_case_or_return_code_breaks_it(tmp_path: Path) -> None:
 def test_bitmap_op_codes_the_harness_cannot_read_break_it(tmp_path: Path) -> None:
     root = sequences(tmp_path, "bitmap-info-json")
     d = root / "bitmap-info-json" / "qcow2" / "7.2.22"
-    _edit_meta(d / "enable.meta.json", op_return_codes=None)  # read as [] : never skipped
-    _edit_meta(d / "clear.meta.json", op_return_codes=[0])  # one op short
+    edit_meta(d / "enable.meta.json", op_return_codes=None)  # read as [] : never skipped
+    edit_meta(d / "clear.meta.json", op_return_codes=[0])  # one op short
     stdout = d / "two-bitmaps.stdout.txt"  # the host's path left in: no dict equality
     stdout.write_text(stdout.read_text().replace('"$FILENAME"', '"/tmp/x/image.qcow2"'))
     assert SEQUENCES["bitmap-info-json"](root, HOST) == [
@@ -312,7 +302,7 @@ def test_bitmap_op_codes_the_harness_cannot_read_break_it(tmp_path: Path) -> Non
         "$FILENAME",
     ]
     # a failed op makes the harness skip the case: its stdout is not read
-    _edit_meta(d / "two-bitmaps.meta.json", op_return_codes=[0, 1])
+    edit_meta(d / "two-bitmaps.meta.json", op_return_codes=[0, 1])
     assert not any("two-bitmaps" in p for p in SEQUENCES["bitmap-info-json"](root, HOST))
 
 
@@ -323,7 +313,7 @@ def test_a_dd_profile_the_harness_cannot_read_breaks_it(tmp_path: Path) -> None:
     assert first.name == "profile-10-0-2"
     (first / "1M-raw-count0-vhd.stdout.txt").unlink()
     host_profile = profiles / "profile-5-2-0"  # what a 7.2.22 host reads
-    _edit_meta(host_profile / "1M-raw-whole-vmdk.meta.json", dd_return_code=None)
+    edit_meta(host_profile / "1M-raw-whole-vmdk.meta.json", dd_return_code=None)
     assert SEQUENCES["dd-info-json"](root, HOST) == [
         f"{first}: cases ['1M-raw-count0-vhd'] differ from the harness's",
         f"{host_profile / '1M-raw-whole-vmdk'}: lacks dd_return_code",

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from consumer import safe_ids
 from consumer_measure import CONTRACTS, MEASURE_SIZE_CASES, first_reads
+from helpers import edit_meta
 
 from toolkit.baseline.cases import load_cases
 from toolkit.model.pipeline import COMMANDS
@@ -69,16 +69,6 @@ def _copy(tmp_path: Path, kind: str) -> Path:
     return tmp_path
 
 
-def _edit_meta(path: Path, **changes: Any) -> None:
-    meta = json.loads(path.read_text())
-    for key, value in changes.items():
-        if value is None:
-            del meta[key]
-        else:
-            meta[key] = value
-    path.write_text(json.dumps(meta))
-
-
 def test_a_size_case_missing_where_the_tripwire_looks_breaks_it(tmp_path: Path) -> None:
     root = _copy(tmp_path, "json")
     d = root / "measure-json" / "_size" / "10.0.13"
@@ -95,10 +85,10 @@ def test_source_metas_it_cannot_read_break_it(tmp_path: Path) -> None:
     another argv than the generator's, one missing."""
     root = _copy(tmp_path, "human")
     d = root / "measure-human"
-    _edit_meta(d / "vpc" / "10.0.13" / "vhd-fixed__qcow2.meta.json", return_code=None)
+    edit_meta(d / "vpc" / "10.0.13" / "vhd-fixed__qcow2.meta.json", return_code=None)
     argv = ["qemu-img", "measure", "--output=human", "-O", "raw",
             "$TESTDATA_ROOT/qcow2/qcow2-v3-data.qcow2"]  # fmt: skip
-    _edit_meta(d / "qcow2" / "10.0.13" / "qcow2-v3-data__raw.meta.json", measure_argv=argv)
+    edit_meta(d / "qcow2" / "10.0.13" / "qcow2-v3-data__raw.meta.json", measure_argv=argv)
     (d / "vmdk" / "10.0.13" / "vmdk-sparse-data__raw.meta.json").unlink()
     assert CONTRACTS["measure-human"](root, HOST) == [
         f"{d / 'qcow2/10.0.13/qcow2-v3-data__raw.meta.json'}: measure_argv {argv} != "

@@ -17,6 +17,7 @@ from helpers import Spawn
 from toolkit.model.errors import BadInput
 from toolkit.model.records import QemuBinary
 from toolkit.qemu.discovery import discover
+from toolkit.qemu.provision import debian
 from toolkit.qemu.provision.builds import present_suites
 from toolkit.qemu.provision.debian import SuiteFailed, load_suites, sources_list
 from toolkit.qemu.provision.install import provision
@@ -137,6 +138,21 @@ def test_interrupted_provision_leaves_nothing_and_is_cleaned(
     shutil.move(store / bookworm.version, moved)
     out = subprocess.run([moved / "qemu-img", "--version"], capture_output=True, text=True)
     assert out.stdout.splitlines()[0] == bookworm.version_line
+
+
+def test_apt_writes_its_temporary_files_inside_the_work_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # apt's signature check leaves apt.data.*/apt.sig.* in $TMPDIR when it is killed (^C
+    # during `update` left three beside the build dir, caught by the test above now and
+    # then): apt runs with TMPDIR in the work directory, which goes with the run.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    work_tmp = tmp_path / "qemu-img-apt-x" / "tmp"
+    work_tmp.mkdir(parents=True)
+    made = 'mktemp "${TMPDIR:-/tmp}/apt.data.XXXXXX"'
+    debian._apt(["sh", "-c", made], "a stand-in for apt", 10, work_tmp)
+    assert [p.name[:9] for p in work_tmp.iterdir()] == ["apt.data."]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["qemu-img-apt-x"]
 
 
 def test_without_apt_it_says_what_to_do_instead(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ installed packages are never touched. Signatures are always checked (signed-by a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tomllib
 from dataclasses import dataclass
@@ -104,11 +105,16 @@ def _apt_conf(work: Path, arch: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _apt(cmd: list[str], what: str, timeout: float) -> None:
+def _apt(cmd: list[str], what: str, timeout: float, tmp: Path) -> None:
+    # apt's signature check writes apt.data.*, apt.sig.* and apt.conf.* under $TMPDIR and
+    # leaves them when it is killed (^C during `update`): `tmp` lies in the work directory,
+    # which goes with the run.
+    env = {**os.environ, "TMPDIR": str(tmp)}
     try:
         proc = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
-        )
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            env=env,
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise SuiteFailed(f"{what} took longer than {timeout:.0f} s") from None
     if proc.returncode != 0:
@@ -142,7 +148,7 @@ def fetch_closure(
     keyring = KEYRING_DIR / suite.signed_by
     if not keyring.is_file():
         raise SuiteFailed(f"keyring {keyring} is missing (install debian-archive-keyring)")
-    for sub in ("etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "log"):
+    for sub in ("etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "log", "tmp"):
         (work / sub).mkdir(parents=True, exist_ok=True)
     (work / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
     (work / "state/status").write_text("")
@@ -150,9 +156,9 @@ def fetch_closure(
     conf = work / "apt.conf"
     conf.write_text(_apt_conf(work, lst.architecture))
     apt = ["apt-get", "-q", "-c", str(conf)]
-    _apt([*apt, "update"], "apt-get update", 600)
+    _apt([*apt, "update"], "apt-get update", 600, work / "tmp")
     install = ["install", "--download-only", "-y", "-t", suite.target_release, lst.package]
-    _apt([*apt, *install], f"resolving {lst.package}", 900)
+    _apt([*apt, *install], f"resolving {lst.package}", 900, work / "tmp")
     debs = sorted((work / "cache/archives").glob("*.deb"))
     if not debs:
         raise SuiteFailed("apt-get downloaded nothing")

@@ -82,9 +82,11 @@ AMEND_FUZZ: CommandSpec = replace(
         _AMEND.step("amend"),
         replace(_info, requires=("create",)),  # after a refused amend too (A3)
         checking_step(
-            "compare", lambda _c: ["compare", "-f", "raw", "-F", "qcow2", EXPECT, IMAGE],
-            _AFTER, DIFFER,
-        ),  # fmt: skip
+            "compare",
+            lambda _c: ["compare", "-f", "raw", "-F", "qcow2", EXPECT, IMAGE],
+            _AFTER,
+            DIFFER,
+        ),
         checking_step("check", lambda _c: ["check", "-f", "qcow2", IMAGE], _AFTER, CHECK_ANSWERS),
     ),
     expand=_steps,

@@ -58,7 +58,7 @@ def unsafe(case: Case) -> bool:
     return "-u" in case.param("flags", ())
 
 
-def checking_step(
+def _check(
     name: str,
     argv: Callable[[Case], list[str]],
     requires: tuple[str, ...] | None = None,
@@ -70,6 +70,9 @@ def checking_step(
         return argv(case)
 
     return StepSpec(name, template, marker, requires, checking=True, answers=answers)
+
+
+checking_step = _check  # amend_checks.py and measure_checks.py make theirs so
 
 
 def _as_raw(source: Callable[[Case], str], target: str) -> Callable[[Case], list[str]]:
@@ -97,8 +100,8 @@ def _token(token: str) -> Callable[[Case], str]:
     return lambda _c: token
 
 
-EXPECT_STEP = checking_step("expect", _as_raw(_token(IMAGE), EXPECT))
-OWN_BEFORE = checking_step("own_before", _as_raw(own_view, OWN))
+EXPECT_STEP = _check("expect", _as_raw(_token(IMAGE), EXPECT))
+OWN_BEFORE = _check("own_before", _as_raw(own_view, OWN))
 _AFTER = ("expect",)  # a check after the command needs only the view it compares with
 _OWN_AFTER = ("own_before",)
 DIFFER = (1,)  # compare's "the images differ": an answer, not a failure
@@ -131,8 +134,8 @@ def _with_checks(
 
 
 _REBASE_CHECKS = (
-    checking_step("compare", _compare(_raw, _token(EXPECT), _token(IMAGE), _driver), _AFTER, DIFFER),
-    checking_step("compare_own", _compare(_raw, _token(OWN), own_view, _alone), _OWN_AFTER, DIFFER),
+    _check("compare", _compare(_raw, _token(EXPECT), _token(IMAGE), _driver), _AFTER, DIFFER),
+    _check("compare_own", _compare(_raw, _token(OWN), own_view, _alone), _OWN_AFTER, DIFFER),
 )
 REBASE_FUZZ = _with_checks(
     _REBASE,
@@ -141,12 +144,12 @@ REBASE_FUZZ = _with_checks(
     lambda c: {"expect", "compare", *(("own_before", "compare_own") if unsafe(c) else ())},
 )
 _COMMIT_CHECKS = (
-    checking_step("base_vs_before", _compare(_raw, _token(EXPECT), _token(BASE), _driver), _AFTER, DIFFER),
-    checking_step(
+    _check("base_vs_before", _compare(_raw, _token(EXPECT), _token(BASE), _driver), _AFTER, DIFFER),
+    _check(
         "base_vs_overlay", _compare(_driver, _token(BASE), _token(IMAGE), _driver), _AFTER, DIFFER
     ),
-    checking_step("own_after", _compare(_raw, _token(OWN), own_view, _alone), _OWN_AFTER, DIFFER),
-    checking_step("map_after", lambda c: ["map", "--output=json", "-f", _driver(c), IMAGE], _AFTER),
+    _check("own_after", _compare(_raw, _token(OWN), own_view, _alone), _OWN_AFTER, DIFFER),
+    _check("map_after", lambda c: ["map", "--output=json", "-f", _driver(c), IMAGE], _AFTER),
 )
 COMMIT_FUZZ = _with_checks(
     _COMMIT,

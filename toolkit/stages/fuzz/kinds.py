@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from toolkit.model.commands.measure import SIZE_GROUP
 from toolkit.model.formats import FORMATS
 from toolkit.model.pipeline import COMMANDS, CommandSpec, family
 from toolkit.model.records import CaseResult
 from toolkit.stages.fuzz import invariants
-from toolkit.model.commands.measure import SIZE_GROUP
 from toolkit.stages.fuzz.amend_checks import AMEND_FUZZ, check_amend
 from toolkit.stages.fuzz.chain_checks import check_commit, check_rebase
 from toolkit.stages.fuzz.chain_spec import COMMIT_FUZZ, REBASE_FUZZ

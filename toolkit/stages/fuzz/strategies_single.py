@@ -33,7 +33,7 @@ from toolkit.stages.fuzz.findings import case_name
 from toolkit.stages.fuzz.size_strings import sizes, spelled
 from toolkit.stages.fuzz.strategies_chain import image_size, image_writes, spell_bytes
 
-__all__ = ["amend_cases", "amend_case", "measure_case", "measure_cases"]
+__all__ = ["amend_case", "amend_cases", "measure_case", "measure_cases"]
 
 _ONLY_CREATE = ("cluster_size=64k", "cluster_size=4k", "extended_l2=on", "extended_l2=off",
                 "preallocation=metadata", "compression_type=zlib")  # fmt: skip

@@ -33,7 +33,7 @@ NO = NO_PLAN
 
 def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
     spec = COMMANDS[case.command]
-    return {s.name: s.argv(case, plan) for s in spec.steps}
+    return {s.name: s.argv(case, plan) for s in spec.steps_for(case)}
 
 
 def test_commands_and_their_steps() -> None:
@@ -43,7 +43,8 @@ def test_commands_and_their_steps() -> None:
         "dd", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
         "compare-human", "map-human", "map-json", "snapshot-list-human", "measure-human",
         "measure-json", "resize-discovered", "create-discovered", "rebase-discovered",
-        "commit-overlay-discovered", "commit-backing-discovered",
+        "commit-overlay-discovered", "commit-backing-discovered", "amend-discovered",
+        "measure-human-discovered", "measure-json-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",

@@ -16,10 +16,10 @@ Each check holds on every qemu-img we record (5.2.0 ... 11.1.3):
 
   A1  an amend of options to the values the image already has (compat, lazy_refcounts,
       refcount_bits: NOOP_KEYS, with create's defaults) leaves info as it was, besides
-      `actual-size`
+      `actual-size` (the whitelist verify uses) and `children` (the file under it)
   A2  a successful amend keeps `virtual-size` and the guest view (compare: identical), and
       `check` passes on the image after it
-  A3  a refused amend (non-zero) leaves info (besides `actual-size`) and the guest view as
+  A3  a refused amend (non-zero) leaves info (as A1 compares it) and the guest view as
       they were
 
 cluster_size, extended_l2, preallocation and the like are refused by every version, even
@@ -28,9 +28,11 @@ to the value the image has ("only supported for image creation"): A3's cases, ne
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
+from toolkit.baseline.whitelist import mask
 from toolkit.model.formats import split_option_string
 from toolkit.model.pipeline import COMMANDS, IMAGE, CommandSpec
 from toolkit.model.records import Case, CaseResult, StepResult
@@ -44,8 +46,6 @@ _AMEND = COMMANDS["amend"]
 # options an amend can change; compat's two spellings of each level, as one.
 NOOP_KEYS = {"compat": "1.1", "lazy_refcounts": "off", "refcount_bits": "16"}
 _COMPAT = {"v2": "0.10", "v3": "1.1"}
-# Differs between two infos of the same image before and after: the file's allocation.
-_VOLATILE = ("actual-size",)
 CHECK_ANSWERS = (2, 3)  # check: corruptions, leaks (A2 fails on them; they are answers)
 
 
@@ -103,7 +103,25 @@ def _succeeded(step: StepResult) -> bool:
 
 
 def _stable(info: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in info.items() if k not in _VOLATILE}
+    """The image's info as A1 and A3 compare it: after the whitelist verify uses (the
+    file's allocation, `actual-size`), without `children`, the protocol layer (the file's
+    length and allocation, which any write of data moves: A2's and A3's guest view)."""
+    masked: dict[str, Any] = mask(info, "qcow2")
+    return {k: v for k, v in masked.items() if k != "children"}
+
+
+def _leaves(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ, leaf by leaf: `format-specific/data/lazy-refcounts`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b), key=str)
+        gone = "(absent)"
+        return [d for k in keys for d in _leaves(a.get(k, gone), b.get(k, gone), f"{path}/{k}")]
+    return [] if a == b else [f"{path.lstrip('/')} {_short(a)} -> {_short(b)}"]
+
+
+def _short(value: Any) -> str:
+    text = value if value == "(absent)" else json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _info_change(r: CaseResult) -> str | None:
@@ -111,10 +129,8 @@ def _info_change(r: CaseResult) -> str | None:
     before, after = info_json(r.step("info_before")), info_json(r.step("info"))
     if before is None or after is None:
         return ""
-    a, b = _stable(before), _stable(after)
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    shown = [f"{k} {a.get(k, '(absent)')!r} -> {b.get(k, '(absent)')!r}" for k in keys[:3]]
-    return "; ".join(shown) if keys else None
+    found = _leaves(_stable(before), _stable(after))
+    return "; ".join(found[:3]) if found else None
 
 
 def _view_kept(r: CaseResult) -> str | None:
@@ -138,8 +154,9 @@ def check_amend(r: CaseResult) -> list[Verdict]:
         out["A1"] = _v("A1", r, change is None, f"a no-op amend changed info: {change}")
     if amend.return_code != 0:
         if change != "" and view != "":
-            problems = [f"info: {change}" if change else "", f"guest view: {view}" if view else ""]
-            detail = f"amend returned {amend.return_code} and changed " + "; ".join(
+            problems = [f"info ({change})" if change else "",
+                        f"the guest view ({view})" if view else ""]  # fmt: skip
+            detail = f"amend returned {amend.return_code} and changed " + " and ".join(
                 p for p in problems if p
             )
             out["A3"] = _v("A3", r, change is None and view is None, detail)

@@ -221,7 +221,7 @@ def test_amend_bitmap_and_dd_argv_are_the_harness_s() -> None:
     """instar's replays: amend's options joined into one -o; bitmap's flags, the image, the
     name; dd's -O (vpc for vhd), the operands, if= and of= (no -f, no bs= added)."""
     amend = Case("amend", "qcow2", "a", "1M", create_options=("compat=0.10",),
-                 params=(("amend_options", ("compat=1.1", "lazy_refcounts=on")),))  # fmt: skip
+                 params=(("amend", ("compat=1.1", "lazy_refcounts=on")),))  # fmt: skip
     assert argvs(amend, NO) == {
         "create": ["create", "-f", "qcow2", "-o", "compat=0.10", IMAGE, "1M"],
         "amend": ["amend", "-f", "qcow2", "-o", "compat=1.1,lazy_refcounts=on", IMAGE],

@@ -32,8 +32,16 @@ def build(entry: dict[str, Any], bad: Bad) -> dict[str, Any]:
         bad('`amend` is required: the options amend changes, e.g. ["lazy_refcounts=on"]')
     # The same allow-list as create's: amend may only change what shapes the image.
     check_options(fmt, list(amend), bad)
-    params = {"amend_options": amend, "writes": writes(entry, "writes", start or None, bad)}
+    # Each table key in params under its own name (Schema's rule: case_table writes them
+    # back); `options` is create_options too, which create reads.
+    params = {"options": options, "amend": amend,
+              "writes": writes(entry, "writes", start or None, bad)}  # fmt: skip
     return {"start_size": start, "create_options": options, "params": params}
 
 
-SCHEMA = Schema(frozenset({"start", "options", "amend", "writes"}), frozenset({"qcow2"}), build)
+SCHEMA = Schema(
+    frozenset({"start", "options", "amend", "writes"}),
+    frozenset({"qcow2"}),
+    build,
+    size_key="start",
+)

@@ -23,7 +23,7 @@ __all__ = ["AMEND", "amend_options"]
 
 
 def amend_options(case: Case) -> tuple[str, ...]:
-    options: tuple[str, ...] = case.param("amend_options", ())
+    options: tuple[str, ...] = case.param("amend", ())
     return options
 
 

@@ -61,7 +61,7 @@ def option_values(options: tuple[str, ...]) -> dict[str, str]:
 def is_noop(case: Case) -> bool:
     """The case amends only NOOP_KEYS, each to the value the created image has."""
     have = {**NOOP_KEYS, **option_values(case.create_options)}
-    wanted = option_values(tuple(case.param("amend_options", ())))
+    wanted = option_values(tuple(case.param("amend", ())))
     return bool(wanted) and all(k in NOOP_KEYS and have[k] == v for k, v in wanted.items())
 
 

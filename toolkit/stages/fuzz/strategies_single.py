@@ -30,7 +30,7 @@ from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
 from toolkit.stages.fuzz.amend_checks import NOOP_KEYS
 from toolkit.stages.fuzz.findings import case_name
-from toolkit.stages.fuzz.size_strings import sizes, spelled
+from toolkit.stages.fuzz.size_strings import sizes
 from toolkit.stages.fuzz.strategies_chain import image_size, image_writes, spell_bytes
 
 __all__ = ["amend_case", "amend_cases", "measure_case", "measure_cases"]
@@ -133,7 +133,7 @@ def _measure_options(draw: st.DrawFn, target: str) -> list[str]:
         return [] if prealloc in (None, "metadata") else [f"preallocation={prealloc}"]
     opts: dict[str, str] = {}
     if draw(st.booleans()):
-        opts["cluster_size"] = draw(spelled(1 << draw(st.integers(9, 21))))
+        opts["cluster_size"] = _spell(1 << draw(st.integers(9, 21)))
     if prealloc is not None:
         opts["preallocation"] = prealloc
     if draw(st.integers(0, 3)) == 0:

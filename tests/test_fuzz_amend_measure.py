@@ -226,3 +226,22 @@ def test_an_amend_case_with_data_writes_it_before_the_amend() -> None:
     bare = amend_case("1M", [], ["compat=0.10"])
     assert bare is not None and [s.name for s in spec.steps_for(bare)] == [
         "create", "amend", "info"]  # fmt: skip
+
+
+def test_simpler_variants_are_valid_cases_and_simpler() -> None:
+    """simplify.py's domain shrink for amend and measure: each variant parses as a case
+    of its command and is simpler than the case it came from."""
+    from toolkit.stages.fuzz.findings import simplicity
+    from toolkit.stages.fuzz.strategies_single import amend_variants, measure_variants
+
+    writes = [[1, 0, 512], [2, 65536, 4096]]
+    amend = amend_case("960k", ["compat=0.10", "cluster_size=4k"],
+                       ["compat=1.1", "lazy_refcounts=on"], writes)  # fmt: skip
+    measure = measure_case("3M", "qcow2", ["cluster_size=4k", "preallocation=falloc"])
+    assert amend is not None and measure is not None
+    found = {"amend": list(amend_variants(amend)), "measure": list(measure_variants(measure))}
+    assert len(found["amend"]) >= 6 and len(found["measure"]) >= 4, found
+    for case, variants in ((amend, found["amend"]), (measure, found["measure"])):
+        assert all(simplicity(v) < simplicity(case) for v in variants)
+    assert any(v.param("writes") is None for v in found["amend"])
+    assert any(v.param("size") == "0" for v in found["measure"])

@@ -18,6 +18,7 @@ targets raw and qcow2), the options create takes for the target, at a size the c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import strategies as st
@@ -29,11 +30,18 @@ from toolkit.model.formats import split_option_string
 from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
 from toolkit.stages.fuzz.amend_checks import NOOP_KEYS
-from toolkit.stages.fuzz.findings import case_name
+from toolkit.stages.fuzz.findings import case_name, simplicity
 from toolkit.stages.fuzz.size_strings import sizes
 from toolkit.stages.fuzz.strategies_chain import image_size, image_writes, spell_bytes
 
-__all__ = ["amend_case", "amend_cases", "measure_case", "measure_cases"]
+__all__ = [
+    "amend_case",
+    "amend_cases",
+    "amend_variants",
+    "measure_case",
+    "measure_cases",
+    "measure_variants",
+]
 
 _ONLY_CREATE = ("cluster_size=64k", "cluster_size=4k", "extended_l2=on", "extended_l2=off",
                 "preallocation=metadata", "compression_type=zlib")  # fmt: skip
@@ -77,7 +85,10 @@ def _amended(draw: st.DrawFn, have: dict[str, str]) -> dict[str, str]:
     """amend's options for an image with `have` (its options and create's defaults)."""
     v2 = have["compat"] in ("0.10", "v2")
     mode = draw(st.integers(0, 5))
-    keys = draw(st.lists(st.sampled_from(tuple(NOOP_KEYS)), min_size=1, max_size=2, unique=True))
+    # Changing refcount_bits rewrites every refcount block (about 1 s a run, whatever the
+    # image's size): drawn less often than the header-only changes.
+    often = ("compat", "lazy_refcounts") * 3 + ("refcount_bits",)
+    keys = draw(st.lists(st.sampled_from(often), min_size=1, max_size=2, unique=True))
     if mode <= 1:  # a no-op: each option to the value the image has (compat in either spelling)
         same = {"0.10": ("0.10", "v2"), "v2": ("0.10", "v2"), "1.1": ("1.1", "v3"),
                 "v3": ("1.1", "v3")}  # fmt: skip
@@ -158,3 +169,32 @@ def measure_cases(draw: st.DrawFn, formats: tuple[str, ...] = (SIZE_GROUP,)) -> 
     if case is None:
         raise AssertionError(f"strategy built an invalid measure case: {size} {target} {options}")
     return case
+
+
+def _simpler(case: Case, tries: list[Case | None]) -> Iterator[Case]:
+    yield from (c for c in tries if c is not None and simplicity(c) < simplicity(case))
+
+
+def amend_variants(case: Case) -> Iterator[Case]:
+    """Simpler amend cases than `case` (simplify.py): without its writes or one of them,
+    without a create option or an amend word, at a round size."""
+    options, amend = list(case.create_options), list(case.param("amend", ()))
+    writes = [list(w) for w in case.param("writes") or ()]
+    tries = [amend_case(case.start_size, options, amend, None)] if writes else []
+    tries += [amend_case(case.start_size, options, amend, writes[:i] + writes[i + 1 :])
+              for i in range(len(writes)) if len(writes) > 1]  # fmt: skip
+    tries += [amend_case(case.start_size, options[:i] + options[i + 1 :], amend, writes or None)
+              for i in range(len(options))]  # fmt: skip
+    tries += [amend_case(case.start_size, options, amend[:i] + amend[i + 1 :], writes or None)
+              for i in range(len(amend)) if len(amend) > 1]  # fmt: skip
+    tries += [amend_case(size, options, amend, writes or None) for size in ("64k", "1M")]
+    yield from _simpler(case, tries)
+
+
+def measure_variants(case: Case) -> Iterator[Case]:
+    """Simpler measure cases than `case`: without one of its options, at a round size."""
+    options, target = list(case.param("options", ())), case.param("target")
+    tries = [measure_case(case.param("size"), target, options[:i] + options[i + 1 :])
+             for i in range(len(options))]  # fmt: skip
+    tries += [measure_case(size, target, options) for size in ("0", "64k", "1M")]
+    yield from _simpler(case, tries)

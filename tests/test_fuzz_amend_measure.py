@@ -1,5 +1,5 @@
 """`fuzz --command amend` and `--command measure` on real qemu-img: a planted fault for each
-of A1-A3, M1 and M2 is caught (exit 1, the saved case replays it on the stand-in and passes
+of A1-A3 and M1-M3 is caught (exit 1, the saved case replays it on the stand-in and passes
 on the real binary), the real binaries pass, a measure candidate is held to qemu-img (M1
 and D2), and the findings of both go through generate, verify, `cases list` and `cases
 promote`. One or two versions, at most 10 examples a run.
@@ -36,6 +36,7 @@ FAULTS = [
     ("qemu-img-fault-amend-refusal-scribbles", "amend", "A3"),
     ("qemu-img-fault-measure-required-short", "measure", "M1"),
     ("qemu-img-fault-measure-fully-short", "measure", "M2"),
+    ("qemu-img-fault-measure-human-disagrees", "measure", "M3"),
 ]
 
 

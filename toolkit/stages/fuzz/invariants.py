@@ -67,7 +67,8 @@ INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize i
               "C3": "overlay emptied", "C4": "overlay keeps its data",
               "A1": "no-op amend keeps info", "A2": "amend keeps data, checks",
               "A3": "refused amend is safe",
-              "M1": "required covers create", "M2": "fully covers required"}  # fmt: skip
+              "M1": "required covers create", "M2": "fully covers required",
+              "M3": "human says the same"}  # fmt: skip
 # Why a check does not apply to `fuzz --command create` (it has no resize step).
 RESIZE_ONLY = {
     "I2": "the shrink guard is about resize without --shrink; create has no resize step",

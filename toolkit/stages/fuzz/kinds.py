@@ -84,7 +84,7 @@ KINDS: dict[str, FuzzKind] = {
     ),
     "amend": FuzzKind("amend", AMEND_FUZZ, ("A1", "A2", "A3"), check_amend, ("qcow2",)),
     # size mode: measure's `format` is the consumer's directory of its size cases, `_size`
-    "measure": FuzzKind("measure", MEASURE_FUZZ, ("M1", "M2"), check_measure, (SIZE_GROUP,)),
+    "measure": FuzzKind("measure", MEASURE_FUZZ, ("M1", "M2", "M3"), check_measure, (SIZE_GROUP,)),
 }
 
 

@@ -2,7 +2,8 @@
 (their titles are in invariants.INVARIANTS).
 
 An example is a size-mode case (`measure --output=json --size SIZE -O TARGET [-o OPT]...`,
-measure-json's own step), then two checking steps (StepSpec.checking: with a candidate,
+measure-json's own step, and `measure_human`, measure-human's, the same without
+`--output`), then two checking steps (StepSpec.checking: with a candidate,
 the real qemu-img runs them) that make what measure measured:
 
     made       create -f TARGET [-o OPT]... $MADE SIZE   the image, with the same options
@@ -15,6 +16,8 @@ the real qemu-img runs them) that make what measure measured:
       HOST_BLOCK more where create preallocates (metadata: qemu writes the file's last
       block to set its length; falloc: the filesystem may give one block more)
   M2  `fully-allocated` is at least `required`
+  M3  the human output says the same numbers as the JSON (`required size: N`, `fully
+      allocated size: M`)
 
 Where `required` is short on every version we record (5.2.0 ... 11.1.3), M1 does not
 apply (SHORT_ON_EVERY_VERSION; README "fuzz --command amend and --command measure").
@@ -22,6 +25,7 @@ apply (SHORT_ON_EVERY_VERSION; README "fuzz --command amend and --command measur
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +42,13 @@ __all__ = ["HOST_BLOCK", "MADE", "MEASURE_FUZZ", "check_measure", "short_on_ever
 MADE = "$MADE"  # what create makes from the measured options (a checking step's image)
 HOST_BLOCK = 4096  # the scratch filesystem's allocation unit (ext4, xfs, tmpfs, overlayfs)
 _MEASURE = COMMANDS["measure-json"]
+_HUMAN = replace(
+    COMMANDS["measure-human"].steps[0],
+    name="measure_human",
+    marker="---MEASURE HUMAN STDERR---",
+    requires=(),  # whether the JSON measure succeeded or not
+)
+_HUMAN_LINE = re.compile(r"^(required size|fully allocated size): (\d+)$", re.MULTILINE)
 
 
 def _options(case: Case) -> dict[str, str]:
@@ -83,6 +94,7 @@ MEASURE_FUZZ: CommandSpec = replace(
     _MEASURE,
     steps=(
         *_MEASURE.steps,
+        _HUMAN,
         checking_step("made", _made, ()),  # whether measure succeeded or not
         checking_step("made_info", lambda _c: ["info", "--output=json", MADE], ("made",)),
     ),
@@ -106,11 +118,23 @@ def _measured(step: StepResult) -> dict[str, Any] | None:
     return numbers if all(isinstance(v, int) for v in numbers.values()) else None
 
 
+def _m3_human(r: CaseResult, measured: dict[str, Any]) -> Verdict:
+    step = r.step("measure_human")
+    if not step.ran or step.timed_out or step.return_code != 0:
+        return _v("M3", r, None)
+    said = {k.replace(" size", "").replace(" ", "-"): int(n)
+            for k, n in _HUMAN_LINE.findall(step.stdout)}  # fmt: skip
+    wrong = [f"{k} {said.get(k, '(absent)')} in human output, {v} in JSON"
+             for k, v in measured.items() if said.get(k) != v]  # fmt: skip
+    return _v("M3", r, not wrong, "; ".join(wrong))
+
+
 def check_measure(r: CaseResult) -> list[Verdict]:
-    out = {i: _v(i, r, None) for i in ("M1", "M2")}
+    out = {i: _v(i, r, None) for i in ("M1", "M2", "M3")}
     measured = _measured(r.step("measure"))
     if measured is None:
         return list(out.values())
+    out["M3"] = _m3_human(r, measured)
     required, fully = measured["required"], measured["fully-allocated"]
     out["M2"] = _v("M2", r, fully >= required, f"fully-allocated {fully} < required {required}")
     info = info_json(r.step("made_info"))

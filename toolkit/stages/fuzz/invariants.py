@@ -58,7 +58,7 @@ FUZZ_SPEC = replace(
 )
 # Every kind's checks by id (I6, determinism, applies to every kind: the session runs it;
 # R1-R4 and C1-C4, rebase's and commit's, are chain_checks.py's; A1-A3 amend_checks.py's;
-# M1-M2 measure_checks.py's).
+# M1-M3 measure_checks.py's).
 INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
               "I4": "direction", "I5": "grammar", "I6": "determinism",
               "R1": "safe rebase keeps view", "R2": "unsafe keeps own data",

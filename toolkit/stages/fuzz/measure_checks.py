@@ -1,4 +1,4 @@
-"""`fuzz --command measure`: what an example runs (MEASURE_FUZZ) and M1-M2, its checks
+"""`fuzz --command measure`: what an example runs (MEASURE_FUZZ) and M1-M3, its checks
 (their titles are in invariants.INVARIANTS).
 
 An example is a size-mode case (`measure --output=json --size SIZE -O TARGET [-o OPT]...`,

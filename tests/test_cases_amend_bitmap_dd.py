@@ -21,7 +21,7 @@ def test_the_matrices_load_as_the_harness_lists_them() -> None:
                            "lazy-on", "lazy-off", "noop"]  # fmt: skip
     lazy = amend["upgrade-with-lazy"]
     assert (lazy.format, lazy.start_size, lazy.create_options) == ("qcow2", "1M", ("compat=0.10",))
-    assert lazy.param("amend_options") == ("compat=1.1,lazy_refcounts=on",)
+    assert lazy.param("amend") == ("compat=1.1,lazy_refcounts=on",)
     bitmap = {c.name: c for c in load_cases(REPO / "curated_cases", COMMANDS["bitmap"])}
     assert len(bitmap) == 8
     assert bitmap["enable"].param("ops") == (("--add", "b0"), ("--disable", "b0"),

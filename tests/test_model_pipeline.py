@@ -33,7 +33,7 @@ NO = NO_PLAN
 
 def argvs(case: Case, plan: Plan) -> dict[str, list[str]]:
     spec = COMMANDS[case.command]
-    return {s.name: s.argv(case, plan) for s in spec.steps}
+    return {s.name: s.argv(case, plan) for s in spec.steps_for(case)}
 
 
 def test_commands_and_their_steps() -> None:
@@ -43,7 +43,8 @@ def test_commands_and_their_steps() -> None:
         "dd", "qemu-img-human", "qemu-img-json", "check-human", "check-json",
         "compare-human", "map-human", "map-json", "snapshot-list-human", "measure-human",
         "measure-json", "resize-discovered", "create-discovered", "rebase-discovered",
-        "commit-overlay-discovered", "commit-backing-discovered",
+        "commit-overlay-discovered", "commit-backing-discovered", "amend-discovered",
+        "measure-human-discovered", "measure-json-discovered",
     ]  # fmt: skip
     assert (RESIZE.name, RESIZE.output_type, RESIZE.needs_end_spec) == (
         "resize",
@@ -220,7 +221,7 @@ def test_amend_bitmap_and_dd_argv_are_the_harness_s() -> None:
     """instar's replays: amend's options joined into one -o; bitmap's flags, the image, the
     name; dd's -O (vpc for vhd), the operands, if= and of= (no -f, no bs= added)."""
     amend = Case("amend", "qcow2", "a", "1M", create_options=("compat=0.10",),
-                 params=(("amend_options", ("compat=1.1", "lazy_refcounts=on")),))  # fmt: skip
+                 params=(("amend", ("compat=1.1", "lazy_refcounts=on")),))  # fmt: skip
     assert argvs(amend, NO) == {
         "create": ["create", "-f", "qcow2", "-o", "compat=0.10", IMAGE, "1M"],
         "amend": ["amend", "-f", "qcow2", "-o", "compat=1.1,lazy_refcounts=on", IMAGE],

@@ -187,7 +187,9 @@ def test_a_type_name_or_its_command() -> None:
     assert (
         proc.stderr.rstrip()
         .splitlines()[-2]
-        .endswith(", commit-backing-discovered, commit, measure, commit-discovered")
+        .endswith(
+            ", measure-json-discovered, commit, measure, commit-discovered, measure-discovered"
+        )
     )
 
 

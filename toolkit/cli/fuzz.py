@@ -42,8 +42,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         + "): "
         + "; ".join(f"{i} {t}" for i, t in CHECKS.items())
         + ". rebase and commit examples build a backing chain with data in its images; "
-        "their checks compare images with `qemu-img compare` and `map` (with --candidate, "
-        "the real qemu-img makes those checks). Differences between versions are drift. "
+        "their checks compare images with `qemu-img compare` and `map`; amend's compare the "
+        "image and its info before and after; measure's create what was measured and read "
+        "its allocation (with --candidate, the real qemu-img makes those checks). "
+        "Differences between versions are drift. "
         "Every finding is saved as a case to curated_cases/discovered/<command>.toml (never "
         "the curated matrix); `nox -s generate_<command>` records them in their own output "
         "types (<command>-discovered). With --candidate PATH --against V, each example also "

@@ -80,6 +80,8 @@ def findings_type(spec: CommandSpec) -> CommandSpec:
         name=spec.name + FINDINGS_SUFFIX,
         output_type=spec.name + FINDINGS_SUFFIX + rest,
         findings_of=spec.name,
+        corpus=None,  # findings are case tables only (measure's size cases), never the corpus
+        with_case_file=False,
     )
 
 
@@ -108,7 +110,7 @@ CURATED: tuple[CommandSpec, ...] = (
     MEASURE_JSON,
 )
 # The commands fuzz explores: each of their types has a findings type.
-FUZZED = frozenset({"resize", "create", "rebase", "commit"})
+FUZZED = frozenset({"resize", "create", "rebase", "commit", "amend", "measure"})
 # Every output type by its command-line name: the curated ones, then the findings types.
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec

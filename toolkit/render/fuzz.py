@@ -19,10 +19,13 @@ __all__ = ["example_text", "summary"]
 
 def example_text(ex: FuzzExample) -> str:
     """An example in one line; a create case has only a format, a size and options, another
-    command's case its own data (Case.params) too."""
+    command's case its size (if it has one) and its own data (Case.params: its table's keys,
+    options too where the table has them)."""
     c = ex.case
     text = f"{c.format} start={c.start_size!r}"
     own = "".join(f" {k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in c.params)
+    if c.params:
+        return f"{c.format}{f' start={c.start_size!r}' if c.start_size else ''}{own}"
     if c.end_spec is None:
         return f"{text} options={list(c.create_options)}{own}"
     return (f"{text} end={c.end_spec!r} options={list(c.create_options)} prealloc={c.prealloc}"

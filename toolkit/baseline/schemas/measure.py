@@ -33,4 +33,7 @@ def build(entry: dict[str, Any], bad: Bad) -> dict[str, Any]:
     return {"params": {"size": text, "target": target, "options": options}}
 
 
-SCHEMA = Schema(frozenset({"size", "target", "options"}), frozenset({SIZE_GROUP}), build)
+# `size` is a param like the others (a size case has no image of its own: no start_size)
+SCHEMA = Schema(
+    frozenset({"size", "target", "options"}), frozenset({SIZE_GROUP}), build, size_key=None
+)

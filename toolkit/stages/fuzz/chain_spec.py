@@ -30,7 +30,17 @@ from toolkit.model.formats import driver_for
 from toolkit.model.pipeline import COMMANDS, IMAGE, CommandSpec, Plan, StepSpec
 from toolkit.model.records import Case
 
-__all__ = ["COMMIT_FUZZ", "EXPECT", "OWN", "REBASE_FUZZ", "own_view", "unsafe"]
+__all__ = [
+    "COMMIT_FUZZ",
+    "DIFFER",
+    "EXPECT",
+    "EXPECT_STEP",
+    "OWN",
+    "REBASE_FUZZ",
+    "checking_step",
+    "own_view",
+    "unsafe",
+]
 
 EXPECT = "$EXPECT"  # the chain's guest view before the command, as raw
 OWN = "$OWN"  # the overlay's own data before the command, as raw
@@ -60,6 +70,9 @@ def _check(
         return argv(case)
 
     return StepSpec(name, template, marker, requires, checking=True, answers=answers)
+
+
+checking_step = _check  # amend_checks.py and measure_checks.py make theirs so
 
 
 def _as_raw(source: Callable[[Case], str], target: str) -> Callable[[Case], list[str]]:

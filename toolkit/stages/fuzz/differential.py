@@ -6,8 +6,9 @@ them side by side). A difference in outcome is a failure of one of three differe
   D1 outcome  each step succeeded on both or was rejected on both (or ran on neither),
               and no step of the candidate printed past the capture cap or left processes
               running outside its process group (StepResult.overflow);
-  D2 info     for info steps that succeeded on both, the info JSON is the same after
-              the whitelist (the masks verify uses); the final virtual-size is named;
+  D2 info     for steps printing JSON (`--output=json`: info's, measure's) that succeeded
+              on both, the JSON object is the same after the whitelist (the masks
+              verify uses); the final virtual-size is named;
   D3 reason   a rejected step is rejected for the same reason, where qemu-img's message
               has a stable key phrase (shrink, preallocation, size syntax, unsupported
               format); a message without a known phrase is not compared.
@@ -27,7 +28,7 @@ from typing import Any
 from toolkit.baseline.whitelist import mask
 from toolkit.model.records import CaseResult, StepResult
 from toolkit.model.rejections import reason_class
-from toolkit.stages.fuzz.invariants import Verdict, info_json, is_info_json
+from toolkit.stages.fuzz.invariants import Verdict, info_json, is_info_json, prints_json
 
 __all__ = ["DIFFERENTIAL", "compare", "outcome", "reason_class"]
 
@@ -97,7 +98,7 @@ def compare(cand: CaseResult, real: CaseResult, checking: Collection[str] = ()) 
     d2 = [
         d
         for c, r in pairs
-        if is_info_json(r) and _ok(c) and _ok(r)
+        if prints_json(r) and _ok(c) and _ok(r)
         for d in [_info_difference(c, r, fmt)]
         if d
     ]
@@ -114,7 +115,7 @@ def compare(cand: CaseResult, real: CaseResult, checking: Collection[str] = ()) 
         detail = f"{'; '.join(found)} ({both})" if found else ""
         return Verdict(inv, version, not found, detail)
 
-    info_pairs = any(is_info_json(r) and _ok(c) and _ok(r) for c, r in pairs)
+    info_pairs = any(prints_json(r) and _ok(c) and _ok(r) for c, r in pairs)
     rejected = any(r.ran and not _ok(r) and reason_class(r.stderr) for _c, r in pairs)
     return [
         verdict("D1", d1),

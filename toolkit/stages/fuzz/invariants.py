@@ -41,6 +41,7 @@ __all__ = [
     "info_json",
     "is_info_json",
     "masked_stdout",
+    "prints_json",
 ]
 
 # The resize command's own steps, plus an info before the resize; resize and the final
@@ -56,13 +57,18 @@ FUZZ_SPEC = replace(
     ),
 )
 # Every kind's checks by id (I6, determinism, applies to every kind: the session runs it;
-# R1-R4 and C1-C4, rebase's and commit's, are chain_checks.py's).
+# R1-R4 and C1-C4, rebase's and commit's, are chain_checks.py's; A1-A3 amend_checks.py's;
+# M1-M3 measure_checks.py's).
 INVARIANTS = {"I1": "exact size", "I2": "shrink guard", "I3": "rejected resize is safe",
               "I4": "direction", "I5": "grammar", "I6": "determinism",
               "R1": "safe rebase keeps view", "R2": "unsafe keeps own data",
               "R3": "new backing named", "R4": "failed rebase is safe",
               "C1": "base holds the chain", "C2": "base reads as overlay",
-              "C3": "overlay emptied", "C4": "overlay keeps its data"}  # fmt: skip
+              "C3": "overlay emptied", "C4": "overlay keeps its data",
+              "A1": "no-op amend keeps info", "A2": "amend keeps data, checks",
+              "A3": "refused amend is safe",
+              "M1": "required covers create", "M2": "fully covers required",
+              "M3": "human says the same"}  # fmt: skip
 # Why a check does not apply to `fuzz --command create` (it has no resize step).
 RESIZE_ONLY = {
     "I2": "the shrink guard is about resize without --shrink; create has no resize step",
@@ -198,6 +204,11 @@ def fingerprint(r: CaseResult, checking: Collection[str] = ()) -> tuple[tuple[An
 def is_info_json(step: StepResult) -> bool:
     """`qemu-img info --output=json ...`, whatever the step is called (info, overlay_info)."""
     return step.argv[1:2] == ("info",) and "--output=json" in step.argv
+
+
+def prints_json(step: StepResult) -> bool:
+    """A step asked for JSON (`--output=json`): info's object, measure's, map's array."""
+    return "--output=json" in step.argv
 
 
 def masked_stdout(step: StepResult, fmt: str) -> str:

@@ -18,13 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from toolkit.model.commands.measure import SIZE_GROUP
 from toolkit.model.formats import FORMATS
 from toolkit.model.pipeline import COMMANDS, CommandSpec, family
 from toolkit.model.records import CaseResult
 from toolkit.stages.fuzz import invariants
+from toolkit.stages.fuzz.amend_checks import AMEND_FUZZ, check_amend
 from toolkit.stages.fuzz.chain_checks import check_commit, check_rebase
 from toolkit.stages.fuzz.chain_spec import COMMIT_FUZZ, REBASE_FUZZ
 from toolkit.stages.fuzz.invariants import Verdict
+from toolkit.stages.fuzz.measure_checks import MEASURE_FUZZ, check_measure
 
 __all__ = ["KINDS", "FuzzKind", "kind"]
 
@@ -79,6 +82,9 @@ KINDS: dict[str, FuzzKind] = {
     "commit": FuzzKind(
         "commit", COMMIT_FUZZ, ("C1", "C2", "C3", "C4"), check_commit, ("qcow2", "vmdk")
     ),
+    "amend": FuzzKind("amend", AMEND_FUZZ, ("A1", "A2", "A3"), check_amend, ("qcow2",)),
+    # size mode: measure's `format` is the consumer's directory of its size cases, `_size`
+    "measure": FuzzKind("measure", MEASURE_FUZZ, ("M1", "M2", "M3"), check_measure, (SIZE_GROUP,)),
 }
 
 

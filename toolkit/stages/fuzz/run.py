@@ -149,17 +149,26 @@ def _recordable(
     run_dir: Path,
 ) -> tuple[list[findings.Finding], list[str]]:
     """The findings `generate` can record: each case replayed with the findings types' own
-    steps (one run: the types of a pipeline share it) on every binary it will be recorded
-    with (real qemu-img: the reference in differential mode), each type judging its own
-    artefact. A case generate would refuse is never saved: it would come back on every
-    run of generate and verify, with no way to record it."""
+    steps on every binary it will be recorded with (real qemu-img: the reference in
+    differential mode), each type judging its own artefact; types with the same steps share
+    one run (commit's two), others run apart (measure's human and json). A case generate
+    would refuse is never saved: it would come back on every run of generate and verify,
+    with no way to record it."""
     binaries = (req.reference,) if req.reference is not None else req.binaries
     jobs = [(b, f.case) for f in found for b in binaries]
-    results = run_many(jobs, targets[0], req.jobs, req.timeout, tmp_parent=run_dir)
     why: dict[int, str] = {}
-    for index, result in enumerate(results):
-        reason = next((r for t in targets if (r := unrecordable(result, t))), None)
-        if reason is not None:
-            why.setdefault(index // len(binaries), f"{result.binary.version}: {reason}")
+    runs: list[tuple[CommandSpec, list[CommandSpec]]] = []
+    for t in targets:  # one run per distinct pipeline of steps
+        shared = next((judged for spec, judged in runs if spec.steps == t.steps), None)
+        if shared is None:
+            runs.append((t, [t]))
+        else:
+            shared.append(t)
+    for spec, judged in runs:
+        results = run_many(jobs, spec, req.jobs, req.timeout, tmp_parent=run_dir)
+        for index, result in enumerate(results):
+            reason = next((r for t in judged if (r := unrecordable(result, t))), None)
+            if reason is not None:
+                why.setdefault(index // len(binaries), f"{result.binary.version}: {reason}")
     refused = [f"{found[i].case.format}/{found[i].case.name}: {w}" for i, w in why.items()]
     return [f for i, f in enumerate(found) if i not in why], refused

@@ -5,7 +5,8 @@ costs seconds a call that is minutes per finding. After the exploration, each fa
 check's example is simplified greedily instead: drop create options, the prealloc and
 shrink flags, then respell the sizes (plain bytes, a whole k/M, small round values),
 keeping each change only while the same check still fails (rebase and commit: drop
-writes, flags, the seed and -b, round the sizes: strategies_chain.chain_variants).
+writes, flags, the seed and -b, round the sizes: strategies_chain.chain_variants; amend
+and measure: writes, options, round sizes: strategies_single).
 Every try is one example run; the whole pass stops at its deadline with the simplest
 failing example so far.
 """
@@ -21,6 +22,7 @@ from toolkit.stages.fuzz.findings import simplicity
 from toolkit.stages.fuzz.invariants import Verdict
 from toolkit.stages.fuzz.strategies import FuzzExample, _validated
 from toolkit.stages.fuzz.strategies_chain import chain_variants
+from toolkit.stages.fuzz.strategies_single import amend_variants, measure_variants
 
 __all__ = ["VARIANTS", "simplify", "simplify_all", "variants"]
 
@@ -77,6 +79,8 @@ VARIANTS: dict[str, Callable[[Case], Iterator[Case]]] = {
     "create": variants,
     "rebase": chain_variants,  # strategies_chain.py
     "commit": chain_variants,
+    "amend": amend_variants,  # strategies_single.py
+    "measure": measure_variants,
 }
 
 

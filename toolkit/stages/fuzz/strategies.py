@@ -29,6 +29,7 @@ from toolkit.model.sizes import GRAMMARS, parse_size
 from toolkit.stages.fuzz.findings import case_name
 from toolkit.stages.fuzz.size_strings import size_strings, sizes, spell, spelled
 from toolkit.stages.fuzz.strategies_chain import commit_cases, rebase_cases
+from toolkit.stages.fuzz.strategies_single import amend_cases, measure_cases
 
 __all__ = [
     "EXAMPLES",
@@ -210,6 +211,8 @@ EXAMPLES: dict[str, Callable[[tuple[str, ...]], st.SearchStrategy[FuzzExample]]]
     "create": _create_examples,
     "rebase": _chain_examples(rebase_cases),  # strategies_chain.py
     "commit": _chain_examples(commit_cases),
+    "amend": _chain_examples(amend_cases),  # strategies_single.py
+    "measure": _chain_examples(measure_cases),
 }
 
 

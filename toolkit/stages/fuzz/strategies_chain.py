@@ -22,7 +22,15 @@ from toolkit.model.pipeline import COMMANDS
 from toolkit.model.records import Case
 from toolkit.stages.fuzz.findings import case_name, simplicity
 
-__all__ = ["chain_case", "chain_variants", "commit_cases", "rebase_cases", "spell_bytes"]
+__all__ = [
+    "chain_case",
+    "chain_variants",
+    "commit_cases",
+    "image_size",
+    "image_writes",
+    "rebase_cases",
+    "spell_bytes",
+]
 
 SECTOR = 512
 KIB64 = 65536
@@ -53,7 +61,7 @@ def _thaw(value: Any) -> Any:
     return [_thaw(v) for v in value] if isinstance(value, list | tuple) else value
 
 
-def _size(least: int = KIB64) -> st.SearchStrategy[int]:
+def image_size(least: int = KIB64) -> st.SearchStrategy[int]:
     """A size in whole sectors: mostly 64k steps (a qcow2 cluster), now and then odd."""
     clusters = st.integers(least // KIB64, 48).map(lambda n: n * KIB64)
     sectors = st.integers(max(1, least // SECTOR), 6144).map(lambda n: n * SECTOR)
@@ -61,7 +69,7 @@ def _size(least: int = KIB64) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def _writes(draw: st.DrawFn, size: int) -> list[list[int]] | None:
+def image_writes(draw: st.DrawFn, size: int) -> list[list[int]] | None:
     """None (no data) or 1-3 writes inside `size`, sector-aligned, up to 128k each."""
     if draw(st.integers(0, 2)) == 0:
         return None
@@ -79,9 +87,9 @@ def _writes(draw: st.DrawFn, size: int) -> list[list[int]] | None:
 @st.composite
 def rebase_cases(draw: st.DrawFn, formats: tuple[str, ...] = ("qcow2", "vmdk")) -> Case:
     fmt = draw(st.sampled_from([f for f in formats for _ in range(4 if f == "qcow2" else 1)]))
-    size = draw(_size())
+    size = draw(image_size())
     detach = draw(st.integers(0, 4)) == 4  # hypothesis favours small draws: 0 is the usual
-    backing = None if detach else draw(st.one_of(st.just(size), _size()))
+    backing = None if detach else draw(st.one_of(st.just(size), image_size()))
     flags: list[str] = []
     if draw(st.booleans()):
         flags.append("-u")
@@ -95,9 +103,9 @@ def rebase_cases(draw: st.DrawFn, formats: tuple[str, ...] = ("qcow2", "vmdk")) 
         flags[:0] = ["-f", driver_for(fmt)]
     params: dict[str, Any] = {"backing": None if backing is None else spell_bytes(backing)}
     params["flags"] = flags
-    params["base_writes"] = draw(_writes(size))
-    params["next_writes"] = None if backing is None else draw(_writes(backing))
-    params["overlay_writes"] = draw(_writes(size))
+    params["base_writes"] = draw(image_writes(size))
+    params["next_writes"] = None if backing is None else draw(image_writes(backing))
+    params["overlay_writes"] = draw(image_writes(size))
     case = chain_case("rebase", fmt, spell_bytes(size), params)
     if case is None:
         raise AssertionError(f"strategy built an invalid rebase case: {fmt} {size} {params}")
@@ -107,12 +115,12 @@ def rebase_cases(draw: st.DrawFn, formats: tuple[str, ...] = ("qcow2", "vmdk")) 
 @st.composite
 def commit_cases(draw: st.DrawFn, formats: tuple[str, ...] = ("qcow2", "vmdk")) -> Case:
     fmt = draw(st.sampled_from([f for f in formats for _ in range(3 if f == "qcow2" else 1)]))
-    size = draw(_size())
+    size = draw(image_size())
     seeds = [s for s, n in (("512", 512), ("4k", 4096), ("64k", KIB64)) if n <= size]
     seed = draw(st.one_of(st.none(), st.sampled_from(seeds)))
     params: dict[str, Any] = {"explicit_base": draw(st.booleans()), "seed": seed}
-    params["base_writes"] = draw(_writes(size))
-    params["overlay_writes"] = draw(_writes(size))
+    params["base_writes"] = draw(image_writes(size))
+    params["overlay_writes"] = draw(image_writes(size))
     case = chain_case("commit", fmt, spell_bytes(size), params)
     if case is None:
         raise AssertionError(f"strategy built an invalid commit case: {fmt} {size} {params}")
